@@ -1,0 +1,322 @@
+//! The C backend: prints a kir `Program` as one self-contained C11 source file (`NAME.c`)
+//! defining `NAME_run` with exactly the prototype `header::emit_header` declares (see
+//! docs/abi.md).
+//!
+//! Decisions and invariants:
+//! - The `.c` does not include `NAME.h`: it includes only `<stdint.h>`, `<string.h>` and
+//!   `<math.h>` and declares what it uses itself (the `kiln_shim_*` prototypes included), so
+//!   it compiles wherever it is put. Everything but `NAME_run` is `static`, so any number of
+//!   generated files link into one program.
+//! - Target assumptions, checked where the preprocessor can: little-endian (weights are
+//!   stored little-endian and loaded with `memcpy`), IEEE-754 `float`/`double`, 8-bit bytes,
+//!   32-bit `int`, and integer conversions that wrap modulo 2^N (implementation-defined in
+//!   C11; gcc, clang and MSVC all wrap).
+//! - Floating-point contraction is turned off in the file itself (`#pragma STDC FP_CONTRACT
+//!   OFF` for clang, `#pragma GCC optimize ("fp-contract=off")` for gcc, `#pragma
+//!   fp_contract (off)` for MSVC): only `Expr::Fma` fuses. Rounding mode must be the default.
+//! - Output is deterministic: the same program gives the same text.
+//! - Compiles warning-free with `-std=c11 -Wall -Wextra` (and `-fsanitize=address,undefined`
+//!   finds nothing): unused values are consumed with `(void)`, tautological comparisons that
+//!   literal folding can produce are silenced with a diagnostic pragma.
+//! - Kernels are `static int32_t NAME_k<i>(dims, inputs, outputs, scratch, lens)`; variables
+//!   are `v<id>` declared at their `Let`, buffers `b<id>` set up at kernel start (typed
+//!   pointers for inputs and outputs, byte pointers used through `memcpy` helpers for weights
+//!   and scratch, see `expr::BufAccess`). Loop bounds are evaluated once, before the loop.
+
+pub mod expr;
+
+use crate::kir::{visit_stmts, BufId, BufKind, Expr, Kernel, Program, Scalar, Stmt, VarId};
+use expr::{buf_access, c_type, helper_defs, BufAccess, ExprCx, Helper};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+/// The parameter list every kernel takes (and, with `void *scratch`, the entry).
+const KERNEL_PARAMS: &str = "const int64_t *dims, const void *const *inputs, void *const *outputs, \
+                             uint8_t *scratch, const uint64_t *lens";
+
+/// The prototype of `NAME_run` (no trailing `;`), shared with the header.
+pub fn run_prototype(name: &str) -> String {
+    format!(
+        "int32_t {name}_run(const int64_t *dims, const void *const *inputs, void *const *outputs, \
+         void *scratch, const uint64_t *lens)"
+    )
+}
+
+/// Text made safe for a `/* */` comment on one line.
+pub fn comment_text(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let c = if (' '..='~').contains(&c) { c } else { '_' };
+        if c == '/' && out.ends_with('*') {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The C source of `p`.
+pub fn emit_c(p: &Program) -> String {
+    let name = &p.name;
+    let mut helpers = BTreeSet::new();
+    let mut shims = BTreeSet::new();
+    let mut kernels = String::new();
+    let mut invalid = false;
+    for (i, k) in p.kernels.iter().enumerate() {
+        let mut cx = ExprCx::new(p, &k.vars, "kiln_");
+        emit_kernel(&mut cx, &mut kernels, i, k);
+        helpers.append(&mut cx.helpers);
+        shims.append(&mut cx.shims);
+        invalid |= cx.unsupported;
+    }
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "/* {name}.c: model \"{}\" compiled by Kiln. Generated: do not edit.\n\
+         \x20* Entry: {name}_run (see {name}.h and the Kiln ABI). Self-contained C11: needs\n\
+         \x20* neither {name}.h nor any Kiln file, only the kiln_shim library at link time and\n\
+         \x20* the C math library (-lm).\n\
+         \x20* Assumes a little-endian target with IEEE-754 float/double, 8-bit bytes, 32-bit int\n\
+         \x20* and integer conversions that wrap (as gcc, clang and MSVC do), the default\n\
+         \x20* floating-point rounding mode, and no floating-point contraction (set below). */",
+        comment_text(name)
+    );
+    s.push_str(
+        "#include <stdint.h>\n#include <string.h>\n#include <math.h>\n\n\
+         #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__\n\
+         #error \"Kiln-generated C assumes a little-endian target\"\n\
+         #endif\n\
+         #if defined(__clang__)\n\
+         #pragma STDC FP_CONTRACT OFF\n\
+         #pragma clang diagnostic ignored \"-Wtautological-compare\"\n\
+         #elif defined(__GNUC__)\n\
+         #pragma GCC optimize (\"fp-contract=off\")\n\
+         #pragma GCC diagnostic ignored \"-Wtype-limits\"\n\
+         #elif defined(_MSC_VER)\n\
+         #pragma fp_contract (off)\n\
+         #endif\n\
+         _Static_assert(sizeof(int) == 4 && sizeof(float) == 4 && sizeof(double) == 8, \
+         \"Kiln-generated C assumes 32-bit int and IEEE-754 float and double\");\n\n",
+    );
+    if invalid {
+        // Unverified kir reached the backend: a Kiln bug. Refuse to compile.
+        s.push_str("#error \"Kiln: the program failed kir verification\"\n\n");
+    }
+    if !shims.is_empty() {
+        s.push_str("/* kiln_shim math (exact, identical in every Kiln backend) */\n");
+        for (f, t) in &shims {
+            let ct = c_type(*t);
+            let params = vec![ct; f.arity()].join(", ");
+            let _ = writeln!(s, "{ct} {}({params});", f.symbol(*t));
+        }
+        s.push('\n');
+    }
+    if !helpers.is_empty() {
+        s.push_str(&helper_defs(&helpers, "kiln_"));
+        s.push('\n');
+    }
+    if !p.weights.is_empty() {
+        let _ = writeln!(
+            s,
+            "/* {} bytes of weights, little-endian */\nstatic const _Alignas(64) unsigned char {name}_weights[{}] =",
+            p.weights.len(),
+            p.weights.len()
+        );
+        s.push_str(&weights_literal(&p.weights));
+        s.push_str(";\n\n");
+    }
+    s.push_str(&kernels);
+    let proto = run_prototype(name);
+    let _ = writeln!(s, "{proto};\n{proto} {{");
+    s.push_str("    int32_t status;\n    uint8_t *s = (uint8_t *)scratch;\n");
+    if !p.weights.is_empty() {
+        let _ = writeln!(s, "    (void){name}_weights;");
+    }
+    s.push_str("    (void)s;\n");
+    for i in 0..p.kernels.len() {
+        let _ = writeln!(
+            s,
+            "    if ((status = {name}_k{i}(dims, inputs, outputs, s, lens)) != 0) return status;"
+        );
+    }
+    s.push_str("    (void)status;\n    return 0;\n}\n");
+    s
+}
+
+/// `bytes` as the lines of a C string literal initializer (exactly `bytes.len()` chars, no
+/// terminating NUL is stored: legal C for an array of exactly that size). Printable ASCII is
+/// kept (except `"`, `\` and `?`, against trigraphs); every other byte is a three-digit octal
+/// escape, which can never absorb the character after it.
+pub fn weights_literal(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for chunk in bytes.chunks(64) {
+        s.push_str("    \"");
+        for &b in chunk {
+            if (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'?') {
+                s.push(b as char);
+            } else {
+                let _ = write!(s, "\\{b:03o}");
+            }
+        }
+        s.push_str("\"\n");
+    }
+    if s.ends_with('\n') {
+        s.pop();
+    }
+    s
+}
+
+/// Buffers a kernel loads from or stores to, sorted.
+fn used_buffers(k: &Kernel) -> BTreeSet<BufId> {
+    let mut used = BTreeSet::new();
+    visit_stmts(&k.body, &mut |e| {
+        if let Expr::Load(b, _) = e {
+            used.insert(*b);
+        }
+    });
+    fn stores(body: &[Stmt], used: &mut BTreeSet<BufId>) {
+        for s in body {
+            match s {
+                Stmt::Store { buf, .. } => {
+                    used.insert(*buf);
+                }
+                Stmt::Loop { body, .. } => stores(body, used),
+                Stmt::If { then, els, .. } => {
+                    stores(then, used);
+                    stores(els, used);
+                }
+                _ => {}
+            }
+        }
+    }
+    stores(&k.body, &mut used);
+    used
+}
+
+/// Variables whose value is read somewhere in the kernel.
+fn read_vars(k: &Kernel) -> BTreeSet<VarId> {
+    let mut read = BTreeSet::new();
+    visit_stmts(&k.body, &mut |e| {
+        if let Expr::Var(v) = e {
+            read.insert(*v);
+        }
+    });
+    read
+}
+
+fn emit_kernel(cx: &mut ExprCx, out: &mut String, index: usize, k: &Kernel) {
+    let p = cx.p;
+    let _ = writeln!(
+        out,
+        "/* kernel {index}: {} */\nstatic int32_t {}_k{index}({KERNEL_PARAMS}) {{",
+        comment_text(&k.name),
+        p.name
+    );
+    out.push_str("    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens;\n");
+    for b in used_buffers(k) {
+        let Some(buf) = p.buffers.get(b.0 as usize) else {
+            continue;
+        };
+        let ct = c_type(buf.elem);
+        let decl = match (&buf.kind, buf_access(&buf.kind)) {
+            (BufKind::Input(i), _) => format!("const {ct} *b{} = (const {ct} *)inputs[{i}];", b.0),
+            (BufKind::Output(i), _) => format!("{ct} *b{} = ({ct} *)outputs[{i}];", b.0),
+            (BufKind::Weight { offset }, _) => {
+                format!("const uint8_t *b{} = {}_weights + {offset};", b.0, p.name)
+            }
+            (BufKind::Scratch { offset }, BufAccess::Bytes | BufAccess::Typed) => {
+                let (o, _) = cx.expr(offset);
+                format!("uint8_t *b{} = scratch + {o};", b.0)
+            }
+        };
+        let _ = writeln!(out, "    {decl} /* {}: {} */", comment_text(&buf.name), buf.elem);
+        let _ = writeln!(out, "    (void)b{};", b.0);
+    }
+    let read = read_vars(k);
+    let mut st = Stmts { cx, read: &read };
+    st.block(out, &k.body, 1);
+    out.push_str("    return 0;\n}\n\n");
+}
+
+struct Stmts<'c, 'a> {
+    cx: &'c mut ExprCx<'a>,
+    read: &'c BTreeSet<VarId>,
+}
+
+impl Stmts<'_, '_> {
+    fn var_type(&self, v: VarId) -> Scalar {
+        self.cx.vars.get(v.0 as usize).copied().unwrap_or(Scalar::I64)
+    }
+
+    fn block(&mut self, out: &mut String, body: &[Stmt], depth: usize) {
+        let ind = "    ".repeat(depth);
+        for s in body {
+            match s {
+                Stmt::Let(v, e) => {
+                    let (se, _) = self.cx.expr(e);
+                    let _ = writeln!(out, "{ind}{} v{} = {se};", c_type(self.var_type(*v)), v.0);
+                    if !self.read.contains(v) {
+                        let _ = writeln!(out, "{ind}(void)v{};", v.0);
+                    }
+                }
+                Stmt::Set(v, e) => {
+                    let (se, _) = self.cx.expr(e);
+                    let _ = writeln!(out, "{ind}v{} = {se};", v.0);
+                }
+                Stmt::Loop {
+                    var,
+                    start,
+                    end,
+                    body,
+                } => {
+                    let (ss, _) = self.cx.expr(start);
+                    let (se, _) = self.cx.expr(end);
+                    let v = var.0;
+                    let _ = writeln!(
+                        out,
+                        "{ind}for (int64_t v{v} = {ss}, v{v}_end = {se}; v{v} < v{v}_end; v{v}++) {{"
+                    );
+                    if !self.read.contains(var) {
+                        let _ = writeln!(out, "{ind}    (void)v{v};");
+                    }
+                    self.block(out, body, depth + 1);
+                    let _ = writeln!(out, "{ind}}}");
+                }
+                Stmt::Store { buf, idx, val } => {
+                    let (si, _) = self.cx.expr(idx);
+                    let (sv, _) = self.cx.expr(val);
+                    let Some(b) = self.cx.p.buffers.get(buf.0 as usize) else {
+                        self.cx.unsupported = true;
+                        continue;
+                    };
+                    match buf_access(&b.kind) {
+                        BufAccess::Typed => {
+                            let _ = writeln!(out, "{ind}b{}[{si}] = {sv};", buf.0);
+                        }
+                        BufAccess::Bytes => {
+                            let h = Helper::Store(b.elem);
+                            self.cx.helpers.insert(h);
+                            let _ = writeln!(out, "{ind}{}(b{}, {si}, {sv});", h.name("kiln_"), buf.0);
+                        }
+                    }
+                }
+                Stmt::If { cond, then, els } => {
+                    let (sc, _) = self.cx.expr(cond);
+                    let _ = writeln!(out, "{ind}if ({sc}) {{");
+                    self.block(out, then, depth + 1);
+                    if els.is_empty() {
+                        let _ = writeln!(out, "{ind}}}");
+                    } else {
+                        let _ = writeln!(out, "{ind}}} else {{");
+                        self.block(out, els, depth + 1);
+                        let _ = writeln!(out, "{ind}}}");
+                    }
+                }
+                Stmt::Fail(status) => {
+                    let _ = writeln!(out, "{ind}return {};", status.code());
+                }
+            }
+        }
+    }
+}

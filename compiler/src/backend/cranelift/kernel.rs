@@ -1,0 +1,411 @@
+//! Translation of one kir kernel into one Cranelift function: statements, control flow,
+//! variables and buffer addressing (expressions are in `expr.rs`).
+//!
+//! Invariants:
+//! - the function has the ABI signature `(dims, inputs, outputs, scratch, lens) -> i32`;
+//! - every `Dim`, `Len` and buffer base the kernel uses is computed once, in the entry block
+//!   (in ascending id order), before any statement: they depend only on the arguments;
+//! - a kir variable maps to one `cranelift_frontend::Variable`, declared on first definition;
+//! - `Fail(s)` returns `s`; statements after it in the same list are unreachable and are not
+//!   translated; a kernel that runs off its end returns 0;
+//! - loops are `header: i < end ? body : exit`, with `end` evaluated once before the loop, as
+//!   the interpreter does.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use cranelift_codegen::ir::{
+    types, Endianness, FuncRef, Function, InstBuilder, MemFlagsData, Type, Value,
+};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_module::{DataId, Module};
+
+use super::{cl_type, Shims};
+use crate::error::Error;
+use crate::kir::{visit_expr, visit_stmts, BufId, BufKind, Expr, Kernel, MathFn, Program};
+use crate::kir::{Scalar, Stmt};
+
+/// Flags for buffer elements: in bounds (kir's invariant, enforced by the validation kernel),
+/// aligned (ABI), little-endian on every target.
+pub(super) fn data_flags() -> MemFlagsData {
+    MemFlagsData::trusted().with_endianness(Endianness::Little)
+}
+
+/// Flags for the ABI's own arrays (`dims`, `lens`, the pointer tables): native-endian,
+/// never written while a kernel runs.
+fn abi_flags() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly()
+}
+
+/// The entry arguments.
+#[derive(Clone, Copy)]
+pub(super) struct Args {
+    pub dims: Value,
+    pub inputs: Value,
+    pub outputs: Value,
+    pub scratch: Value,
+    pub lens: Value,
+}
+
+/// State while translating one kernel.
+pub(super) struct Cx<'a, 'f> {
+    pub b: FunctionBuilder<'f>,
+    pub m: &'a mut dyn Module,
+    pub p: &'a Program,
+    pub k: &'a Kernel,
+    shims: &'a mut Shims,
+    shim_refs: BTreeMap<(MathFn, Scalar), FuncRef>,
+    weights: Option<DataId>,
+    weights_base: Option<Value>,
+    args: Args,
+    vars: Vec<Option<Variable>>,
+    dims: Vec<Option<Value>>,
+    lens: Vec<Option<Value>>,
+    bases: Vec<Option<Value>>,
+}
+
+/// What a kernel reads: dims, lens and buffers, each in ascending order.
+#[derive(Default)]
+struct Uses {
+    dims: BTreeSet<u32>,
+    lens: BTreeSet<u32>,
+    bufs: BTreeSet<u32>,
+}
+
+impl Uses {
+    fn expr(&mut self, e: &Expr) {
+        visit_expr(e, &mut |x| self.note(x));
+    }
+    fn note(&mut self, x: &Expr) {
+        match x {
+            Expr::Dim(s) => {
+                self.dims.insert(s.0);
+            }
+            Expr::Len(i) => {
+                self.lens.insert(*i);
+            }
+            Expr::Load(b, _) => {
+                self.bufs.insert(b.0);
+            }
+            _ => {}
+        }
+    }
+    fn stores(&mut self, body: &[Stmt]) {
+        for s in body {
+            match s {
+                Stmt::Store { buf, .. } => {
+                    self.bufs.insert(buf.0);
+                }
+                Stmt::Loop { body, .. } => self.stores(body),
+                Stmt::If { then, els, .. } => {
+                    self.stores(then);
+                    self.stores(els);
+                }
+                _ => {}
+            }
+        }
+    }
+    fn of(p: &Program, k: &Kernel) -> Uses {
+        let mut u = Uses::default();
+        visit_stmts(&k.body, &mut |x| u.note(x));
+        u.stores(&k.body);
+        // Scratch offsets are evaluated with the bases: their dims count as used.
+        let bufs: Vec<u32> = u.bufs.iter().copied().collect();
+        for b in bufs {
+            if let Some(buf) = p.buffers.get(b as usize) {
+                if let BufKind::Scratch { offset } = &buf.kind {
+                    u.expr(offset);
+                }
+            }
+        }
+        u
+    }
+}
+
+/// Translate kernel `k` into `func` (whose signature is already set).
+pub(super) fn translate(
+    m: &mut dyn Module,
+    p: &Program,
+    k: &Kernel,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    weights: Option<DataId>,
+    shims: &mut Shims,
+) -> Result<(), Error> {
+    let config = m.target_config();
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    b.seal_block(entry);
+    let ps = b.block_params(entry).to_vec();
+    let args = Args {
+        dims: ps[0],
+        inputs: ps[1],
+        outputs: ps[2],
+        scratch: ps[3],
+        lens: ps[4],
+    };
+    let mut cx = Cx {
+        b,
+        m,
+        p,
+        k,
+        shims,
+        shim_refs: BTreeMap::new(),
+        weights,
+        weights_base: None,
+        args,
+        vars: vec![None; k.vars.len()],
+        dims: vec![None; p.syms.len()],
+        lens: vec![None; p.inputs.len() + p.outputs.len() + 1],
+        bases: vec![None; p.buffers.len()],
+    };
+    cx.preload()?;
+    let done = cx.block(&k.body)?;
+    if !done {
+        let zero = cx.b.ins().iconst(types::I32, 0);
+        cx.b.ins().return_(&[zero]);
+    }
+    cx.b.seal_all_blocks();
+    cx.b.finalize(config);
+    Ok(())
+}
+
+impl Cx<'_, '_> {
+    /// Compute every dim, len and buffer base the kernel uses, in the entry block.
+    fn preload(&mut self) -> Result<(), Error> {
+        let u = Uses::of(self.p, self.k);
+        for d in u.dims {
+            self.dim(d);
+        }
+        for l in u.lens {
+            self.len(l);
+        }
+        for b in u.bufs {
+            self.base(BufId(b))?;
+        }
+        Ok(())
+    }
+
+    /// `dims[i]` (native-endian i64), loaded once.
+    pub(super) fn dim(&mut self, i: u32) -> Value {
+        if let Some(Some(v)) = self.dims.get(i as usize) {
+            return *v;
+        }
+        let v = self
+            .b
+            .ins()
+            .load(types::I64, abi_flags(), self.args.dims, i as i32 * 8);
+        if let Some(slot) = self.dims.get_mut(i as usize) {
+            *slot = Some(v);
+        }
+        v
+    }
+
+    /// `lens[i]` (native-endian u64, as i64), loaded once.
+    pub(super) fn len(&mut self, i: u32) -> Value {
+        if let Some(Some(v)) = self.lens.get(i as usize) {
+            return *v;
+        }
+        let v = self
+            .b
+            .ins()
+            .load(types::I64, abi_flags(), self.args.lens, i as i32 * 8);
+        if let Some(slot) = self.lens.get_mut(i as usize) {
+            *slot = Some(v);
+        }
+        v
+    }
+
+    fn ptr(&self) -> Type {
+        self.m.target_config().pointer_type()
+    }
+
+    /// Base address of buffer `b`, computed once.
+    fn base(&mut self, b: BufId) -> Result<Value, Error> {
+        if let Some(Some(v)) = self.bases.get(b.0 as usize) {
+            return Ok(*v);
+        }
+        let ptr = self.ptr();
+        let psize = ptr.bytes() as i32;
+        let buf = self.p.buffer(b);
+        let v = match &buf.kind {
+            BufKind::Input(i) => {
+                self.b
+                    .ins()
+                    .load(ptr, abi_flags(), self.args.inputs, *i as i32 * psize)
+            }
+            BufKind::Output(i) => {
+                self.b
+                    .ins()
+                    .load(ptr, abi_flags(), self.args.outputs, *i as i32 * psize)
+            }
+            BufKind::Weight { offset } => {
+                let w = self.weights_base()?;
+                self.b.ins().iadd_imm_s(w, *offset as i64)
+            }
+            BufKind::Scratch { offset } => {
+                let (off, _) = self.expr(offset)?;
+                self.b.ins().iadd(self.args.scratch, off)
+            }
+        };
+        self.bases[b.0 as usize] = Some(v);
+        Ok(v)
+    }
+
+    fn weights_base(&mut self) -> Result<Value, Error> {
+        if let Some(v) = self.weights_base {
+            return Ok(v);
+        }
+        let id = self
+            .weights
+            .ok_or_else(|| Error::Internal("weight buffer without a weight blob".into()))?;
+        let gv = self.m.declare_data_in_func(id, self.b.func);
+        let ptr = self.ptr();
+        let v = self.b.ins().symbol_value(ptr, gv);
+        self.weights_base = Some(v);
+        Ok(v)
+    }
+
+    /// Address of element `idx` (i64) of buffer `b`.
+    pub(super) fn addr(&mut self, b: BufId, idx: Value) -> Result<Value, Error> {
+        let base = self.base(b)?;
+        let size = self.p.buffer(b).elem.size();
+        let off = if size == 1 {
+            idx
+        } else {
+            self.b.ins().ishl_imm_u(idx, size.trailing_zeros() as i64)
+        };
+        Ok(self.b.ins().iadd(base, off))
+    }
+
+    /// The Cranelift function for shim `f` on `ty`, imported into this function once.
+    pub(super) fn shim(&mut self, f: MathFn, ty: Scalar) -> Result<FuncRef, Error> {
+        if let Some(r) = self.shim_refs.get(&(f, ty)) {
+            return Ok(*r);
+        }
+        let id = self.shims.get(self.m, f, ty)?;
+        let r = self.m.declare_func_in_func(id, self.b.func);
+        self.shim_refs.insert((f, ty), r);
+        Ok(r)
+    }
+
+    fn var(&mut self, v: crate::kir::VarId) -> Result<Variable, Error> {
+        let i = v.0 as usize;
+        let ty = *self
+            .k
+            .vars
+            .get(i)
+            .ok_or_else(|| Error::Internal(format!("unknown variable v{i}")))?;
+        if let Some(var) = self.vars[i] {
+            return Ok(var);
+        }
+        let var = self.b.declare_var(cl_type(ty));
+        self.vars[i] = Some(var);
+        Ok(var)
+    }
+
+    /// The value of variable `v`.
+    pub(super) fn use_var(&mut self, v: crate::kir::VarId) -> Result<Value, Error> {
+        let var = self.var(v)?;
+        Ok(self.b.use_var(var))
+    }
+
+    /// Translate a statement list; true if it ended in `Fail` on every path.
+    fn block(&mut self, body: &[Stmt]) -> Result<bool, Error> {
+        for s in body {
+            if self.stmt(s)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> Result<bool, Error> {
+        match s {
+            Stmt::Let(v, e) | Stmt::Set(v, e) => {
+                let (x, _) = self.expr(e)?;
+                let var = self.var(*v)?;
+                self.b.def_var(var, x);
+                Ok(false)
+            }
+            Stmt::Loop {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                let (s, _) = self.expr(start)?;
+                let (e, _) = self.expr(end)?;
+                let v = self.var(*var)?;
+                self.b.def_var(v, s);
+                let header = self.b.create_block();
+                let body_blk = self.b.create_block();
+                let exit = self.b.create_block();
+                self.b.ins().jump(header, &[]);
+                self.b.switch_to_block(header);
+                let i = self.b.use_var(v);
+                let more = self.b.ins().icmp(
+                    cranelift_codegen::ir::condcodes::IntCC::SignedLessThan,
+                    i,
+                    e,
+                );
+                self.b.ins().brif(more, body_blk, &[], exit, &[]);
+                self.b.switch_to_block(body_blk);
+                self.b.seal_block(body_blk);
+                if !self.block(body)? {
+                    let i = self.b.use_var(v);
+                    let next = self.b.ins().iadd_imm_s(i, 1);
+                    self.b.def_var(v, next);
+                    self.b.ins().jump(header, &[]);
+                }
+                self.b.seal_block(header);
+                self.b.switch_to_block(exit);
+                self.b.seal_block(exit);
+                Ok(false)
+            }
+            Stmt::Store { buf, idx, val } => {
+                let (i, _) = self.expr(idx)?;
+                let (x, _) = self.expr(val)?;
+                let a = self.addr(*buf, i)?;
+                self.b.ins().store(data_flags(), x, a, 0);
+                Ok(false)
+            }
+            Stmt::If { cond, then, els } => {
+                let (c, _) = self.expr(cond)?;
+                let then_blk = self.b.create_block();
+                let else_blk = self.b.create_block();
+                self.b.ins().brif(c, then_blk, &[], else_blk, &[]);
+                self.b.seal_block(then_blk);
+                self.b.seal_block(else_blk);
+                let merge = self.b.create_block();
+                self.b.switch_to_block(then_blk);
+                let t_done = self.block(then)?;
+                if !t_done {
+                    self.b.ins().jump(merge, &[]);
+                }
+                self.b.switch_to_block(else_blk);
+                let e_done = self.block(els)?;
+                if !e_done {
+                    self.b.ins().jump(merge, &[]);
+                }
+                self.b.seal_block(merge);
+                if t_done && e_done {
+                    // `merge` has no predecessors; leave it empty (Cranelift drops it).
+                    self.b.switch_to_block(merge);
+                    let zero = self.b.ins().iconst(types::I32, 0);
+                    self.b.ins().return_(&[zero]);
+                    return Ok(true);
+                }
+                self.b.switch_to_block(merge);
+                Ok(false)
+            }
+            Stmt::Fail(st) => {
+                let c = self.b.ins().iconst(types::I32, st.code() as i64);
+                self.b.ins().return_(&[c]);
+                Ok(true)
+            }
+        }
+    }
+}

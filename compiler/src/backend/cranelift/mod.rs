@@ -1,0 +1,248 @@
+//! The Cranelift backend: translates a whole `kir::Program` into a `cranelift_module::Module`
+//! through `&mut dyn Module`, so the same code feeds the JIT (`jit.rs`, tests and `kiln run`)
+//! and object files (`object.rs`).
+//!
+//! Layout of the generated module (docs/abi.md):
+//! - `NAME_k<i>` (local): kernel `i`, `(dims, inputs, outputs, scratch, lens) -> i32`, all
+//!   arguments pointer-sized; returns 0 or the status of the `Fail` it ran;
+//! - `NAME_run` (exported, platform C calling convention): calls the kernels in order and
+//!   returns the first non-zero status;
+//! - `NAME_weights` (local, read-only, 64-byte aligned): the weight blob, omitted when empty;
+//! - `kiln_shim_*` (imported): one declaration per (MathFn, type) the program calls.
+//!
+//! Invariants: the program is verified (`kir::verify`) before translation; declarations and
+//! definitions happen in a fixed order (weights, kernels, entry; shims in first-use order) and
+//! no hash-map order reaches the output, so objects are byte-identical across runs; buffer
+//! elements are little-endian on every target (explicit memory-flag endianness), the ABI's
+//! pointer and `dims`/`lens` arrays are native-endian.
+
+mod expr;
+pub mod isa;
+pub mod jit;
+mod kernel;
+pub mod object;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_ops;
+
+use std::collections::BTreeMap;
+
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Signature, Type, UserFuncName};
+use cranelift_codegen::CodegenError;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module, ModuleError};
+
+use crate::error::Error;
+use crate::kir::{self, MathFn, Program, Scalar};
+
+pub use isa::isa_for;
+pub use jit::JitProgram;
+pub use object::emit_object;
+
+pub(crate) fn err(msg: impl Into<String>) -> Error {
+    Error::Backend {
+        backend: "cranelift",
+        msg: msg.into(),
+    }
+}
+
+/// A `ModuleError` as a backend error, saying what was being done.
+pub(crate) fn module_err(what: &str, e: ModuleError) -> Error {
+    match e {
+        ModuleError::Compilation(CodegenError::Verifier(v)) => {
+            err(format!("{what}: Cranelift verifier: {v}"))
+        }
+        e => err(format!("{what}: {e}")),
+    }
+}
+
+/// What `define_program` declared in the module.
+#[derive(Clone, Debug)]
+pub struct Defined {
+    /// `NAME_run`.
+    pub entry: FuncId,
+    /// `NAME_k<i>`, in program order.
+    pub kernels: Vec<FuncId>,
+    /// `NAME_weights`, if the blob is not empty.
+    pub weights: Option<DataId>,
+}
+
+/// Symbol of the entry function.
+pub fn entry_symbol(p: &Program) -> String {
+    format!("{}_run", p.name)
+}
+
+/// Symbol of the weights data object.
+pub fn weights_symbol(p: &Program) -> String {
+    format!("{}_weights", p.name)
+}
+
+/// Symbol of kernel `i`.
+pub fn kernel_symbol(p: &Program, i: usize) -> String {
+    format!("{}_k{i}", p.name)
+}
+
+/// Cranelift type holding a kir scalar (Bool is an `i8` holding 0 or 1).
+pub(crate) fn cl_type(t: Scalar) -> Type {
+    match t {
+        Scalar::Bool | Scalar::I8 | Scalar::U8 => types::I8,
+        Scalar::I16 | Scalar::U16 => types::I16,
+        Scalar::I32 | Scalar::U32 => types::I32,
+        Scalar::I64 | Scalar::U64 => types::I64,
+        Scalar::F32 => types::F32,
+        Scalar::F64 => types::F64,
+    }
+}
+
+/// Imported shim functions, declared on first use (so the order is the program's order).
+#[derive(Default)]
+pub(crate) struct Shims {
+    ids: BTreeMap<(MathFn, Scalar), FuncId>,
+}
+
+impl Shims {
+    pub(crate) fn get(
+        &mut self,
+        m: &mut dyn Module,
+        f: MathFn,
+        ty: Scalar,
+    ) -> Result<FuncId, Error> {
+        if let Some(id) = self.ids.get(&(f, ty)) {
+            return Ok(*id);
+        }
+        let t = cl_type(ty);
+        let mut sig = m.make_signature();
+        for _ in 0..f.arity() {
+            sig.params.push(AbiParam::new(t));
+        }
+        sig.returns.push(AbiParam::new(t));
+        let name = f.symbol(ty);
+        let id = m
+            .declare_function(&name, Linkage::Import, &sig)
+            .map_err(|e| module_err(&format!("declaring {name}"), e))?;
+        self.ids.insert((f, ty), id);
+        Ok(id)
+    }
+}
+
+/// The signature of kernels and of the entry: five pointers in, `i32` status out.
+fn abi_signature(m: &dyn Module) -> Signature {
+    let ptr = m.target_config().pointer_type();
+    let mut sig = m.make_signature();
+    for _ in 0..5 {
+        sig.params.push(AbiParam::new(ptr));
+    }
+    sig.returns.push(AbiParam::new(types::I32));
+    sig
+}
+
+/// Checks that make translation total: a verified program with a usable name, on a 64-bit
+/// target.
+fn check(m: &dyn Module, p: &Program) -> Result<(), Error> {
+    kir::verify::verify(p).map_err(|e| Error::Internal(format!("kir: {e}")))?;
+    if p.name.is_empty()
+        || p.name.starts_with(|c: char| c.is_ascii_digit())
+        || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(err(format!(
+            "program name {:?} is not a C identifier",
+            p.name
+        )));
+    }
+    if m.target_config().pointer_type() != types::I64 {
+        return Err(err("only 64-bit targets are supported"));
+    }
+    Ok(())
+}
+
+/// Declare and define every function and data object of `p` in `m`.
+pub fn define_program(m: &mut dyn Module, p: &Program) -> Result<Defined, Error> {
+    check(m, p)?;
+    let weights = if p.weights.is_empty() {
+        None
+    } else {
+        let name = weights_symbol(p);
+        let id = m
+            .declare_data(&name, Linkage::Local, false, false)
+            .map_err(|e| module_err(&format!("declaring {name}"), e))?;
+        let mut d = DataDescription::new();
+        d.define(p.weights.clone().into_boxed_slice());
+        d.set_align(64);
+        m.define_data(id, &d)
+            .map_err(|e| module_err(&format!("defining {name}"), e))?;
+        Some(id)
+    };
+    let sig = abi_signature(m);
+    let mut kernels = vec![];
+    for i in 0..p.kernels.len() {
+        let name = kernel_symbol(p, i);
+        let id = m
+            .declare_function(&name, Linkage::Local, &sig)
+            .map_err(|e| module_err(&format!("declaring {name}"), e))?;
+        kernels.push(id);
+    }
+    let entry_name = entry_symbol(p);
+    let entry = m
+        .declare_function(&entry_name, Linkage::Export, &sig)
+        .map_err(|e| module_err(&format!("declaring {entry_name}"), e))?;
+
+    let mut shims = Shims::default();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut ctx = m.make_context();
+    for (i, (k, id)) in p.kernels.iter().zip(&kernels).enumerate() {
+        ctx.func.signature = sig.clone();
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        kernel::translate(m, p, k, &mut ctx.func, &mut fctx, weights, &mut shims)?;
+        let what = format!("compiling kernel {i} ({}) of {}", k.name, p.name);
+        m.define_function(*id, &mut ctx)
+            .map_err(|e| module_err(&what, e))?;
+        m.clear_context(&mut ctx);
+    }
+
+    ctx.func.signature = sig.clone();
+    ctx.func.name = UserFuncName::user(0, entry.as_u32());
+    build_entry(m, &kernels, &mut ctx.func, &mut fctx);
+    m.define_function(entry, &mut ctx)
+        .map_err(|e| module_err(&format!("compiling {entry_name}"), e))?;
+    m.clear_context(&mut ctx);
+    Ok(Defined {
+        entry,
+        kernels,
+        weights,
+    })
+}
+
+/// `NAME_run`: call each kernel with the entry's arguments; return the first non-zero status.
+fn build_entry(
+    m: &mut dyn Module,
+    kernels: &[FuncId],
+    func: &mut cranelift_codegen::ir::Function,
+    fctx: &mut FunctionBuilderContext,
+) {
+    let refs: Vec<_> = kernels
+        .iter()
+        .map(|id| m.declare_func_in_func(*id, func))
+        .collect();
+    let mut b = FunctionBuilder::new(func, fctx);
+    let start = b.create_block();
+    b.append_block_params_for_function_params(start);
+    b.switch_to_block(start);
+    let args: Vec<_> = b.block_params(start).to_vec();
+    let fail = b.create_block();
+    let status = b.append_block_param(fail, types::I32);
+    for r in refs {
+        let call = b.ins().call(r, &args);
+        let s = b.inst_results(call)[0];
+        let next = b.create_block();
+        b.ins().brif(s, fail, &[s.into()], next, &[]);
+        b.switch_to_block(next);
+    }
+    let zero = b.ins().iconst(types::I32, 0);
+    b.ins().return_(&[zero]);
+    b.switch_to_block(fail);
+    b.set_cold_block(fail);
+    b.ins().return_(&[status]);
+    b.seal_all_blocks();
+    b.finalize(m.target_config());
+}

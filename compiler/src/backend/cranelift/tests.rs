@@ -1,0 +1,671 @@
+//! Tests of the Cranelift backend: programs built by hand, run through `kir::interp` (the
+//! oracle) and the JIT, compared bit for bit; object emission for every supported object
+//! format; refusal of unsupported targets; determinism. Operator coverage is in
+//! `tests_ops.rs`, which uses the helpers here.
+
+use kiln_targets::Target;
+
+use super::jit::JitProgram;
+use super::object::emit_object;
+use crate::kir::build::{self, KernelBuilder};
+use crate::kir::interp::{self, Memory, V};
+use crate::kir::*;
+
+/// Builds a `Program` for tests: kernel 0 is the validation kernel (empty unless set).
+pub(super) struct Prog {
+    pub p: Program,
+    validation: Option<Kernel>,
+}
+
+impl Prog {
+    pub fn new(name: &str) -> Prog {
+        Prog {
+            p: Program {
+                name: name.into(),
+                syms: vec![],
+                buffers: vec![],
+                kernels: vec![],
+                weights: vec![],
+                scratch_len: Expr::i64(0),
+                inputs: vec![],
+                outputs: vec![],
+            },
+            validation: None,
+        }
+    }
+    pub fn sym(&mut self, name: &str, max: i64) -> Expr {
+        self.p.syms.push(SymInfo {
+            name: name.into(),
+            max,
+        });
+        Expr::Dim(SymId(self.p.syms.len() as u32 - 1))
+    }
+    fn buffer(&mut self, elem: Scalar, len: Expr, kind: BufKind) -> BufId {
+        self.p.buffers.push(Buffer {
+            name: format!("b{}", self.p.buffers.len()),
+            elem,
+            len,
+            kind,
+        });
+        BufId(self.p.buffers.len() as u32 - 1)
+    }
+    pub fn input(&mut self, elem: Scalar, len: Expr) -> BufId {
+        let i = self.p.inputs.len() as u32;
+        let b = self.buffer(elem, len, BufKind::Input(i));
+        self.p.inputs.push(IoInfo {
+            name: format!("in{i}"),
+            elem,
+            buf: b,
+            shape: vec![],
+        });
+        b
+    }
+    pub fn output(&mut self, elem: Scalar, len: Expr) -> BufId {
+        let i = self.p.outputs.len() as u32;
+        let b = self.buffer(elem, len, BufKind::Output(i));
+        self.p.outputs.push(IoInfo {
+            name: format!("out{i}"),
+            elem,
+            buf: b,
+            shape: vec![],
+        });
+        b
+    }
+    /// A weight buffer holding `bytes` (appended at the next 64-byte boundary).
+    pub fn weight(&mut self, elem: Scalar, bytes: &[u8]) -> BufId {
+        let off = self.p.weights.len().div_ceil(64) * 64;
+        self.p.weights.resize(off, 0);
+        self.p.weights.extend_from_slice(bytes);
+        let n = (bytes.len() / elem.size()) as i64;
+        self.buffer(elem, Expr::i64(n), BufKind::Weight { offset: off as u64 })
+    }
+    pub fn scratch(&mut self, elem: Scalar, len: Expr, offset: Expr) -> BufId {
+        self.buffer(elem, len, BufKind::Scratch { offset })
+    }
+    pub fn validation(&mut self, kb: KernelBuilder) {
+        self.validation = Some(kb.finish("validate"));
+    }
+    pub fn kernel(&mut self, kb: KernelBuilder) {
+        let n = self.p.kernels.len();
+        self.p.kernels.push(kb.finish(format!("k{n}")));
+    }
+    pub fn finish(mut self, scratch_len: Expr) -> Program {
+        let v = self
+            .validation
+            .take()
+            .unwrap_or_else(|| KernelBuilder::new().finish("validate"));
+        self.p.kernels.insert(0, v);
+        self.p.scratch_len = scratch_len;
+        verify::verify(&self.p).unwrap_or_else(|e| panic!("test program invalid: {e}"));
+        self.p
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, PartialEq)]
+pub(super) struct Outcome {
+    pub status: i32,
+    pub outputs: Vec<Vec<u8>>,
+    pub scratch: Vec<u8>,
+}
+
+/// Byte pattern outputs start with, so untouched bytes are compared too.
+const FILL: u8 = 0xA5;
+
+pub(super) fn lens_for(p: &Program, inputs: &[Vec<u8>], out_elems: &[usize], scratch: usize) -> Vec<u64> {
+    let mut lens: Vec<u64> = inputs
+        .iter()
+        .zip(&p.inputs)
+        .map(|(x, io)| (x.len() / io.elem.size()) as u64)
+        .collect();
+    lens.extend(out_elems.iter().map(|n| *n as u64));
+    lens.push(scratch as u64);
+    lens
+}
+
+pub(super) fn run_interp(
+    p: &Program,
+    dims: &[i64],
+    inputs: &[Vec<u8>],
+    out_elems: &[usize],
+    scratch: usize,
+) -> Outcome {
+    let lens = lens_for(p, inputs, out_elems, scratch);
+    let mut outs: Vec<Vec<u8>> = out_elems
+        .iter()
+        .zip(&p.outputs)
+        .map(|(n, io)| vec![FILL; n * io.elem.size()])
+        .collect();
+    let mut sc = vec![FILL; scratch];
+    let mut mem = Memory {
+        inputs: inputs.iter().map(|x| x.as_slice()).collect(),
+        outputs: outs.iter_mut().map(|x| x.as_mut_slice()).collect(),
+        scratch: &mut sc,
+    };
+    let st = interp::run(p, dims, &lens, &mut mem).unwrap_or_else(|f| panic!("{f}"));
+    drop(mem);
+    Outcome {
+        status: st.code(),
+        outputs: outs,
+        scratch: sc,
+    }
+}
+
+pub(super) fn run_jit_on(
+    j: &JitProgram,
+    dims: &[i64],
+    inputs: &[Vec<u8>],
+    out_elems: &[usize],
+    scratch: usize,
+) -> Outcome {
+    let p = j.program();
+    let lens = lens_for(p, inputs, out_elems, scratch);
+    let mut outs: Vec<Vec<u8>> = out_elems
+        .iter()
+        .zip(&p.outputs)
+        .map(|(n, io)| vec![FILL; n * io.elem.size()])
+        .collect();
+    let mut sc = vec![FILL; scratch];
+    let ins: Vec<&[u8]> = inputs.iter().map(|x| x.as_slice()).collect();
+    let mut o: Vec<&mut [u8]> = outs.iter_mut().map(|x| x.as_mut_slice()).collect();
+    let status = j.run(dims, &ins, &mut o, &mut sc, &lens);
+    Outcome {
+        status,
+        outputs: outs,
+        scratch: sc,
+    }
+}
+
+/// Describe the first difference between two outcomes (element-wise, with types).
+fn diff(p: &Program, a: &Outcome, b: &Outcome, what: &str) -> String {
+    if a.status != b.status {
+        return format!("{what}: status interp={} jit={}", a.status, b.status);
+    }
+    for (i, (x, y)) in a.outputs.iter().zip(&b.outputs).enumerate() {
+        if x != y {
+            let t = p.outputs[i].elem;
+            let n = t.size();
+            for e in 0..x.len() / n {
+                let (vx, vy) = (&x[e * n..(e + 1) * n], &y[e * n..(e + 1) * n]);
+                if vx != vy {
+                    return format!(
+                        "{what}: output {i} ({t}) element {e}: interp={:?} jit={:?}",
+                        interp::read(t, vx),
+                        interp::read(t, vy)
+                    );
+                }
+            }
+        }
+    }
+    format!("{what}: scratch differs")
+}
+
+/// Run `p` in the interpreter and the JIT; assert identical status, outputs and scratch.
+pub(super) fn check(
+    p: &Program,
+    dims: &[i64],
+    inputs: &[Vec<u8>],
+    out_elems: &[usize],
+    scratch: usize,
+    what: &str,
+) -> Outcome {
+    let a = run_interp(p, dims, inputs, out_elems, scratch);
+    let j = JitProgram::new(p).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let b = run_jit_on(&j, dims, inputs, out_elems, scratch);
+    assert!(a == b, "{}", diff(p, &a, &b, what));
+    a
+}
+
+/// Little-endian bytes of `vals`.
+pub(super) fn enc(vals: &[V]) -> Vec<u8> {
+    let mut out = vec![];
+    for v in vals {
+        let mut b = [0u8; 8];
+        interp::write(*v, &mut b);
+        out.extend_from_slice(&b[..v.t.size()]);
+    }
+    out
+}
+
+pub(super) fn dec(t: Scalar, bytes: &[u8]) -> Vec<V> {
+    bytes.chunks(t.size()).map(|c| interp::read(t, c)).collect()
+}
+
+fn f32s(v: &[f32]) -> Vec<u8> {
+    enc(&v.iter().map(|x| V::f32(*x)).collect::<Vec<_>>())
+}
+
+fn i64s(v: &[i64]) -> Vec<u8> {
+    enc(&v.iter().map(|x| V::i64(*x)).collect::<Vec<_>>())
+}
+
+fn load(b: BufId, i: Expr) -> Expr {
+    build::load(b, i)
+}
+
+/// Row sums and maxima over a symbolic n×m matrix, with nested loops, Let/Set, If/else,
+/// Select, Len and a scratch buffer whose offset depends on a dim.
+fn matrix_program() -> Program {
+    let mut pb = Prog::new("mat");
+    let n = pb.sym("n", 100);
+    let m = pb.sym("m", 100);
+    let nm = build::mul(n.clone(), m.clone());
+    let x = pb.input(Scalar::F32, nm.clone());
+    let sums = pb.output(Scalar::F32, n.clone());
+    let maxes = pb.output(Scalar::F32, n.clone());
+    let info = pb.output(Scalar::I64, Expr::i64(4));
+    let off = build::mul(n.clone(), Expr::i64(64));
+    let sc = pb.scratch(Scalar::F32, n.clone(), off.clone());
+    // Kernel 1: row sums into scratch; positives counted.
+    let mut kb = KernelBuilder::new();
+    let count = kb.let_mut(Scalar::I64, Expr::i64(0));
+    kb.loop_(Expr::i64(0), n.clone(), |kb, i| {
+        let acc = kb.let_mut(Scalar::F32, Expr::imm(Scalar::F32, 0.0));
+        let mx = kb.let_mut(Scalar::F32, Expr::imm(Scalar::F32, f64::NEG_INFINITY));
+        kb.loop_(Expr::i64(0), m.clone(), |kb, j| {
+            let idx = build::add(build::mul(i.clone(), m.clone()), j);
+            let v = kb.let_(Scalar::F32, load(x, idx));
+            kb.set(acc, build::binary(BinOp::Add, Expr::Var(acc), v.clone()));
+            kb.if_(
+                build::cmp(CmpOp::Gt, v.clone(), Expr::Var(mx)),
+                |kb| kb.set(mx, v.clone()),
+                |_| {},
+            );
+            kb.if_(
+                build::cmp(CmpOp::Gt, v.clone(), Expr::imm(Scalar::F32, 0.0)),
+                |kb| kb.set(count, build::add(Expr::Var(count), Expr::i64(1))),
+                |kb| kb.set(count, Expr::Var(count)),
+            );
+        });
+        kb.store(sc, i.clone(), Expr::Var(acc));
+        kb.store(maxes, i, Expr::Var(mx));
+    });
+    kb.store(info, Expr::i64(0), Expr::Var(count));
+    kb.store(info, Expr::i64(1), Expr::Len(0));
+    kb.store(info, Expr::i64(2), Expr::Len(3));
+    kb.store(
+        info,
+        Expr::i64(3),
+        build::select(
+            build::cmp(CmpOp::Ge, n.clone(), m.clone()),
+            n.clone(),
+            m.clone(),
+        ),
+    );
+    pb.kernel(kb);
+    // Kernel 2: scratch to output, reversed.
+    let mut kb = KernelBuilder::new();
+    kb.loop_(Expr::i64(0), n.clone(), |kb, i| {
+        let r = build::sub(build::sub(n.clone(), Expr::i64(1)), i.clone());
+        kb.store(sums, r, load(sc, i));
+    });
+    pb.kernel(kb);
+    let scratch_len = build::add(off, build::mul(n, Expr::i64(4)));
+    pb.finish(scratch_len)
+}
+
+#[test]
+fn loops_with_symbolic_bounds() {
+    let p = matrix_program();
+    for (n, m) in [(0i64, 0i64), (1, 1), (3, 5), (7, 2), (4, 0), (0, 9)] {
+        let vals: Vec<f32> = (0..n * m)
+            .map(|k| ((k * 37 % 11) as f32 - 5.0) * 0.75)
+            .collect();
+        let scratch = (n * 64 + n * 4) as usize + 64;
+        let o = check(
+            &p,
+            &[n, m],
+            &[f32s(&vals)],
+            &[n as usize, n as usize, 4],
+            scratch,
+            &format!("matrix {n}x{m}"),
+        );
+        assert_eq!(o.status, 0);
+        let sums = dec(Scalar::F32, &o.outputs[0]);
+        for r in 0..n as usize {
+            let want: f32 = (0..m as usize).map(|c| vals[r * m as usize + c]).sum();
+            assert_eq!(sums[n as usize - 1 - r].as_f32(), want);
+        }
+    }
+}
+
+/// Kernel 0 validates dims; later kernels fail in various positions.
+fn failing_program() -> Program {
+    let mut pb = Prog::new("failing");
+    let n = pb.sym("n", 1000);
+    let x = pb.input(Scalar::I32, n.clone());
+    let y = pb.output(Scalar::I32, n.clone());
+    let flag = pb.output(Scalar::U8, Expr::i64(1));
+    let mut v = KernelBuilder::new();
+    v.if_(
+        build::cmp(CmpOp::Gt, n.clone(), Expr::i64(50)),
+        |kb| kb.fail(Status::BadDim),
+        |_| {},
+    );
+    v.if_(
+        build::cmp(CmpOp::Lt, Expr::Len(0), n.clone()),
+        |kb| kb.fail(Status::BadLength),
+        |_| {},
+    );
+    pb.validation(v);
+    // Kernel 1: copy, failing with BadIndex on a negative element and BadValue above 500
+    // (through an If whose arms both fail; the statements after a Fail are unreachable).
+    let mut kb = KernelBuilder::new();
+    kb.loop_(Expr::i64(0), n.clone(), |kb, i| {
+        let v = kb.let_(Scalar::I32, load(x, i.clone()));
+        kb.if_(
+            build::cmp(CmpOp::Lt, v.clone(), Expr::imm(Scalar::I32, 0.0)),
+            |kb| {
+                kb.fail(Status::BadIndex);
+                kb.store(y, i.clone(), Expr::imm(Scalar::I32, 99.0));
+            },
+            |kb| {
+                kb.if_(
+                    build::cmp(CmpOp::Gt, v.clone(), Expr::imm(Scalar::I32, 500.0)),
+                    |kb| {
+                        kb.if_(
+                            build::cmp(CmpOp::Eq, v.clone(), Expr::imm(Scalar::I32, 1000.0)),
+                            |kb| kb.fail(Status::BadValue),
+                            |kb| kb.fail(Status::BadValue),
+                        );
+                        kb.store(y, i.clone(), Expr::imm(Scalar::I32, 98.0));
+                    },
+                    |kb| kb.store(y, i.clone(), v.clone()),
+                );
+            },
+        );
+    });
+    kb.store(flag, Expr::i64(0), Expr::imm(Scalar::U8, 1.0));
+    pb.kernel(kb);
+    // Kernel 2: overwrites the flag, then fails if n > 0; only runs when kernel 1 succeeded.
+    let mut kb = KernelBuilder::new();
+    kb.store(flag, Expr::i64(0), Expr::imm(Scalar::U8, 2.0));
+    kb.loop_(Expr::i64(0), n.clone(), |kb, _| kb.fail(Status::BadIndex));
+    pb.kernel(kb);
+    pb.finish(Expr::i64(0))
+}
+
+#[test]
+fn fail_statuses() {
+    let p = failing_program();
+    let data = |v: &[i32]| {
+        enc(&v
+            .iter()
+            .map(|x| V::wrap(Scalar::I32, *x as i128))
+            .collect::<Vec<_>>())
+    };
+    // (n, data, status, flag)
+    let cases: &[(i64, &[i32], i32, u8)] = &[
+        (0, &[], 0, 2),
+        (3, &[5, -1, 2], 3, FILL),
+        (2, &[5, 600], 4, FILL),
+        (2, &[1000, 600], 4, FILL),
+        (2, &[1, 2], 3, 2),
+        (60, &[0; 60], 1, FILL),
+    ];
+    for (n, v, want, flag) in cases {
+        let what = format!("fail {v:?}");
+        let o = check(&p, &[*n], &[data(v)], &[*n as usize, 1], 0, &what);
+        assert_eq!(o.status, *want, "{what}");
+        assert_eq!(o.outputs[1], vec![*flag], "{what}");
+    }
+    // Validation of lengths by the program itself: Len(0) < n.
+    let o = check(&p, &[3], &[data(&[1, 2])], &[3, 1], 0, "short len");
+    assert_eq!(o.status, 2);
+}
+
+#[test]
+fn weights_and_scratch() {
+    let mut pb = Prog::new("wts");
+    let wf: Vec<f32> = vec![1.5, -2.25, f32::NAN, f32::INFINITY, -0.0, 3.0];
+    let w1 = pb.weight(Scalar::F32, &f32s(&wf));
+    let wb: Vec<u8> = vec![1, 0, 1, 1, 0];
+    let w2 = pb.weight(Scalar::Bool, &wb);
+    let wi = pb.weight(Scalar::I16, &enc(&[V::wrap(Scalar::I16, -300), V::wrap(Scalar::I16, 7)]));
+    let s1 = pb.scratch(Scalar::F64, Expr::i64(6), Expr::i64(0));
+    let s2 = pb.scratch(Scalar::U16, Expr::i64(2), Expr::i64(64));
+    let o1 = pb.output(Scalar::F64, Expr::i64(6));
+    let o2 = pb.output(Scalar::Bool, Expr::i64(5));
+    let o3 = pb.output(Scalar::I32, Expr::i64(2));
+    let mut kb = KernelBuilder::new();
+    kb.loop_(Expr::i64(0), Expr::i64(6), |kb, i| {
+        kb.store(s1, i.clone(), build::cast(Scalar::F64, load(w1, i)));
+    });
+    kb.loop_(Expr::i64(0), Expr::i64(2), |kb, i| {
+        kb.store(s2, i.clone(), build::cast(Scalar::U16, load(wi, i)));
+    });
+    pb.kernel(kb);
+    let mut kb = KernelBuilder::new();
+    kb.loop_(Expr::i64(0), Expr::i64(6), |kb, i| {
+        kb.store(o1, i.clone(), load(s1, i));
+    });
+    kb.loop_(Expr::i64(0), Expr::i64(5), |kb, i| {
+        kb.store(o2, i.clone(), build::unary(UnOp::Not, load(w2, i)));
+    });
+    kb.loop_(Expr::i64(0), Expr::i64(2), |kb, i| {
+        kb.store(o3, i.clone(), build::cast(Scalar::I32, load(s2, i)));
+    });
+    pb.kernel(kb);
+    let p = pb.finish(Expr::i64(128));
+    assert_eq!(p.weights.len(), 128 + 4);
+    let o = check(&p, &[], &[], &[6, 5, 2], 128, "weights");
+    assert_eq!(o.status, 0);
+    assert_eq!(o.outputs[1], vec![0, 1, 0, 0, 1]);
+    assert_eq!(
+        dec(Scalar::I32, &o.outputs[2])
+            .iter()
+            .map(|v| v.as_i64())
+            .collect::<Vec<_>>(),
+        vec![65236, 7]
+    );
+}
+
+#[test]
+fn first_nonzero_status_wins() {
+    let mut pb = Prog::new("order");
+    let out = pb.output(Scalar::I64, Expr::i64(1));
+    let mut kb = KernelBuilder::new();
+    kb.store(out, Expr::i64(0), Expr::i64(1));
+    pb.kernel(kb);
+    let mut kb = KernelBuilder::new();
+    kb.fail(Status::BadValue);
+    pb.kernel(kb);
+    let mut kb = KernelBuilder::new();
+    kb.store(out, Expr::i64(0), Expr::i64(3));
+    kb.fail(Status::BadIndex);
+    pb.kernel(kb);
+    let p = pb.finish(Expr::i64(0));
+    let o = check(&p, &[], &[], &[1], 0, "order");
+    assert_eq!(o.status, 4);
+    assert_eq!(o.outputs[0], i64s(&[1]));
+}
+
+#[test]
+fn jit_run_checks_arguments() {
+    let p = matrix_program();
+    let j = JitProgram::new(&p).unwrap();
+    let (n, m) = (3i64, 4i64);
+    let x = f32s(&(0..12).map(|k| k as f32).collect::<Vec<_>>());
+    let mut o0 = vec![0u8; 12];
+    let mut o1 = vec![0u8; 12];
+    let mut o2 = vec![0u8; 32];
+    let mut sc = vec![0u8; 256];
+    let good_lens = [12u64, 3, 3, 4, 204];
+    let mut run = |dims: &[i64], ins: &[&[u8]], lens: &[u64], sc: &mut [u8]| {
+        let mut outs: Vec<&mut [u8]> = vec![&mut o0, &mut o1, &mut o2];
+        j.run(dims, ins, &mut outs, sc, lens)
+    };
+    assert_eq!(run(&[n, m], &[&x], &good_lens, &mut sc), 0);
+    // Wrong input count, short input, lying lens, short scratch, bad dims.
+    assert_eq!(run(&[n, m], &[], &good_lens, &mut sc), 2);
+    assert_eq!(run(&[n, m], &[&x[..40]], &good_lens, &mut sc), 2);
+    assert_eq!(run(&[n, m], &[&x], &[13, 3, 3, 4, 204], &mut sc), 2);
+    assert_eq!(run(&[n, m], &[&x], &[12, 3, 3, 4], &mut sc), 2);
+    assert_eq!(run(&[n, m], &[&x], &good_lens, &mut sc[..100]), 2);
+    assert_eq!(run(&[n, m], &[&x], &[12, 3, 3, 4, 1000], &mut sc), 2);
+    assert_eq!(run(&[4, m], &[&x], &good_lens, &mut sc), 2);
+    assert_eq!(run(&[-1, m], &[&x], &good_lens, &mut sc), 1);
+    assert_eq!(run(&[n, 101], &[&x], &good_lens, &mut sc), 1);
+    assert_eq!(run(&[n], &[&x], &good_lens, &mut sc), 1);
+}
+
+#[test]
+fn jit_copes_with_misaligned_buffers() {
+    let p = matrix_program();
+    let j = JitProgram::new(&p).unwrap();
+    let vals: Vec<f32> = (0..6).map(|k| k as f32 * 1.25 - 2.0).collect();
+    let x = f32s(&vals);
+    let want = run_interp(&p, &[2, 3], &[x.clone()], &[2, 2, 4], 136);
+    // Misalign every buffer by one byte inside larger allocations.
+    let mut xb = vec![0u8; x.len() + 1];
+    xb[1..].copy_from_slice(&x);
+    let mut ob: Vec<Vec<u8>> = [8usize, 8, 32].iter().map(|n| vec![FILL; n + 1]).collect();
+    let mut sb = vec![FILL; 136 + 1];
+    let lens = [6u64, 2, 2, 4, 136];
+    let status = {
+        let mut outs: Vec<&mut [u8]> = ob.iter_mut().map(|v| &mut v[1..]).collect();
+        j.run(&[2, 3], &[&xb[1..]], &mut outs, &mut sb[1..], &lens)
+    };
+    assert_eq!(status, want.status);
+    for (o, w) in ob.iter().zip(&want.outputs) {
+        assert_eq!(&o[1..], &w[..]);
+    }
+    assert_eq!(&sb[1..], &want.scratch[..]);
+}
+
+#[test]
+fn many_jit_programs_are_freed() {
+    let p = failing_program();
+    for _ in 0..50 {
+        let j = JitProgram::new(&p).unwrap();
+        let o = run_jit_on(&j, &[1], &[i64s(&[0])[..4].to_vec()], &[1, 1], 0);
+        assert_eq!(o.status, 3);
+    }
+}
+
+#[test]
+fn invalid_programs_are_errors() {
+    let mut p = failing_program();
+    p.name = "1bad name".into();
+    assert!(JitProgram::new(&p).is_err());
+    let mut p = failing_program();
+    p.kernels[1].body.push(Stmt::Set(VarId(999), Expr::i64(0)));
+    assert!(matches!(JitProgram::new(&p), Err(crate::Error::Internal(_))));
+}
+
+// ---- objects ----
+
+fn magic_ok(bytes: &[u8], fmt: kiln_targets::ObjectFormat) -> bool {
+    use kiln_targets::ObjectFormat::*;
+    match fmt {
+        Elf => bytes.starts_with(b"\x7fELF"),
+        MachO => bytes.starts_with(&[0xcf, 0xfa, 0xed, 0xfe]),
+        // COFF objects start with the machine field (x86_64: 0x8664, little-endian).
+        Coff => bytes.starts_with(&[0x64, 0x86]),
+        None => false,
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// ELF `e_machine`, read with the file's own endianness.
+fn elf_machine(b: &[u8]) -> u16 {
+    if b[5] == 2 {
+        u16::from_be_bytes([b[18], b[19]])
+    } else {
+        u16::from_le_bytes([b[18], b[19]])
+    }
+}
+
+#[test]
+fn objects_for_every_format() {
+    let mut p = matrix_program();
+    p.name = "demo".into();
+    let cases = [
+        ("x86_64-unknown-linux-gnu", Some(62u16)),
+        ("x86_64-v3", Some(62)),
+        ("aarch64-unknown-linux-gnu", Some(183)),
+        ("aarch64-linux-android", Some(183)),
+        ("riscv64gc-unknown-linux-gnu", Some(243)),
+        ("s390x-unknown-linux-gnu", Some(22)),
+        ("x86_64-apple-darwin", None),
+        ("aarch64-apple-darwin", None),
+        ("aarch64-apple-ios", None),
+        ("aarch64-apple-ios-sim", None),
+        ("x86_64-pc-windows-msvc", None),
+    ];
+    for (name, machine) in cases {
+        let t = Target::parse(name).unwrap();
+        let o = emit_object(&p, &t).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(magic_ok(&o, t.object_format), "{name}: bad magic");
+        if let Some(m) = machine {
+            assert_eq!(elf_machine(&o), m, "{name}");
+        }
+        assert!(contains(&o, b"demo_run"), "{name}: entry symbol");
+        assert!(!contains(&o, b"demo_weights"), "{name}: no weights object");
+        if t.object_format == kiln_targets::ObjectFormat::MachO {
+            assert!(contains(&o, b"_demo_run"), "{name}: Mach-O symbols get _");
+        }
+    }
+    let host = Target::host();
+    if host.cranelift {
+        let o = emit_object(&p, &host).unwrap();
+        assert!(magic_ok(&o, host.object_format));
+    }
+}
+
+#[test]
+fn object_with_weights_and_shims() {
+    let mut pb = Prog::new("wmod");
+    let w = pb.weight(Scalar::F32, &f32s(&[1.0, 2.0]));
+    let o = pb.output(Scalar::F32, Expr::i64(2));
+    let mut kb = KernelBuilder::new();
+    kb.loop_(Expr::i64(0), Expr::i64(2), |kb, i| {
+        kb.store(o, i.clone(), build::call(MathFn::Exp, vec![load(w, i)]));
+    });
+    pb.kernel(kb);
+    let p = pb.finish(Expr::i64(0));
+    for name in ["x86_64-unknown-linux-gnu", "aarch64-apple-darwin", "x86_64-pc-windows-msvc"] {
+        let t = Target::parse(name).unwrap();
+        let obj = emit_object(&p, &t).unwrap();
+        assert!(contains(&obj, b"wmod_weights"), "{name}");
+        assert!(contains(&obj, b"kiln_shim_expf"), "{name}");
+    }
+}
+
+#[test]
+fn objects_are_deterministic() {
+    let p = matrix_program();
+    for name in ["x86_64-v3", "aarch64-apple-darwin", "x86_64-pc-windows-msvc"] {
+        let t = Target::parse(name).unwrap();
+        let a = emit_object(&p, &t).unwrap();
+        let b = emit_object(&p.clone(), &Target::parse(name).unwrap()).unwrap();
+        assert_eq!(a, b, "{name}");
+    }
+}
+
+#[test]
+fn unsupported_targets_are_errors_not_panics() {
+    let p = matrix_program();
+    for name in [
+        "armv7-unknown-linux-gnueabihf",
+        "thumbv7em-none-eabihf",
+        "i686-unknown-linux-gnu",
+        "riscv32imac-unknown-none-elf",
+        "riscv64imac-unknown-none-elf",
+        "wasm32-unknown-unknown",
+        "aarch64-pc-windows-msvc",
+        "aarch64_be-unknown-linux-gnu",
+        "powerpc64le-unknown-linux-gnu",
+        "x86_64-unknown-uefi",
+    ] {
+        let t = Target::parse(name).unwrap();
+        let e = emit_object(&p, &t).expect_err(name).to_string();
+        assert!(e.contains("--emit c"), "{name}: {e}");
+        let mut forced = t.clone();
+        forced.cranelift = true;
+        assert!(emit_object(&p, &forced).is_err(), "{name} forced");
+    }
+}

@@ -1,0 +1,232 @@
+//! `kiln check`: run test cases in the ONNX backend-test layout on chosen backends and compare
+//! with the expected outputs. A case's model is compiled once; each backend runs every data
+//! set. Float outputs pass when `|got - want| <= atol + rtol * |want|` for every element (NaN
+//! matches NaN); integer and bool outputs must be equal.
+
+use crate::compile::{self, Options};
+use crate::error::{Error, Result};
+use crate::run::{self, Backend};
+use crate::tensor::{DType, Tensor};
+use crate::testdata::{self, Case, TestValue};
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Tolerance {
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+impl Default for Tolerance {
+    /// The ONNX backend tests' defaults.
+    fn default() -> Self {
+        Tolerance {
+            rtol: 1e-3,
+            atol: 1e-7,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    Pass { max_abs: f64, max_rel: f64 },
+    Fail(String),
+    Skip(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    pub case: String,
+    pub backend: Backend,
+    pub outcome: Outcome,
+}
+
+impl CaseResult {
+    pub fn line(&self) -> String {
+        match &self.outcome {
+            Outcome::Pass { max_abs, max_rel } => format!(
+                "PASS {} [{}] max_abs={max_abs:.3e} max_rel={max_rel:.3e}",
+                self.case, self.backend
+            ),
+            Outcome::Fail(m) => format!("FAIL {} [{}] {}", self.case, self.backend, one_line(m)),
+            Outcome::Skip(m) => format!("SKIP {} [{}] {}", self.case, self.backend, one_line(m)),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let s = s.replace('\n', " | ");
+    if s.len() > 400 {
+        format!("{}...", &s[..s.char_indices().nth(400).map_or(s.len(), |c| c.0)])
+    } else {
+        s
+    }
+}
+
+/// Compare one output. Returns (max abs error, max rel error) or why it differs.
+pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64), String> {
+    if got.dtype != want.dtype {
+        return Err(format!("dtype {} but expected {}", got.dtype, want.dtype));
+    }
+    if got.shape != want.shape {
+        return Err(format!("shape {:?} but expected {:?}", got.shape, want.shape));
+    }
+    let n = want.numel() as usize;
+    let float = matches!(want.dtype, DType::F32 | DType::F64);
+    let (mut max_abs, mut max_rel) = (0f64, 0f64);
+    let mut worst: Option<(usize, f64, f64)> = None;
+    for i in 0..n {
+        let (g, w) = if float {
+            (got.get_f64(i), want.get_f64(i))
+        } else {
+            (got.get_i64(i) as f64, want.get_i64(i) as f64)
+        };
+        if g.is_nan() && w.is_nan() || g == w {
+            continue;
+        }
+        let abs = (g - w).abs();
+        let rel = if w != 0.0 { abs / w.abs() } else { abs };
+        let ok = if float {
+            abs <= tol.atol + tol.rtol * w.abs()
+        } else {
+            got.get_i64(i) == want.get_i64(i)
+        };
+        if abs.is_nan() || !ok {
+            if worst.is_none() {
+                worst = Some((i, g, w));
+            }
+        }
+        max_abs = max_abs.max(if abs.is_nan() { f64::INFINITY } else { abs });
+        max_rel = max_rel.max(if rel.is_nan() { f64::INFINITY } else { rel });
+    }
+    match worst {
+        None => Ok((max_abs, max_rel)),
+        Some((i, g, w)) => Err(format!(
+            "element {i}: got {g} expected {w} (max abs {max_abs:.3e}, max rel {max_rel:.3e})"
+        )),
+    }
+}
+
+/// Run one case on the given backends.
+pub fn run_case(case: &Case, name: &str, backends: &[Backend], tol: Tolerance) -> Vec<CaseResult> {
+    let fail_all = |msg: String| -> Vec<CaseResult> {
+        backends
+            .iter()
+            .map(|b| CaseResult {
+                case: name.to_string(),
+                backend: *b,
+                outcome: Outcome::Fail(msg.clone()),
+            })
+            .collect()
+    };
+    // Load every data set first.
+    let mut sets = vec![];
+    for ds in &case.data_sets {
+        let ins: Result<Vec<Tensor>> = ds.inputs.iter().map(|p| testdata::load_tensor_pb(p)).collect();
+        let outs: Result<Vec<TestValue>> = ds.outputs.iter().map(|p| testdata::load_value_pb(p)).collect();
+        match (ins, outs) {
+            (Ok(i), Ok(o)) => sets.push((i, o)),
+            (Err(e), _) | (_, Err(e)) => return fail_all(format!("test data: {e}")),
+        }
+    }
+    if sets.is_empty() {
+        return fail_all("no test_data_set_* folder".into());
+    }
+    let compiled = match compile::compile_file(&case.model, &Options::new("model")) {
+        Ok(c) => c,
+        Err(e) => return fail_all(e.to_string()),
+    };
+    let p = &compiled.program;
+    let mut prepared = vec![];
+    for (ins, _) in &sets {
+        match run::prepare(p, ins) {
+            Ok(x) => prepared.push(x),
+            Err(e) => return fail_all(e.to_string()),
+        }
+    }
+    let mut results = vec![];
+    for b in backends {
+        let outcome = (|| -> Result<Outcome> {
+            let loaded = run::load(p, *b)?;
+            let refs: Vec<&run::Prepared> = prepared.iter().collect();
+            let rs = run::execute(p, &loaded, &refs)?;
+            let (mut ma, mut mr) = (0f64, 0f64);
+            for ((r, prep), (_, want)) in rs.into_iter().zip(&prepared).zip(&sets) {
+                let got = run::outputs(p, prep, r)?;
+                if got.len() != want.len() {
+                    return Ok(Outcome::Fail(format!(
+                        "{} outputs but {} expected",
+                        got.len(),
+                        want.len()
+                    )));
+                }
+                for (k, (g, w)) in got.iter().zip(want).enumerate() {
+                    let TestValue::Tensor(w) = w else {
+                        return Ok(Outcome::Fail(format!("output {k}: non-tensor reference values are not supported yet")));
+                    };
+                    match compare(g, w, tol) {
+                        Ok((a, r)) => {
+                            ma = ma.max(a);
+                            mr = mr.max(r);
+                        }
+                        Err(m) => return Ok(Outcome::Fail(format!("output {k} ({}): {m}", p.outputs[k].name))),
+                    }
+                }
+            }
+            Ok(Outcome::Pass {
+                max_abs: ma,
+                max_rel: mr,
+            })
+        })();
+        results.push(CaseResult {
+            case: name.to_string(),
+            backend: *b,
+            outcome: outcome.unwrap_or_else(|e| Outcome::Fail(e.to_string())),
+        });
+    }
+    results
+}
+
+/// Find and run every case under the given paths, printing a line per case and backend.
+/// Returns all results.
+pub fn check_paths(
+    paths: &[&Path],
+    backends: &[Backend],
+    tol: Tolerance,
+    print: &mut dyn FnMut(&CaseResult),
+) -> Result<Vec<CaseResult>> {
+    let mut all = vec![];
+    for root in paths {
+        if !root.exists() {
+            return Err(Error::io(*root, "no such file or directory"));
+        }
+        let cases = testdata::find_cases(root)?;
+        if cases.is_empty() {
+            return Err(Error::io(*root, "no test cases (folders with model.onnx) found"));
+        }
+        for c in cases {
+            let name = c
+                .dir
+                .strip_prefix(root.parent().unwrap_or(root))
+                .unwrap_or(&c.dir)
+                .display()
+                .to_string();
+            for r in run_case(&c, &name, backends, tol) {
+                print(&r);
+                all.push(r);
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// The closing line: `N passed, M failed` (`, K skipped`).
+pub fn summary(results: &[CaseResult]) -> String {
+    let p = results.iter().filter(|r| matches!(r.outcome, Outcome::Pass { .. })).count();
+    let f = results.iter().filter(|r| matches!(r.outcome, Outcome::Fail(_))).count();
+    let s = results.iter().filter(|r| matches!(r.outcome, Outcome::Skip(_))).count();
+    if s > 0 {
+        format!("{p} passed, {f} failed, {s} skipped")
+    } else {
+        format!("{p} passed, {f} failed")
+    }
+}

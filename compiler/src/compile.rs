@@ -1,0 +1,283 @@
+//! The compiler driver: model file → optimised graph → memory plan → kir → artifact files.
+//! The library API (`Compiler`) is what `kiln compile` and build scripts call.
+
+use crate::backend;
+use crate::error::{Error, Result};
+use crate::ir::{Dim, Graph};
+use crate::kir::Program;
+use crate::passes::{self, plan::MemoryPlan, Model};
+use crate::tensor::Tensor;
+use kiln_targets::Target;
+use std::path::{Path, PathBuf};
+
+/// What to emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    /// `NAME.o` + `NAME.h`
+    Object,
+    /// `NAME.c` + `NAME.h`
+    C,
+    /// `NAME.rs` (+ `NAME.weights.bin`)
+    Rust,
+}
+
+impl Emit {
+    pub fn parse(s: &str) -> Result<Emit> {
+        Ok(match s {
+            "object" | "obj" | "o" => Emit::Object,
+            "c" => Emit::C,
+            "rust" | "rs" => Emit::Rust,
+            _ => return Err(Error::Usage(format!("unknown --emit '{s}' (object, c or rust)"))),
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Prefix of every exported symbol (a C identifier).
+    pub name: String,
+    /// Symbolic dims fixed at compile time.
+    pub dims: Vec<(String, i64)>,
+    /// Graph inputs whose values are fixed at compile time.
+    pub binds: Vec<(String, Tensor)>,
+    /// Passes turned off (`passes::PASSES`).
+    pub disabled: Vec<String>,
+}
+
+impl Options {
+    pub fn new(name: &str) -> Options {
+        Options {
+            name: name.to_string(),
+            dims: vec![],
+            binds: vec![],
+            disabled: vec![],
+        }
+    }
+}
+
+/// The result of compiling a model, before emission.
+pub struct Compiled {
+    pub model: Model,
+    pub plan: MemoryPlan,
+    pub program: Program,
+}
+
+/// Check that `name` is a valid C identifier.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--name '{name}' must be a C identifier ([A-Za-z_][A-Za-z0-9_]*)"
+        )))
+    }
+}
+
+/// Load and import a model file.
+pub fn load_graph(path: &Path) -> Result<Graph> {
+    let (model, dir) = crate::onnx::load(path)?;
+    crate::onnx::import(&model, &dir)
+}
+
+/// Apply `--dim` and `--bind` to a graph.
+pub fn specialise(g: &mut Graph, opts: &Options) -> Result<()> {
+    for (name, value) in &opts.dims {
+        let Some(i) = g.syms.iter().position(|s| s == name) else {
+            return Err(Error::Usage(format!(
+                "--dim {name}: the model has no symbolic dim '{name}' (it has: {})",
+                if g.syms.is_empty() { "none".to_string() } else { g.syms.join(", ") }
+            )));
+        };
+        if *value < 0 {
+            return Err(Error::Usage(format!("--dim {name}={value}: must be >= 0")));
+        }
+        let sym = crate::kir::SymId(i as u32);
+        for v in &g.inputs.clone() {
+            if let Some(t) = &mut g.value_mut(*v).ty {
+                for d in &mut t.shape {
+                    if d.as_sym() == Some(sym) {
+                        *d = Dim::known(*value);
+                    }
+                }
+            }
+        }
+    }
+    for (name, t) in &opts.binds {
+        let Some(pos) = g.inputs.iter().position(|v| g.value(*v).name == *name) else {
+            return Err(Error::Usage(format!("--bind {name}: the model has no input '{name}'")));
+        };
+        let v = g.inputs[pos];
+        if let Some(ty) = &g.value(v).ty {
+            if ty.dtype != t.dtype || ty.shape.len() != t.shape.len() {
+                return Err(Error::Usage(format!(
+                    "--bind {name}: the model declares {} {}, the file holds {} {:?}",
+                    ty.dtype,
+                    g.shape_str(&ty.shape),
+                    t.dtype,
+                    t.shape
+                )));
+            }
+        }
+        g.value_mut(v).ty = Some(crate::ir::TensorType {
+            dtype: t.dtype,
+            shape: t.shape.iter().map(|d| Dim::known(*d as i64)).collect(),
+        });
+        g.value_mut(v).konst = Some(t.clone());
+        g.inputs.remove(pos);
+    }
+    // Inputs with defaults (initializers) keep them only as documentation: the caller passes
+    // every input.
+    for v in &g.inputs {
+        let val = g.value(*v);
+        if val.ty.is_none() {
+            return Err(Error::Model(format!("input '{}' has no tensor type and shape", val.name)));
+        }
+    }
+    Ok(())
+}
+
+/// Compile an imported graph.
+pub fn compile_graph(mut g: Graph, opts: &Options) -> Result<Compiled> {
+    check_name(&opts.name)?;
+    for d in &opts.disabled {
+        if !passes::PASSES.contains(&d.as_str()) {
+            return Err(Error::Usage(format!(
+                "--disable-pass {d}: unknown pass (known: {})",
+                passes::PASSES.join(", ")
+            )));
+        }
+    }
+    specialise(&mut g, opts)?;
+    let fold = !opts.disabled.iter().any(|d| d == passes::CONST_FOLD);
+    let mut model = passes::infer(g, fold)?;
+    for o in &model.graph.outputs {
+        if model.graph.value(*o).ty.is_none() {
+            return Err(Error::Model(format!(
+                "output '{}' is not computed by any node",
+                model.graph.value(*o).name
+            )));
+        }
+    }
+    if !opts.disabled.iter().any(|d| d == passes::DCE) {
+        passes::dce(&mut model);
+    }
+    let plan = passes::plan::plan(&mut model.graph, &model.ops)?;
+    let program = crate::lower::lower(&opts.name, &model.graph, &model.ops, &plan)?;
+    Ok(Compiled {
+        model,
+        plan,
+        program,
+    })
+}
+
+/// Compile a model file.
+pub fn compile_file(path: &Path, opts: &Options) -> Result<Compiled> {
+    compile_graph(load_graph(path)?, opts)
+}
+
+/// The files of an artifact: (file name, contents).
+pub fn emit(p: &Program, emit: Emit, target: &Target) -> Result<Vec<(String, Vec<u8>)>> {
+    let name = &p.name;
+    let header = (format!("{name}.h"), backend::header::emit_header(p).into_bytes());
+    Ok(match emit {
+        Emit::Object => {
+            let obj = backend::cranelift::object::emit_object(p, target)?;
+            vec![(format!("{name}.o"), obj), header]
+        }
+        Emit::C => vec![(format!("{name}.c"), backend::c::emit_c(p).into_bytes()), header],
+        Emit::Rust => {
+            let (src, weights) = backend::rust::emit_rust(p);
+            let mut v = vec![(format!("{name}.rs"), src.into_bytes())];
+            if let Some(w) = weights {
+                v.push((format!("{name}.weights.bin"), w));
+            }
+            v
+        }
+    })
+}
+
+/// Write files into `dir` atomically: each is written to a temporary name and renamed, so an
+/// interrupted run never leaves a half-written artifact.
+pub fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut written = vec![];
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+        std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(&path, e)
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The build-script API: compile a model into `OUT_DIR` for cargo's `TARGET`.
+///
+/// ```no_run
+/// // build.rs
+/// kiln::Builder::new("model.onnx", "mymodel").build().unwrap();
+/// // main.rs: include!(concat!(env!("OUT_DIR"), "/mymodel.rs"));
+/// ```
+pub struct Builder {
+    model: PathBuf,
+    opts: Options,
+    emit: Emit,
+    out_dir: Option<PathBuf>,
+    target: Option<String>,
+}
+
+impl Builder {
+    pub fn new(model: impl Into<PathBuf>, name: &str) -> Builder {
+        Builder {
+            model: model.into(),
+            opts: Options::new(name),
+            emit: Emit::Rust,
+            out_dir: None,
+            target: None,
+        }
+    }
+    pub fn emit(mut self, e: Emit) -> Self {
+        self.emit = e;
+        self
+    }
+    pub fn dim(mut self, name: &str, value: i64) -> Self {
+        self.opts.dims.push((name.to_string(), value));
+        self
+    }
+    pub fn bind(mut self, name: &str, value: Tensor) -> Self {
+        self.opts.binds.push((name.to_string(), value));
+        self
+    }
+    pub fn out_dir(mut self, d: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(d.into());
+        self
+    }
+    pub fn target(mut self, t: &str) -> Self {
+        self.target = Some(t.to_string());
+        self
+    }
+    /// Compile and write the files; returns their paths. Uses `OUT_DIR` and `TARGET` from the
+    /// environment (as cargo sets them for build scripts) unless given.
+    pub fn build(self) -> Result<Vec<PathBuf>> {
+        let out = match self.out_dir {
+            Some(d) => d,
+            None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or_else(|| {
+                Error::Usage("OUT_DIR is not set (not in a build script?): call out_dir()".into())
+            })?),
+        };
+        let target = match self.target.or_else(|| std::env::var("TARGET").ok()) {
+            Some(t) => Target::parse(&t).map_err(Error::Usage)?,
+            None => Target::host(),
+        };
+        println!("cargo:rerun-if-changed={}", self.model.display());
+        let c = compile_file(&self.model, &self.opts)?;
+        let files = emit(&c.program, self.emit, &target)?;
+        write_files(&out, &files)
+    }
+}

@@ -1,0 +1,245 @@
+//! Builders for kir: expression constructors that fold constant index arithmetic (so lowered
+//! kir stays readable and backends get simple code), and `KernelBuilder`, which tracks
+//! variables and nested statement lists while an op is lowered.
+
+use super::*;
+
+fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
+    Expr::Binary(op, Box::new(a), Box::new(b))
+}
+
+/// `a + b`, folding I64 constants and `+ 0`.
+pub fn add(a: Expr, b: Expr) -> Expr {
+    match (a.as_const_i64(), b.as_const_i64()) {
+        (Some(x), Some(y)) if is_i64(&a) => Expr::i64(x.wrapping_add(y)),
+        (Some(0), _) if is_i64(&a) => b,
+        (_, Some(0)) if is_i64(&b) => a,
+        _ => bin(BinOp::Add, a, b),
+    }
+}
+
+/// `a - b`, folding I64 constants and `- 0`.
+pub fn sub(a: Expr, b: Expr) -> Expr {
+    match (a.as_const_i64(), b.as_const_i64()) {
+        (Some(x), Some(y)) if is_i64(&a) => Expr::i64(x.wrapping_sub(y)),
+        (_, Some(0)) if is_i64(&b) => a,
+        _ => bin(BinOp::Sub, a, b),
+    }
+}
+
+/// `a * b`, folding I64 constants, `* 1` and `* 0`.
+pub fn mul(a: Expr, b: Expr) -> Expr {
+    match (a.as_const_i64(), b.as_const_i64()) {
+        (Some(x), Some(y)) if is_i64(&a) => Expr::i64(x.wrapping_mul(y)),
+        (Some(1), _) if is_i64(&a) => b,
+        (_, Some(1)) if is_i64(&b) => a,
+        (Some(0), _) if is_i64(&a) => Expr::i64(0),
+        (_, Some(0)) if is_i64(&b) => Expr::i64(0),
+        _ => bin(BinOp::Mul, a, b),
+    }
+}
+
+/// `a / b` (integer division truncates; see kir semantics for zero divisors).
+pub fn div(a: Expr, b: Expr) -> Expr {
+    match (a.as_const_i64(), b.as_const_i64()) {
+        (Some(x), Some(y)) if is_i64(&a) && y != 0 => Expr::i64(x.wrapping_div(y)),
+        (_, Some(1)) if is_i64(&b) => a,
+        _ => bin(BinOp::Div, a, b),
+    }
+}
+
+pub fn rem(a: Expr, b: Expr) -> Expr {
+    match (a.as_const_i64(), b.as_const_i64()) {
+        (Some(x), Some(y)) if is_i64(&a) && y != 0 => Expr::i64(x.wrapping_rem(y)),
+        (_, Some(1)) if is_i64(&b) => Expr::i64(0),
+        _ => bin(BinOp::Rem, a, b),
+    }
+}
+
+fn is_i64(e: &Expr) -> bool {
+    matches!(e, Expr::Imm(Scalar::I64, _))
+}
+
+pub fn binary(op: BinOp, a: Expr, b: Expr) -> Expr {
+    match op {
+        BinOp::Add => add(a, b),
+        BinOp::Sub => sub(a, b),
+        BinOp::Mul => mul(a, b),
+        BinOp::Div => div(a, b),
+        BinOp::Rem => rem(a, b),
+        _ => bin(op, a, b),
+    }
+}
+
+pub fn min(a: Expr, b: Expr) -> Expr {
+    bin(BinOp::Min, a, b)
+}
+pub fn max(a: Expr, b: Expr) -> Expr {
+    bin(BinOp::Max, a, b)
+}
+pub fn unary(op: UnOp, a: Expr) -> Expr {
+    Expr::Unary(op, Box::new(a))
+}
+pub fn cmp(op: CmpOp, a: Expr, b: Expr) -> Expr {
+    Expr::Cmp(op, Box::new(a), Box::new(b))
+}
+pub fn select(c: Expr, a: Expr, b: Expr) -> Expr {
+    Expr::Select(Box::new(c), Box::new(a), Box::new(b))
+}
+pub fn fma(a: Expr, b: Expr, c: Expr) -> Expr {
+    Expr::Fma(Box::new(a), Box::new(b), Box::new(c))
+}
+pub fn cast(ty: Scalar, e: Expr) -> Expr {
+    Expr::Cast(ty, Box::new(e))
+}
+pub fn bitcast(ty: Scalar, e: Expr) -> Expr {
+    Expr::Bitcast(ty, Box::new(e))
+}
+pub fn load(b: BufId, idx: Expr) -> Expr {
+    Expr::Load(b, Box::new(idx))
+}
+pub fn call(f: MathFn, args: Vec<Expr>) -> Expr {
+    Expr::Call(f, args)
+}
+pub fn and(a: Expr, b: Expr) -> Expr {
+    bin(BinOp::And, a, b)
+}
+pub fn or(a: Expr, b: Expr) -> Expr {
+    bin(BinOp::Or, a, b)
+}
+
+/// Builds one kernel. Statements go to the innermost open block (loop or if body).
+pub struct KernelBuilder {
+    vars: Vec<Scalar>,
+    blocks: Vec<Vec<Stmt>>,
+}
+
+impl Default for KernelBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KernelBuilder {
+    pub fn new() -> KernelBuilder {
+        KernelBuilder {
+            vars: vec![],
+            blocks: vec![vec![]],
+        }
+    }
+    fn push(&mut self, s: Stmt) {
+        self.blocks.last_mut().expect("open block").push(s);
+    }
+    /// A fresh variable of type `ty` (not yet declared).
+    pub fn new_var(&mut self, ty: Scalar) -> VarId {
+        self.vars.push(ty);
+        VarId(self.vars.len() as u32 - 1)
+    }
+    /// Declare a variable holding `e` (of type `ty`) and return it as an expression.
+    pub fn let_(&mut self, ty: Scalar, e: Expr) -> Expr {
+        let v = self.new_var(ty);
+        self.push(Stmt::Let(v, e));
+        Expr::Var(v)
+    }
+    /// Declare a mutable variable (returns its id for `set`).
+    pub fn let_mut(&mut self, ty: Scalar, e: Expr) -> VarId {
+        let v = self.new_var(ty);
+        self.push(Stmt::Let(v, e));
+        v
+    }
+    pub fn set(&mut self, v: VarId, e: Expr) {
+        self.push(Stmt::Set(v, e));
+    }
+    pub fn store(&mut self, buf: BufId, idx: Expr, val: Expr) {
+        self.push(Stmt::Store { buf, idx, val });
+    }
+    pub fn fail(&mut self, s: Status) {
+        self.push(Stmt::Fail(s));
+    }
+    /// `for i in start..end { body(i) }`; a loop with constant bounds that runs zero times is
+    /// dropped.
+    pub fn loop_(&mut self, start: Expr, end: Expr, body: impl FnOnce(&mut Self, Expr)) {
+        let var = self.new_var(Scalar::I64);
+        self.blocks.push(vec![]);
+        body(self, Expr::Var(var));
+        let b = self.blocks.pop().expect("loop block");
+        if let (Some(s), Some(e)) = (start.as_const_i64(), end.as_const_i64()) {
+            if e <= s {
+                return;
+            }
+        }
+        self.push(Stmt::Loop {
+            var,
+            start,
+            end,
+            body: b,
+        });
+    }
+    /// Nested loops over `dims` (outermost first); `body` gets the index variables.
+    pub fn loops(&mut self, dims: &[Expr], body: impl FnOnce(&mut Self, &[Expr])) {
+        fn rec(
+            kb: &mut KernelBuilder,
+            dims: &[Expr],
+            idx: &mut Vec<Expr>,
+            body: &mut Option<Box<dyn FnOnce(&mut KernelBuilder, &[Expr]) + '_>>,
+        ) {
+            if dims.is_empty() {
+                if let Some(b) = body.take() {
+                    b(kb, idx);
+                }
+                return;
+            }
+            kb.loop_(Expr::i64(0), dims[0].clone(), |kb, i| {
+                idx.push(i);
+                rec(kb, &dims[1..], idx, body);
+                idx.pop();
+            });
+        }
+        let mut b: Option<Box<dyn FnOnce(&mut KernelBuilder, &[Expr]) + '_>> = Some(Box::new(body));
+        rec(self, dims, &mut vec![], &mut b);
+    }
+    pub fn if_(
+        &mut self,
+        cond: Expr,
+        then: impl FnOnce(&mut Self),
+        els: impl FnOnce(&mut Self),
+    ) {
+        self.blocks.push(vec![]);
+        then(self);
+        let t = self.blocks.pop().expect("then block");
+        self.blocks.push(vec![]);
+        els(self);
+        let e = self.blocks.pop().expect("else block");
+        self.push(Stmt::If {
+            cond,
+            then: t,
+            els: e,
+        });
+    }
+    pub fn is_empty(&self) -> bool {
+        self.blocks.len() == 1 && self.blocks[0].is_empty()
+    }
+    pub fn finish(mut self, name: impl Into<String>) -> Kernel {
+        Kernel {
+            name: name.into(),
+            vars: self.vars,
+            body: self.blocks.pop().unwrap_or_default(),
+        }
+    }
+}
+
+/// Row-major strides of a shape (as I64 expressions).
+pub fn strides(shape: &[Expr]) -> Vec<Expr> {
+    let mut s = vec![Expr::i64(1); shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = mul(s[i + 1].clone(), shape[i + 1].clone());
+    }
+    s
+}
+
+/// Linear index `sum(idx[i] * strides[i])`.
+pub fn linear(idx: &[Expr], strides: &[Expr]) -> Expr {
+    idx.iter()
+        .zip(strides)
+        .fold(Expr::i64(0), |acc, (i, s)| add(acc, mul(i.clone(), s.clone())))
+}

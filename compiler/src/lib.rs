@@ -1,0 +1,24 @@
+//! Kiln: an ahead-of-time compiler from ONNX models to native code.
+//!
+//! Pipeline: `onnx` (load + import) → `ir::Graph` → `ops` (import, infer) → `passes`
+//! (const-fold, dce, memory plan) → `lower` → `kir::Program` → `backend::{cranelift, c,
+//! rust}`; `kir::interp` runs the same program and is the oracle.
+
+pub mod backend;
+pub mod check;
+pub mod compile;
+pub mod error;
+pub mod inspect;
+pub mod ir;
+pub mod kir;
+pub mod lower;
+pub mod npy;
+pub mod onnx;
+pub mod ops;
+pub mod passes;
+pub mod run;
+pub mod tensor;
+pub mod testdata;
+
+pub use compile::{Builder, Emit, Options};
+pub use error::{Error, Result};

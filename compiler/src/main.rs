@@ -1,0 +1,310 @@
+//! The `kiln` command line. Every error is one line on stderr and exit status 2; `kiln check`
+//! exits 1 when a case failed.
+
+use clap::{Parser, Subcommand};
+use kiln::check::{self, Outcome, Tolerance};
+use kiln::compile::{self, Emit, Options};
+use kiln::run::{self, Backend};
+use kiln::{npy, Error, Result};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "kiln", version, about = "Ahead-of-time compiler from ONNX models to native code")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct Spec {
+    /// Fix a symbolic dim: NAME=VALUE (repeatable).
+    #[arg(long = "dim", value_name = "NAME=VALUE")]
+    dims: Vec<String>,
+    /// Fix a graph input's value at compile time: NAME=FILE.npy (repeatable).
+    #[arg(long = "bind", value_name = "NAME=FILE.npy")]
+    binds: Vec<String>,
+    /// Turn a graph pass off (const-fold, dce).
+    #[arg(long = "disable-pass", value_name = "PASS")]
+    disabled: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile a model into an object file, C or Rust source, plus a C header.
+    Compile {
+        model: PathBuf,
+        /// object, c or rust
+        #[arg(long, default_value = "object")]
+        emit: String,
+        /// Prefix of every exported symbol (default: the model file's stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// Output directory.
+        #[arg(short = 'o', long = "out", default_value = ".")]
+        out: PathBuf,
+        /// Target triple or preset (see `kiln targets`); default host.
+        #[arg(long, default_value = "host")]
+        target: String,
+        #[command(flatten)]
+        spec: Spec,
+    },
+    /// Run test cases (ONNX backend-test layout) and compare with their expected outputs.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// interp, jit, object, c, rust or all (comma-separated).
+        #[arg(long, default_value = "jit")]
+        backend: String,
+        #[arg(long, default_value_t = 1e-3)]
+        rtol: f64,
+        #[arg(long, default_value_t = 1e-7)]
+        atol: f64,
+    },
+    /// Run a model on .npy inputs and write .npy outputs.
+    Run {
+        model: PathBuf,
+        /// NAME=FILE.npy for each input (or just FILE.npy, in input order).
+        #[arg(long = "input", short = 'i', value_name = "NAME=FILE.npy")]
+        inputs: Vec<String>,
+        #[arg(short = 'o', long = "out", default_value = ".")]
+        out: PathBuf,
+        #[arg(long, default_value = "jit")]
+        backend: String,
+        #[command(flatten)]
+        spec: Spec,
+    },
+    /// Print the graph after optimisation, FLOPs and the memory plan.
+    Inspect {
+        model: PathBuf,
+        /// Write a Graphviz picture of the graph.
+        #[arg(long)]
+        dot: Option<PathBuf>,
+        /// Also print the kir program.
+        #[arg(long)]
+        kir: bool,
+        #[command(flatten)]
+        spec: Spec,
+    },
+    /// Convert a tensor file: ONNX TensorProto (.pb) or NumPy (.npy) to .npy or .pb.
+    Convert { input: PathBuf, output: PathBuf },
+    /// List the supported ops with their opset ranges.
+    Ops,
+    /// List target presets and what each emits.
+    Targets,
+    /// Build the runtime shim (libkiln_shim.a, .rlib and kiln_shim.h) for a target.
+    Shim {
+        #[arg(short = 'o', long = "out", default_value = ".")]
+        out: PathBuf,
+        /// Target triple (default: host).
+        #[arg(long)]
+        target: Option<String>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match real_main(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kiln: error: {}", e.to_string().replace('\n', " "));
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+fn options(name: &str, spec: &Spec) -> Result<Options> {
+    let mut o = Options::new(name);
+    for d in &spec.dims {
+        let (n, v) = d
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--dim {d}: expected NAME=VALUE")))?;
+        let v: i64 = v
+            .parse()
+            .map_err(|_| Error::Usage(format!("--dim {d}: '{v}' is not an integer")))?;
+        o.dims.push((n.to_string(), v));
+    }
+    for b in &spec.binds {
+        let (n, f) = b
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--bind {b}: expected NAME=FILE.npy")))?;
+        o.binds.push((n.to_string(), npy::read_npy(Path::new(f))?));
+    }
+    o.disabled = spec.disabled.clone();
+    Ok(o)
+}
+
+fn default_name(model: &Path) -> String {
+    let stem = model
+        .parent()
+        .filter(|_| model.file_stem().is_some_and(|s| s == "model"))
+        .and_then(|p| p.file_name())
+        .or(model.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    kiln::backend::ident(&stem)
+}
+
+fn real_main(cli: Cli) -> Result<i32> {
+    match cli.cmd {
+        Cmd::Compile {
+            model,
+            emit,
+            name,
+            out,
+            target,
+            spec,
+        } => {
+            let emit = Emit::parse(&emit)?;
+            let target = kiln_targets::Target::parse(&target).map_err(Error::Usage)?;
+            if emit == Emit::Object && !target.cranelift {
+                return Err(Error::Usage(format!(
+                    "--emit object is not available for {}: Cranelift cannot generate code for it; \
+                     use --emit c or --emit rust and that target's compiler",
+                    target.name
+                )));
+            }
+            let name = name.unwrap_or_else(|| default_name(&model));
+            let opts = options(&name, &spec)?;
+            let c = compile::compile_file(&model, &opts)?;
+            let files = compile::emit(&c.program, emit, &target)?;
+            for p in compile::write_files(&out, &files)? {
+                println!("wrote {}", p.display());
+            }
+            Ok(0)
+        }
+        Cmd::Check {
+            paths,
+            backend,
+            rtol,
+            atol,
+        } => {
+            let backends = Backend::parse_list(&backend)?;
+            let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+            let results = check::check_paths(&refs, &backends, Tolerance { rtol, atol }, &mut |r| {
+                println!("{}", r.line())
+            })?;
+            println!("{}", check::summary(&results));
+            let failed = results.iter().any(|r| matches!(r.outcome, Outcome::Fail(_)));
+            Ok(if failed { 1 } else { 0 })
+        }
+        Cmd::Run {
+            model,
+            inputs,
+            out,
+            backend,
+            spec,
+        } => {
+            let backends = Backend::parse_list(&backend)?;
+            let [b] = backends.as_slice() else {
+                return Err(Error::Usage("kiln run takes one --backend".into()));
+            };
+            let opts = options("model", &spec)?;
+            let c = compile::compile_file(&model, &opts)?;
+            let p = &c.program;
+            let mut tensors = vec![None; p.inputs.len()];
+            for (k, arg) in inputs.iter().enumerate() {
+                let (name, file) = match arg.split_once('=') {
+                    Some((n, f)) => (Some(n), f),
+                    None => (None, arg.as_str()),
+                };
+                let idx = match name {
+                    Some(n) => p.inputs.iter().position(|i| i.name == n).ok_or_else(|| {
+                        let names: Vec<&str> = p.inputs.iter().map(|i| i.name.as_str()).collect();
+                        Error::Usage(format!("the model has no input '{n}' (inputs: {})", names.join(", ")))
+                    })?,
+                    None => k,
+                };
+                if idx >= tensors.len() {
+                    return Err(Error::Usage(format!("too many inputs: the model takes {}", p.inputs.len())));
+                }
+                tensors[idx] = Some(npy::read_npy(Path::new(file))?);
+            }
+            let tensors: Vec<_> = tensors
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| t.ok_or_else(|| Error::Usage(format!("input '{}' is missing (--input {}=FILE.npy)", p.inputs[i].name, p.inputs[i].name))))
+                .collect::<Result<_>>()?;
+            let prep = run::prepare(p, &tensors)?;
+            let loaded = run::load(p, *b)?;
+            let r = run::execute(p, &loaded, &[&prep])?.pop().ok_or_else(|| Error::Internal("no result".into()))?;
+            let outs = run::outputs(p, &prep, r)?;
+            std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+            let names: Vec<String> = p.outputs.iter().map(|o| o.name.clone()).collect();
+            let idents = kiln::backend::unique_idents(&names);
+            let mut files = vec![];
+            for (t, n) in outs.iter().zip(&idents) {
+                files.push((format!("{n}.npy"), npy::to_npy_bytes(t)));
+            }
+            for p in compile::write_files(&out, &files)? {
+                println!("wrote {}", p.display());
+            }
+            Ok(0)
+        }
+        Cmd::Inspect {
+            model,
+            dot,
+            kir,
+            spec,
+        } => {
+            let opts = options(&default_name(&model), &spec)?;
+            let c = compile::compile_file(&model, &opts)?;
+            print!("{}", kiln::inspect::report(&c));
+            if kir {
+                print!("{}", kiln::kir::print::program(&c.program));
+            }
+            if let Some(d) = dot {
+                let text = kiln::inspect::dot(&c);
+                compile::write_files(
+                    d.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
+                    &[(d.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or("graph.dot".into()), text.into_bytes())],
+                )?;
+                println!("wrote {}", d.display());
+            }
+            Ok(0)
+        }
+        Cmd::Convert { input, output } => {
+            let is_pb = |p: &Path| p.extension().is_some_and(|e| e == "pb");
+            let t = if is_pb(&input) {
+                kiln::testdata::load_tensor_pb(&input)?
+            } else {
+                npy::read_npy(&input)?
+            };
+            let bytes = if is_pb(&output) {
+                use prost::Message;
+                kiln::onnx::tensor_to_proto(&t).encode_to_vec()
+            } else {
+                npy::to_npy_bytes(&t)
+            };
+            let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let name = output
+                .file_name()
+                .ok_or_else(|| Error::Usage(format!("{}: not a file name", output.display())))?
+                .to_string_lossy()
+                .into_owned();
+            compile::write_files(dir, &[(name, bytes)])?;
+            Ok(0)
+        }
+        Cmd::Ops => {
+            for e in kiln::ops::REGISTRY {
+                let dom = if e.domain.is_empty() { "ai.onnx" } else { e.domain };
+                println!("{dom}::{} opset {}+", e.name, e.since);
+            }
+            println!("{} ops", kiln::ops::REGISTRY.len());
+            Ok(0)
+        }
+        Cmd::Targets => {
+            for t in kiln_targets::presets() {
+                let emits = if t.cranelift { "object, c, rust" } else { "c, rust" };
+                println!("{:32} {:40} emits {emits}", t.name, t.triple.to_string());
+            }
+            Ok(0)
+        }
+        Cmd::Shim { out, target } => {
+            let libs = kiln::backend::shim::build_shim(target.as_deref(), &out)?;
+            let _ = libs;
+            println!("wrote the shim into {}", out.display());
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Element-wise ops.
+//!
+//! Unary (opset 6, 13; 13 only widened types): Relu, Sigmoid, Tanh, Exp, Log, Sqrt, Neg, Abs.
+//! <https://onnx.ai/onnx/operators/> — Relu(NaN) = NaN (kir `max` propagates NaN); Sigmoid is
+//! `1 / (1 + exp(-x))`, which saturates to 0 and 1 without overflow traps; Exp, Log and Tanh
+//! call the shim; Sqrt of a negative is NaN.
+//!
+//! Binary (opset 7, 13, 14): Add, Sub, Mul, Div, Pow with multidirectional broadcasting.
+//! Integer Div truncates toward zero and gives 0 for a zero divisor (kir semantics; ONNX
+//! leaves it undefined). Pow (opset 7, 12, 13, 15) allows an exponent of another numeric type:
+//! it is cast to the base type; integer Pow computes in f64 and converts back (exact while the
+//! result fits in 53 bits).
+
+use super::broadcast;
+use super::{tt, Attrs, InferCx, Op, FLOATS, NUMERIC};
+use crate::error::Result;
+use crate::ir::TensorType;
+use crate::kir::build::{self, cast, unary};
+use crate::kir::{BinOp, Expr, MathFn, Scalar, UnOp};
+use crate::lower::LowerCx;
+use crate::tensor::DType;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unary {
+    Relu,
+    Sigmoid,
+    Tanh,
+    Exp,
+    Log,
+    Sqrt,
+    Neg,
+    Abs,
+}
+
+#[derive(Debug)]
+pub struct UnaryOp(pub Unary);
+
+pub fn import_unary(a: &Attrs) -> Result<Box<dyn Op>> {
+    let n = a.node();
+    if n.opset < 6 {
+        // consumed_inputs (legacy) only existed before opset 6.
+        a.ignore("consumed_inputs");
+    }
+    let u = match n.op_type.as_str() {
+        "Relu" => Unary::Relu,
+        "Sigmoid" => Unary::Sigmoid,
+        "Tanh" => Unary::Tanh,
+        "Exp" => Unary::Exp,
+        "Log" => Unary::Log,
+        "Sqrt" => Unary::Sqrt,
+        "Neg" => Unary::Neg,
+        "Abs" => Unary::Abs,
+        other => return Err(a.err("op", format!("{other} is not a unary op"))),
+    };
+    Ok(Box::new(UnaryOp(u)))
+}
+
+/// The scalar function of a unary op on a value of type `t`.
+pub fn apply_unary(u: Unary, t: Scalar, x: Expr) -> Expr {
+    let zero = Expr::imm(t, 0.0);
+    match u {
+        Unary::Relu => build::max(x, zero),
+        Unary::Sigmoid => {
+            let one = Expr::imm(t, 1.0);
+            build::binary(
+                BinOp::Div,
+                one.clone(),
+                build::binary(BinOp::Add, one, build::call(MathFn::Exp, vec![unary(UnOp::Neg, x)])),
+            )
+        }
+        Unary::Tanh => build::call(MathFn::Tanh, vec![x]),
+        Unary::Exp => build::call(MathFn::Exp, vec![x]),
+        Unary::Log => build::call(MathFn::Log, vec![x]),
+        Unary::Sqrt => unary(UnOp::Sqrt, x),
+        Unary::Neg => unary(UnOp::Neg, x),
+        Unary::Abs => unary(UnOp::Abs, x),
+    }
+}
+
+impl Op for UnaryOp {
+    fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
+        let allowed: &[DType] = match self.0 {
+            Unary::Relu | Unary::Neg | Unary::Abs => {
+                if self.0 == Unary::Abs {
+                    NUMERIC
+                } else {
+                    &[DType::F32, DType::F64, DType::I8, DType::I16, DType::I32, DType::I64]
+                }
+            }
+            _ => FLOATS,
+        };
+        let d = cx.expect_dtype(0, allowed)?;
+        Ok(vec![tt(d, cx.ty(0)?.shape.clone())])
+    }
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let x = cx.input(0)?;
+        let y = cx.output(0)?;
+        let u = self.0;
+        cx.kb.loop_(Expr::i64(0), y.numel(), |kb, i| {
+            let v = apply_unary(u, x.elem, x.load(i.clone()));
+            kb.store(y.buf, i, v);
+        });
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+}
+
+#[derive(Debug)]
+pub struct BinaryOp(pub Binary);
+
+pub fn import_binary(a: &Attrs) -> Result<Box<dyn Op>> {
+    let b = match a.node().op_type.as_str() {
+        "Add" => Binary::Add,
+        "Sub" => Binary::Sub,
+        "Mul" => Binary::Mul,
+        "Div" => Binary::Div,
+        "Pow" => Binary::Pow,
+        other => return Err(a.err("op", format!("{other} is not a binary op"))),
+    };
+    Ok(Box::new(BinaryOp(b)))
+}
+
+/// The scalar function of a binary op on values of type `t`.
+pub fn apply_binary(b: Binary, t: Scalar, x: Expr, y: Expr) -> Expr {
+    match b {
+        Binary::Add => build::binary(BinOp::Add, x, y),
+        Binary::Sub => build::binary(BinOp::Sub, x, y),
+        Binary::Mul => build::binary(BinOp::Mul, x, y),
+        Binary::Div => build::binary(BinOp::Div, x, y),
+        Binary::Pow if t.is_float() => build::call(MathFn::Pow, vec![x, y]),
+        Binary::Pow => cast(
+            t,
+            build::call(MathFn::Pow, vec![cast(Scalar::F64, x), cast(Scalar::F64, y)]),
+        ),
+    }
+}
+
+impl Op for BinaryOp {
+    fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
+        let allowed: &[DType] = match self.0 {
+            Binary::Pow => &[DType::F32, DType::F64, DType::I32, DType::I64],
+            _ => NUMERIC,
+        };
+        let d = cx.expect_dtype(0, allowed)?;
+        if self.0 == Binary::Pow {
+            cx.expect_dtype(1, NUMERIC)?;
+        } else if cx.ty(1)?.dtype != d {
+            return Err(cx.err(format!(
+                "inputs have different element types ({d} and {})",
+                cx.ty(1)?.dtype
+            )));
+        }
+        let shape = broadcast::broadcast_shapes(cx, &[&cx.ty(0)?.shape, &cx.ty(1)?.shape])?;
+        Ok(vec![tt(d, shape)])
+    }
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let a = cx.input(0)?;
+        let b = cx.input(1)?;
+        let y = cx.output(0)?;
+        let op = self.0;
+        cx.kb.loops(&y.dims(), |kb, idx| {
+            let xa = broadcast::load(&a, idx);
+            let mut xb = broadcast::load(&b, idx);
+            if b.elem != a.elem {
+                xb = cast(a.elem, xb);
+            }
+            let v = apply_binary(op, a.elem, xa, xb);
+            kb.store(y.buf, build::linear(idx, &y.strides()), v);
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,108 @@
+//! Gemm (opset 7, 9, 11 optional C, 13): `Y = alpha * A' * B' + beta * C`, with `A'` and `B'`
+//! transposed when `transA` / `transB` are set and `C` broadcast to (M, N). The dot products
+//! accumulate with `Fma` in k order; alpha and beta multiply only when they are not 1.
+
+use super::broadcast;
+use super::{tt, Attrs, InferCx, Op, NUMERIC};
+use crate::error::Result;
+use crate::ir::TensorType;
+use crate::kir::build::{self, fma};
+use crate::kir::{BinOp, Expr, Scalar};
+use crate::lower::LowerCx;
+
+#[derive(Debug)]
+pub struct Gemm {
+    pub alpha: f32,
+    pub beta: f32,
+    pub trans_a: bool,
+    pub trans_b: bool,
+}
+
+pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
+    Ok(Box::new(Gemm {
+        alpha: a.float("alpha", 1.0)?,
+        beta: a.float("beta", 1.0)?,
+        trans_a: a.int("transA", 0)? != 0,
+        trans_b: a.int("transB", 0)? != 0,
+    }))
+}
+
+/// Multiply-accumulate in type `t`: `acc + a * b` (fused for floats).
+pub fn mac(t: Scalar, a: Expr, b: Expr, acc: Expr) -> Expr {
+    if t.is_float() {
+        fma(a, b, acc)
+    } else {
+        build::binary(BinOp::Add, acc, build::binary(BinOp::Mul, a, b))
+    }
+}
+
+impl Op for Gemm {
+    fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
+        let d = cx.expect_dtype(0, NUMERIC)?;
+        let a = &cx.ty(0)?.shape;
+        let b = &cx.ty(1)?.shape;
+        if cx.ty(1)?.dtype != d || a.len() != 2 || b.len() != 2 {
+            return Err(cx.err("A and B must be 2-D and of the same element type"));
+        }
+        let (m, ka) = if self.trans_a { (&a[1], &a[0]) } else { (&a[0], &a[1]) };
+        let (kb, n) = if self.trans_b { (&b[1], &b[0]) } else { (&b[0], &b[1]) };
+        if ka != kb {
+            return Err(cx.err(format!(
+                "inner dims differ: A {} and B {}",
+                cx.shape_str(a),
+                cx.shape_str(b)
+            )));
+        }
+        let out = vec![m.clone(), n.clone()];
+        if cx.has(2) {
+            let c = &cx.ty(2)?.shape;
+            let bc = broadcast::broadcast_shapes(cx, &[&out, c])?;
+            if bc != out {
+                return Err(cx.err(format!("C {} does not broadcast to {}", cx.shape_str(c), cx.shape_str(&out))));
+            }
+        }
+        Ok(vec![tt(d, out)])
+    }
+    fn flops(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> crate::ir::Dim {
+        let (Some(a), Some(y)) = (inputs.first().copied().flatten(), outputs.first()) else {
+            return crate::ir::Dim::known(0);
+        };
+        if a.shape.is_empty() {
+            return crate::ir::Dim::known(0);
+        }
+        let k = if self.trans_a { &a.shape[0] } else { &a.shape[1] };
+        crate::ir::dim::numel(&y.shape).mul(k).scale(2)
+    }
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let a = cx.input(0)?;
+        let b = cx.input(1)?;
+        let c = cx.ins.get(2).cloned().flatten();
+        let y = cx.output(0)?;
+        let t = y.elem;
+        let k_dim = if self.trans_a { a.dim(0) } else { a.dim(1) };
+        let (ta, tb) = (self.trans_a, self.trans_b);
+        let (alpha, beta) = (self.alpha as f64, self.beta as f64);
+        cx.kb.loops(&y.dims(), |kb, idx| {
+            let (m, n) = (idx[0].clone(), idx[1].clone());
+            let acc = kb.let_mut(t, Expr::imm(t, 0.0));
+            kb.loop_(Expr::i64(0), k_dim.clone(), |kb, k| {
+                let av = if ta { a.at(&[k.clone(), m.clone()]) } else { a.at(&[m.clone(), k.clone()]) };
+                let bv = if tb { b.at(&[n.clone(), k.clone()]) } else { b.at(&[k, n.clone()]) };
+                kb.set(acc, mac(t, av, bv, Expr::Var(acc)));
+            });
+            let mut v = Expr::Var(acc);
+            if alpha != 1.0 {
+                v = build::binary(BinOp::Mul, v, Expr::imm(t, alpha));
+            }
+            if let Some(c) = &c {
+                let mut cv = broadcast::load(c, idx);
+                if beta != 1.0 {
+                    cv = build::binary(BinOp::Mul, cv, Expr::imm(t, beta));
+                }
+                v = build::binary(BinOp::Add, v, cv);
+            }
+            kb.store(y.buf, build::linear(idx, &y.strides()), v);
+        });
+        Ok(())
+    }
+}

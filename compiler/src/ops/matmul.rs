@@ -1,0 +1,108 @@
+//! MatMul (opset 1, 9, 13): numpy `matmul` — 1-D operands are promoted (a leading 1 for A, a
+//! trailing 1 for B) and the promoted dim removed from the result; batch dims broadcast. Dot
+//! products accumulate with `Fma` in k order.
+
+use super::broadcast;
+use super::gemm::mac;
+use super::{tt, Attrs, InferCx, Op, NUMERIC};
+use crate::error::Result;
+use crate::ir::{Dim, TensorType};
+use crate::kir::build;
+use crate::kir::Expr;
+use crate::lower::{LowerCx, TensorRef};
+
+#[derive(Debug)]
+pub struct MatMul;
+
+pub fn import(_a: &Attrs) -> Result<Box<dyn Op>> {
+    Ok(Box::new(MatMul))
+}
+
+/// Shapes after promotion of 1-D operands.
+fn promote(a: &[Dim], b: &[Dim]) -> (Vec<Dim>, Vec<Dim>) {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    if a.len() == 1 {
+        a.insert(0, Dim::known(1));
+    }
+    if b.len() == 1 {
+        b.push(Dim::known(1));
+    }
+    (a, b)
+}
+
+impl Op for MatMul {
+    fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
+        let d = cx.expect_dtype(0, NUMERIC)?;
+        let (a0, b0) = (&cx.ty(0)?.shape, &cx.ty(1)?.shape);
+        if cx.ty(1)?.dtype != d {
+            return Err(cx.err("A and B must have the same element type"));
+        }
+        if a0.is_empty() || b0.is_empty() {
+            return Err(cx.err("operands must have rank >= 1"));
+        }
+        let (a, b) = promote(a0, b0);
+        let (ra, rb) = (a.len(), b.len());
+        if a[ra - 1] != b[rb - 2] {
+            return Err(cx.err(format!(
+                "inner dims differ: A {} and B {}",
+                cx.shape_str(a0),
+                cx.shape_str(b0)
+            )));
+        }
+        let mut out = broadcast::broadcast_shapes(cx, &[&a[..ra - 2], &b[..rb - 2]])?;
+        if a0.len() > 1 {
+            out.push(a[ra - 2].clone());
+        }
+        if b0.len() > 1 {
+            out.push(b[rb - 1].clone());
+        }
+        Ok(vec![tt(d, out)])
+    }
+    fn flops(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> crate::ir::Dim {
+        let (Some(a), Some(y)) = (inputs.first().copied().flatten(), outputs.first()) else {
+            return crate::ir::Dim::known(0);
+        };
+        if a.shape.is_empty() {
+            return crate::ir::Dim::known(0);
+        }
+        let k = &a.shape[a.shape.len() - 1];
+        crate::ir::dim::numel(&y.shape).mul(k).scale(2)
+    }
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let a0 = cx.input(0)?;
+        let b0 = cx.input(1)?;
+        let y0 = cx.output(0)?;
+        let (ash, bsh) = promote(&a0.shape, &b0.shape);
+        let a = TensorRef { shape: ash, ..a0 };
+        let b = TensorRef { shape: bsh, ..b0 };
+        let (ra, rb) = (a.rank(), b.rank());
+        let m = a.shape[ra - 2].clone();
+        let k = a.shape[ra - 1].to_expr();
+        let n = b.shape[rb - 1].clone();
+        // The output with the promoted dims kept: batch..., M, N.
+        let batch_rank = (ra - 2).max(rb - 2);
+        let mut yshape: Vec<Dim> = y0.shape[..batch_rank].to_vec();
+        yshape.push(m);
+        yshape.push(n);
+        let y = TensorRef { shape: yshape, ..y0 };
+        let ab = TensorRef { shape: a.shape[..ra - 2].to_vec(), ..a.clone() };
+        let bb = TensorRef { shape: b.shape[..rb - 2].to_vec(), ..b.clone() };
+        let t = y.elem;
+        let (mk, kn) = (build::mul(a.dim(ra - 2), k.clone()), build::mul(k.clone(), b.dim(rb - 1)));
+        cx.kb.loops(&y.dims(), |kb, idx| {
+            let bidx = &idx[..batch_rank];
+            let (i, j) = (idx[batch_rank].clone(), idx[batch_rank + 1].clone());
+            let abase = build::mul(broadcast::index(&ab, bidx), mk.clone());
+            let bbase = build::mul(broadcast::index(&bb, bidx), kn.clone());
+            let acc = kb.let_mut(t, Expr::imm(t, 0.0));
+            kb.loop_(Expr::i64(0), k.clone(), |kb, kk| {
+                let av = a.load(build::add(abase.clone(), build::add(build::mul(i.clone(), k.clone()), kk.clone())));
+                let bv = b.load(build::add(bbase.clone(), build::add(build::mul(kk, b.dim(rb - 1)), j.clone())));
+                kb.set(acc, mac(t, av, bv, Expr::Var(acc)));
+            });
+            kb.store(y.buf, build::linear(idx, &y.strides()), Expr::Var(acc));
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,256 @@
+//! Ops: one file per ONNX op (or family of one-line element-wise ops), and the registry
+//! table that maps `(domain, op_type)` to the op's importer.
+//!
+//! An op is imported from its node's attributes (typed, opset-aware, every attribute read or
+//! rejected), then `infer`s its output types (all validation lives there), and `lower`s into
+//! kir. Constant folding runs the op's own lowering through `kir::interp`, so there is no
+//! second evaluator to keep in sync.
+
+pub mod attrs;
+pub mod broadcast;
+pub mod cast;
+pub mod concat;
+pub mod constant;
+pub mod elementwise;
+pub mod gather;
+pub mod gemm;
+pub mod matmul;
+pub mod reshape;
+pub mod shape;
+pub mod slice;
+pub mod softmax;
+pub mod transpose;
+
+pub use attrs::Attrs;
+
+use crate::error::{Error, Result};
+use crate::ir::{Dim, Node, TensorType};
+use crate::kir::Scalar;
+use crate::lower::LowerCx;
+use crate::tensor::{DType, Tensor};
+
+/// What the compiler needs from an op.
+pub trait Op: std::fmt::Debug {
+    /// Output types from the inputs' types (and values, for inputs that are constants).
+    fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>>;
+    /// Emit the kernel body computing the outputs.
+    fn lower(&self, cx: &mut LowerCx) -> Result<()>;
+    /// Output 0 is input 0's elements in the same order (Reshape, Flatten, Squeeze,
+    /// Unsqueeze, Identity): it shares the input's storage and needs no kernel.
+    fn is_view(&self) -> bool {
+        false
+    }
+    /// Output values computed directly at compile time (Constant, Shape of known dims), when
+    /// no lowering is needed.
+    fn fold(&self, _cx: &InferCx) -> Result<Option<Vec<Tensor>>> {
+        Ok(None)
+    }
+    /// Floating-point (or integer) operations per run; by default one per output element.
+    fn flops(&self, _inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> Dim {
+        outputs
+            .first()
+            .map_or(Dim::known(0), |t| crate::ir::dim::numel(&t.shape))
+    }
+}
+
+/// Inputs of a node during inference.
+pub struct InferCx<'a> {
+    pub node: &'a Node,
+    /// Type of each input (None: the optional input is absent).
+    pub inputs: Vec<Option<&'a TensorType>>,
+    /// Value of each input that is a constant.
+    pub consts: Vec<Option<&'a Tensor>>,
+    pub syms: &'a [String],
+}
+
+impl InferCx<'_> {
+    pub fn err(&self, msg: impl std::fmt::Display) -> Error {
+        Error::Node(format!("{}: {msg}", self.node.describe()))
+    }
+    /// Type of a required input.
+    pub fn ty(&self, i: usize) -> Result<&TensorType> {
+        self.inputs
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or_else(|| self.err(format!("input {i} is required")))
+    }
+    pub fn has(&self, i: usize) -> bool {
+        self.inputs.get(i).copied().flatten().is_some()
+    }
+    pub fn konst(&self, i: usize) -> Option<&Tensor> {
+        self.consts.get(i).copied().flatten()
+    }
+    /// The kir element type of input `i` (errors for dtypes Kiln does not compute).
+    pub fn scalar(&self, i: usize) -> Result<Scalar> {
+        let t = self.ty(i)?;
+        t.dtype
+            .scalar()
+            .ok_or_else(|| self.err(format!("input {i}: element type {} is not supported", t.dtype)))
+    }
+    /// Require input `i`'s dtype to be one of `allowed`.
+    pub fn expect_dtype(&self, i: usize, allowed: &[DType]) -> Result<DType> {
+        let d = self.ty(i)?.dtype;
+        if allowed.contains(&d) {
+            Ok(d)
+        } else {
+            let names: Vec<&str> = allowed.iter().map(|d| d.name()).collect();
+            Err(self.err(format!(
+                "input {i} has element type {d}; this op takes {}",
+                names.join(", ")
+            )))
+        }
+    }
+    /// A constant integer tensor input (shapes, axes, pads), required to be known at compile
+    /// time.
+    pub fn const_ints(&self, i: usize, what: &str) -> Result<Vec<i64>> {
+        match self.konst(i) {
+            Some(t) if matches!(t.dtype, DType::I64 | DType::I32) => Ok(t.to_i64_vec()),
+            Some(t) => Err(self.err(format!("{what} (input {i}) must be int64, got {}", t.dtype))),
+            None => Err(self.err(format!(
+                "{what} (input {i}) must be known at compile time (a constant or initializer; \
+                 bind a graph input with --bind NAME=FILE.npy)"
+            ))),
+        }
+    }
+    pub fn shape_str(&self, s: &[Dim]) -> String {
+        let parts: Vec<String> = s.iter().map(|d| d.show(self.syms)).collect();
+        format!("({})", parts.join(", "))
+    }
+    /// Normalise a possibly negative axis against `rank`.
+    pub fn axis(&self, axis: i64, rank: usize, what: &str) -> Result<usize> {
+        let r = rank as i64;
+        if axis < -r || axis >= r.max(1) && !(r == 0 && axis == 0) {
+            return Err(self.err(format!("{what} {axis} out of range for rank {rank}")));
+        }
+        Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
+    }
+}
+
+pub fn tt(dtype: DType, shape: Vec<Dim>) -> TensorType {
+    TensorType { dtype, shape }
+}
+
+/// Float dtypes Kiln computes.
+pub const FLOATS: &[DType] = &[DType::F32, DType::F64];
+/// Numeric dtypes Kiln computes.
+pub const NUMERIC: &[DType] = &[
+    DType::F32,
+    DType::F64,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+    DType::U8,
+    DType::U16,
+    DType::U32,
+    DType::U64,
+];
+/// Every dtype Kiln computes.
+pub const ALL: &[DType] = &[
+    DType::F32,
+    DType::F64,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+    DType::U8,
+    DType::U16,
+    DType::U32,
+    DType::U64,
+    DType::Bool,
+];
+
+type Import = fn(&Attrs) -> Result<Box<dyn Op>>;
+
+/// One registry line: domain, op, the first opset version handled, and the importer.
+pub struct OpEntry {
+    pub domain: &'static str,
+    pub name: &'static str,
+    pub since: i64,
+    pub import: Import,
+}
+
+macro_rules! ops {
+    ($( $domain:literal $name:literal since $since:literal => $import:expr ),* $(,)?) => {
+        /// Every supported op, sorted by domain and name.
+        pub static REGISTRY: &[OpEntry] = &[
+            $( OpEntry { domain: $domain, name: $name, since: $since, import: $import } ),*
+        ];
+    };
+}
+
+ops! {
+    "" "Abs" since 6 => elementwise::import_unary,
+    "" "Add" since 7 => elementwise::import_binary,
+    "" "Cast" since 6 => cast::import,
+    "" "Concat" since 4 => concat::import,
+    "" "Constant" since 1 => constant::import,
+    "" "Div" since 7 => elementwise::import_binary,
+    "" "Exp" since 6 => elementwise::import_unary,
+    "" "Flatten" since 1 => reshape::import_flatten,
+    "" "Gather" since 1 => gather::import,
+    "" "Gemm" since 7 => gemm::import,
+    "" "Identity" since 1 => reshape::import_identity,
+    "" "Log" since 6 => elementwise::import_unary,
+    "" "LogSoftmax" since 1 => softmax::import,
+    "" "MatMul" since 1 => matmul::import,
+    "" "Mul" since 7 => elementwise::import_binary,
+    "" "Neg" since 6 => elementwise::import_unary,
+    "" "Pow" since 7 => elementwise::import_binary,
+    "" "Relu" since 6 => elementwise::import_unary,
+    "" "Reshape" since 5 => reshape::import_reshape,
+    "" "Shape" since 1 => shape::import,
+    "" "Sigmoid" since 6 => elementwise::import_unary,
+    "" "Slice" since 1 => slice::import,
+    "" "Softmax" since 1 => softmax::import,
+    "" "Sqrt" since 6 => elementwise::import_unary,
+    "" "Squeeze" since 1 => reshape::import_squeeze,
+    "" "Sub" since 7 => elementwise::import_binary,
+    "" "Tanh" since 6 => elementwise::import_unary,
+    "" "Transpose" since 1 => transpose::import,
+    "" "Unsqueeze" since 1 => reshape::import_unsqueeze,
+}
+
+fn norm_domain(d: &str) -> &str {
+    if d == "ai.onnx" { "" } else { d }
+}
+
+/// The registry entry for a node, if Kiln supports its op at its opset.
+pub fn lookup(node: &Node) -> Option<&'static OpEntry> {
+    REGISTRY.iter().find(|e| {
+        e.domain == norm_domain(&node.domain) && e.name == node.op_type && node.opset >= e.since
+    })
+}
+
+/// Import the typed op of a node (all attributes read or rejected).
+pub fn import(node: &Node) -> Result<Box<dyn Op>> {
+    let e = lookup(node).ok_or_else(|| Error::Unsupported(node.describe()))?;
+    let a = Attrs::new(node);
+    let op = (e.import)(&a)?;
+    a.finish()?;
+    Ok(op)
+}
+
+/// Import every node's op; an error lists every unsupported op (not just the first).
+pub fn import_all(nodes: &[Node]) -> Result<Vec<Box<dyn Op>>> {
+    let mut missing: Vec<String> = vec![];
+    for n in nodes {
+        if lookup(n).is_none() {
+            missing.push(format!("{} (node {})", op_label(n), n.name));
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::Unsupported(missing.join(", ")));
+    }
+    nodes.iter().map(import).collect()
+}
+
+fn op_label(n: &Node) -> String {
+    let d = norm_domain(&n.domain);
+    if d.is_empty() {
+        format!("{} (opset {})", n.op_type, n.opset)
+    } else {
+        format!("{d}::{} (opset {})", n.op_type, n.opset)
+    }
+}

@@ -1,0 +1,159 @@
+//! Graph passes. Each has a `NAME` used by `--disable-pass` and `--dump-after`.
+//!
+//! - `infer` (always on): types and shapes of every value, node by node; nodes whose inputs
+//!   are all constants are evaluated at compile time (`const-fold`, through `kir::interp`) as
+//!   they are met, so that shape inputs computed in the graph are known to the nodes after.
+//! - `dce`: nodes whose outputs nobody reads are dropped.
+//! - `plan`: the static memory plan (always on).
+
+pub mod plan;
+
+use crate::error::{Error, Result};
+use crate::ir::{dim::numel, Graph, TensorType};
+use crate::lower::{eval_node, FOLD_LIMIT};
+use crate::ops::{self, InferCx, Op};
+
+/// A graph with the typed op of each node (parallel to `graph.nodes`).
+pub struct Model {
+    pub graph: Graph,
+    pub ops: Vec<Box<dyn Op>>,
+}
+
+pub const CONST_FOLD: &str = "const-fold";
+pub const DCE: &str = "dce";
+pub const PASSES: &[&str] = &[CONST_FOLD, DCE];
+
+/// Import ops, infer types and fold constants.
+pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
+    let ops = ops::import_all(&g.nodes)?;
+    // Constants (initializers) carry their own type.
+    for v in &mut g.values {
+        if let Some(k) = &v.konst {
+            v.ty = Some(TensorType {
+                dtype: k.dtype,
+                shape: k.shape.iter().map(|d| crate::ir::Dim::known(*d as i64)).collect(),
+            });
+        }
+    }
+    let mut m = Model { graph: g, ops };
+    let mut keep = vec![true; m.graph.nodes.len()];
+    for ni in 0..m.graph.nodes.len() {
+        let g = &m.graph;
+        let node = &g.nodes[ni];
+        let op = &m.ops[ni];
+        let mut inputs = vec![];
+        let mut consts = vec![];
+        for v in &node.inputs {
+            match v {
+                Some(v) => {
+                    let val = g.value(*v);
+                    if val.ty.is_none() {
+                        return Err(Error::Node(format!(
+                            "{}: the type of input '{}' is unknown",
+                            node.describe(),
+                            val.name
+                        )));
+                    }
+                    inputs.push(val.ty.as_ref());
+                    consts.push(val.konst.as_ref());
+                }
+                None => {
+                    inputs.push(None);
+                    consts.push(None);
+                }
+            }
+        }
+        let cx = InferCx {
+            node,
+            inputs,
+            consts,
+            syms: &g.syms,
+        };
+        let out_types = op.infer(&cx)?;
+        if out_types.len() < node.outputs.iter().flatten().count() {
+            return Err(Error::Internal(format!("{}: too few output types", node.describe())));
+        }
+        for t in &out_types {
+            check_shape(node, t)?;
+        }
+        // Fold: direct values, or the lowering on constant inputs.
+        let all_const = cx.inputs.iter().zip(&cx.consts).all(|(t, c)| t.is_none() || c.is_some());
+        let small = out_types.iter().all(|t| {
+            numel(&t.shape).as_known().is_some_and(|n| (n as u64) <= FOLD_LIMIT)
+        });
+        let mut values = op.fold(&cx)?;
+        if values.is_none() && fold && all_const && small && !node.outputs.is_empty() {
+            values = Some(eval_node(node, op.as_ref(), &cx.consts, &out_types)?);
+        }
+        let outs: Vec<_> = node.outputs.clone();
+        let folded = values.is_some();
+        let mut vals = values.map(|v| v.into_iter());
+        for (o, t) in outs.iter().zip(out_types) {
+            let v = vals.as_mut().and_then(|it| it.next());
+            if let Some(o) = o {
+                let val = m.graph.value_mut(*o);
+                val.ty = Some(t);
+                if let Some(v) = v {
+                    val.konst = Some(v);
+                }
+            }
+        }
+        if folded {
+            keep[ni] = false;
+        }
+    }
+    retain_nodes(&mut m, &keep);
+    Ok(m)
+}
+
+/// Reject shapes with negative or absurd dims.
+fn check_shape(node: &crate::ir::Node, t: &TensorType) -> Result<()> {
+    for d in &t.shape {
+        if !d.nonneg() {
+            return Err(Error::Node(format!(
+                "{}: inferred a negative dimension ({:?})",
+                node.describe(),
+                d
+            )));
+        }
+    }
+    if let Some(n) = numel(&t.shape).as_known() {
+        if n > 1 << 40 {
+            return Err(Error::Limit(format!(
+                "{}: a tensor of {n} elements",
+                node.describe()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn retain_nodes(m: &mut Model, keep: &[bool]) {
+    let mut i = 0;
+    m.graph.nodes.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    let mut i = 0;
+    m.ops.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+}
+
+/// Drop nodes none of whose outputs are used.
+pub fn dce(m: &mut Model) {
+    loop {
+        let uses = m.graph.use_counts();
+        let keep: Vec<bool> = m
+            .graph
+            .nodes
+            .iter()
+            .map(|n| n.outputs.iter().flatten().any(|o| uses[o.0 as usize] > 0))
+            .collect();
+        if keep.iter().all(|k| *k) {
+            return;
+        }
+        retain_nodes(m, &keep);
+    }
+}

@@ -1,0 +1,258 @@
+//! Running a compiled program on concrete tensors, on any backend: binding symbolic dims from
+//! the inputs' shapes (with a clear error for a wrong shape or dtype), computing buffer
+//! lengths, and collecting outputs as tensors. Used by `kiln run`, `kiln check` and tests.
+
+use crate::backend::exec::{self, NativeBackend, RunRequest, RunResult};
+use crate::error::{Error, Result};
+use crate::kir::{self, IoDim, Program, Status};
+use crate::tensor::{DType, Tensor};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Backend {
+    Interp,
+    Jit,
+    Object,
+    C,
+    Rust,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 5] = [
+        Backend::Interp,
+        Backend::Jit,
+        Backend::Object,
+        Backend::C,
+        Backend::Rust,
+    ];
+    pub fn parse_list(s: &str) -> Result<Vec<Backend>> {
+        let mut v = vec![];
+        for p in s.split(',') {
+            match p.trim() {
+                "all" => v.extend(Backend::ALL),
+                "interp" => v.push(Backend::Interp),
+                "jit" => v.push(Backend::Jit),
+                "object" | "obj" => v.push(Backend::Object),
+                "c" => v.push(Backend::C),
+                "rust" => v.push(Backend::Rust),
+                o => {
+                    return Err(Error::Usage(format!(
+                        "unknown backend '{o}' (interp, jit, object, c, rust, all)"
+                    )))
+                }
+            }
+        }
+        v.sort();
+        v.dedup();
+        Ok(v)
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Interp => "interp",
+            Backend::Jit => "jit",
+            Backend::Object => "object",
+            Backend::C => "c",
+            Backend::Rust => "rust",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A request prepared from input tensors: dims bound, lengths computed.
+pub struct Prepared {
+    pub req: RunRequest,
+    pub out_shapes: Vec<Vec<u64>>,
+    pub scratch_bytes: usize,
+}
+
+/// Bind dims from the inputs' shapes and check them against the program's inputs.
+pub fn prepare(p: &Program, inputs: &[Tensor]) -> Result<Prepared> {
+    if inputs.len() != p.inputs.len() {
+        let names: Vec<&str> = p.inputs.iter().map(|i| i.name.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "the model takes {} inputs ({}), got {}",
+            p.inputs.len(),
+            names.join(", "),
+            inputs.len()
+        )));
+    }
+    let mut dims: Vec<Option<i64>> = vec![None; p.syms.len()];
+    let show = |io: &kir::IoInfo| -> String {
+        let d: Vec<String> = io
+            .shape
+            .iter()
+            .map(|d| match d {
+                IoDim::Fixed(v) => v.to_string(),
+                IoDim::Sym(s) => p.syms[s.0 as usize].name.clone(),
+                IoDim::Expr(_, t) => t.clone(),
+            })
+            .collect();
+        format!("({})", d.join(", "))
+    };
+    for (io, t) in p.inputs.iter().zip(inputs) {
+        let want = DType::from_scalar(io.elem);
+        let bad_shape = || {
+            Error::Usage(format!(
+                "input '{}': expected {} {}, got {} {:?}",
+                io.name,
+                want,
+                show(io),
+                t.dtype,
+                t.shape
+            ))
+        };
+        if t.dtype != want || t.shape.len() != io.shape.len() {
+            return Err(bad_shape());
+        }
+        for (d, v) in io.shape.iter().zip(&t.shape) {
+            match d {
+                IoDim::Fixed(f) if f != v => return Err(bad_shape()),
+                IoDim::Sym(s) => {
+                    let slot = &mut dims[s.0 as usize];
+                    match slot {
+                        Some(prev) if *prev != *v as i64 => {
+                            return Err(Error::Usage(format!(
+                                "input '{}': dim {} is {v} here but {prev} in an earlier input",
+                                io.name, p.syms[s.0 as usize].name
+                            )))
+                        }
+                        _ => *slot = Some(*v as i64),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let dims: Vec<i64> = dims
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            d.ok_or_else(|| Error::Usage(format!("dim {} is not given by any input", p.syms[i].name)))
+        })
+        .collect::<Result<_>>()?;
+    for (s, v) in p.syms.iter().zip(&dims) {
+        if *v > s.max {
+            return Err(Error::Usage(format!(
+                "dim {} = {v} is larger than this model supports ({})",
+                s.name, s.max
+            )));
+        }
+    }
+    let eval = |e: &kir::Expr| {
+        kir::eval_index(e, &dims).ok_or_else(|| Error::Internal("size does not evaluate".into()))
+    };
+    let mut lens = vec![];
+    for io in &p.inputs {
+        lens.push(eval(&io.len)? as u64);
+    }
+    let mut output_bytes = vec![];
+    let mut out_shapes = vec![];
+    for io in &p.outputs {
+        let n = eval(&io.len)?;
+        lens.push(n as u64);
+        output_bytes.push(n as usize * io.elem.size());
+        out_shapes.push(
+            io.shape
+                .iter()
+                .map(|d| match d {
+                    IoDim::Fixed(v) => Ok(*v),
+                    IoDim::Sym(s) => Ok(dims[s.0 as usize] as u64),
+                    IoDim::Expr(e, _) => eval(e).map(|v| v as u64),
+                })
+                .collect::<Result<_>>()?,
+        );
+    }
+    let scratch_bytes = eval(&p.scratch_len)? as usize;
+    lens.push(scratch_bytes as u64);
+    Ok(Prepared {
+        req: RunRequest {
+            dims,
+            inputs: inputs.iter().map(|t| t.bytes().to_vec()).collect(),
+            output_bytes,
+            lens,
+        },
+        out_shapes,
+        scratch_bytes,
+    })
+}
+
+/// Compiled state for one backend, reusable across runs.
+pub enum Loaded {
+    Interp,
+    Jit(Box<crate::backend::cranelift::jit::JitProgram>),
+    Native(NativeBackend, Option<Vec<u8>>),
+}
+
+pub fn load(p: &Program, b: Backend) -> Result<Loaded> {
+    Ok(match b {
+        Backend::Interp => Loaded::Interp,
+        Backend::Jit => Loaded::Jit(Box::new(crate::backend::cranelift::jit::JitProgram::new(p)?)),
+        Backend::Object => {
+            let obj = crate::backend::cranelift::object::emit_object(p, &kiln_targets::Target::host())?;
+            Loaded::Native(NativeBackend::Object, Some(obj))
+        }
+        Backend::C => Loaded::Native(NativeBackend::C, None),
+        Backend::Rust => Loaded::Native(NativeBackend::Rust, None),
+    })
+}
+
+/// Run prepared requests.
+pub fn execute(p: &Program, l: &Loaded, reqs: &[&Prepared]) -> Result<Vec<RunResult>> {
+    match l {
+        Loaded::Interp => reqs
+            .iter()
+            .map(|r| {
+                let mut outs: Vec<Vec<u8>> = r.req.output_bytes.iter().map(|n| vec![0u8; *n]).collect();
+                let mut scratch = vec![0u8; r.scratch_bytes];
+                let mut mem = kir::interp::Memory {
+                    inputs: r.req.inputs.iter().map(|v| v.as_slice()).collect(),
+                    outputs: outs.iter_mut().map(|v| v.as_mut_slice()).collect(),
+                    scratch: &mut scratch,
+                };
+                let st = kir::interp::run(p, &r.req.dims, &r.req.lens, &mut mem)
+                    .map_err(|f| Error::Internal(f.to_string()))?;
+                Ok(RunResult {
+                    status: st.code(),
+                    outputs: outs,
+                })
+            })
+            .collect(),
+        Loaded::Jit(j) => reqs
+            .iter()
+            .map(|r| {
+                let mut outs: Vec<Vec<u8>> = r.req.output_bytes.iter().map(|n| vec![0u8; *n]).collect();
+                let mut scratch = vec![0u8; r.scratch_bytes];
+                let ins: Vec<&[u8]> = r.req.inputs.iter().map(|v| v.as_slice()).collect();
+                let mut os: Vec<&mut [u8]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
+                let status = j.run(&r.req.dims, &ins, &mut os, &mut scratch, &r.req.lens);
+                Ok(RunResult {
+                    status,
+                    outputs: outs,
+                })
+            })
+            .collect(),
+        Loaded::Native(nb, obj) => {
+            let rs: Vec<RunRequest> = reqs.iter().map(|r| r.req.clone()).collect();
+            exec::run_native(*nb, p, obj.as_deref(), &rs)
+        }
+    }
+}
+
+/// Outputs of a successful run as tensors; a non-zero status becomes an error.
+pub fn outputs(p: &Program, prep: &Prepared, r: RunResult) -> Result<Vec<Tensor>> {
+    if r.status != 0 {
+        let what = Status::from_code(r.status).map_or("unknown status", |s| s.describe());
+        return Err(Error::Usage(format!("the model returned status {}: {what}", r.status)));
+    }
+    Ok(p.outputs
+        .iter()
+        .zip(&prep.out_shapes)
+        .zip(r.outputs)
+        .map(|((io, shape), bytes)| Tensor::from_bytes(DType::from_scalar(io.elem), shape.clone(), bytes))
+        .collect())
+}

@@ -1,0 +1,240 @@
+//! `kiln-shim`: the math runtime linked into every program Kiln compiles.
+//!
+//! Kiln's three backends (Cranelift machine code, emitted C, emitted Rust) never call a
+//! platform libm for transcendental functions: they call the `kiln_shim_*` functions
+//! exported here (C ABI, declared in `include/kiln_shim.h`), so all backends, on all
+//! targets, produce bit-identical results. The same functions are available to Rust as
+//! `exp`/`expf`, `log`/`logf`, ... .
+//!
+//! Invariants:
+//! - `#![no_std]`, no allocation, no dependencies, no build script: the compiler also
+//!   builds this crate directly with `rustc` (as an rlib, or as a staticlib with
+//!   `--cfg kiln_shim_staticlib -C panic=abort`, which adds the panic handler below) for
+//!   arbitrary targets.
+//! - No function can panic: no fallible indexing, no unwrap, no integer overflow (checked
+//!   in debug builds by the test-suite sweeps).
+//! - Only IEEE-754 `+ - * /`, comparisons, integer and bit manipulation are used — no
+//!   platform libm, no fused multiply-add — so a given input gives the same bits on every
+//!   target.
+//! - All algorithms (range reductions, series, fits) are written for this crate; the
+//!   polynomial coefficients come from `tools/gen_coeffs.py`.
+//!
+//! Accuracy (measured by `tests/accuracy.rs` against the host libm or, for erf, a
+//! double-double reference): every f32 function is within 1 ulp of the correctly rounded
+//! result (they are computed in f64 and rounded once), every f64 function within 2 ulp
+//! (most within 1); fmod is exact. Special values follow C99 Annex F (NaN propagation,
+//! signed zeros, infinities, pow's and fmod's special cases).
+
+#![no_std]
+
+mod coeffs;
+mod erf;
+mod exp_log;
+mod fmod;
+mod fp;
+mod hyperbolic;
+mod invtrig;
+mod math32;
+mod trig;
+
+pub use erf::erf;
+pub use exp_log::{exp, log, pow};
+pub use fmod::fmod;
+pub use hyperbolic::{acosh, asinh, atanh, cosh, sinh, tanh};
+pub use invtrig::{acos, asin, atan};
+pub use math32::{
+    acosf, acoshf, asinf, asinhf, atanf, atanhf, cosf, coshf, erff, expf, fmodf, logf, powf,
+    sinf, sinhf, tanf, tanhf,
+};
+pub use trig::{cos, sin, tan};
+
+/// Version of the C ABI below (bumped when a signature or a result changes).
+pub const KILN_SHIM_ABI_VERSION: u32 = 1;
+
+/// Panic handler for the standalone no_std staticlib build. Nothing in the crate panics;
+/// this only satisfies the linker. The rlib has none (the final binary provides it).
+#[cfg(kiln_shim_staticlib)]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+// ---- C ABI exports (one line per signature: tests/header.rs checks them against
+// ---- include/kiln_shim.h) ----
+
+/// Returns `KILN_SHIM_ABI_VERSION`.
+#[no_mangle]
+pub extern "C" fn kiln_shim_abi_version() -> u32 {
+    KILN_SHIM_ABI_VERSION
+}
+
+/// C ABI export of [`expf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_expf(x: f32) -> f32 {
+    expf(x)
+}
+/// C ABI export of [`exp`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_exp(x: f64) -> f64 {
+    exp(x)
+}
+/// C ABI export of [`logf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_logf(x: f32) -> f32 {
+    logf(x)
+}
+/// C ABI export of [`log`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_log(x: f64) -> f64 {
+    log(x)
+}
+/// C ABI export of [`tanhf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_tanhf(x: f32) -> f32 {
+    tanhf(x)
+}
+/// C ABI export of [`tanh`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_tanh(x: f64) -> f64 {
+    tanh(x)
+}
+/// C ABI export of [`powf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_powf(x: f32, y: f32) -> f32 {
+    powf(x, y)
+}
+/// C ABI export of [`pow`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_pow(x: f64, y: f64) -> f64 {
+    pow(x, y)
+}
+/// C ABI export of [`erff`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_erff(x: f32) -> f32 {
+    erff(x)
+}
+/// C ABI export of [`erf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_erf(x: f64) -> f64 {
+    erf(x)
+}
+/// C ABI export of [`sinf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_sinf(x: f32) -> f32 {
+    sinf(x)
+}
+/// C ABI export of [`sin`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_sin(x: f64) -> f64 {
+    sin(x)
+}
+/// C ABI export of [`cosf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_cosf(x: f32) -> f32 {
+    cosf(x)
+}
+/// C ABI export of [`cos`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_cos(x: f64) -> f64 {
+    cos(x)
+}
+/// C ABI export of [`tanf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_tanf(x: f32) -> f32 {
+    tanf(x)
+}
+/// C ABI export of [`tan`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_tan(x: f64) -> f64 {
+    tan(x)
+}
+/// C ABI export of [`asinf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_asinf(x: f32) -> f32 {
+    asinf(x)
+}
+/// C ABI export of [`asin`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_asin(x: f64) -> f64 {
+    asin(x)
+}
+/// C ABI export of [`acosf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_acosf(x: f32) -> f32 {
+    acosf(x)
+}
+/// C ABI export of [`acos`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_acos(x: f64) -> f64 {
+    acos(x)
+}
+/// C ABI export of [`atanf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_atanf(x: f32) -> f32 {
+    atanf(x)
+}
+/// C ABI export of [`atan`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_atan(x: f64) -> f64 {
+    atan(x)
+}
+/// C ABI export of [`sinhf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_sinhf(x: f32) -> f32 {
+    sinhf(x)
+}
+/// C ABI export of [`sinh`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_sinh(x: f64) -> f64 {
+    sinh(x)
+}
+/// C ABI export of [`coshf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_coshf(x: f32) -> f32 {
+    coshf(x)
+}
+/// C ABI export of [`cosh`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_cosh(x: f64) -> f64 {
+    cosh(x)
+}
+/// C ABI export of [`asinhf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_asinhf(x: f32) -> f32 {
+    asinhf(x)
+}
+/// C ABI export of [`asinh`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_asinh(x: f64) -> f64 {
+    asinh(x)
+}
+/// C ABI export of [`acoshf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_acoshf(x: f32) -> f32 {
+    acoshf(x)
+}
+/// C ABI export of [`acosh`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_acosh(x: f64) -> f64 {
+    acosh(x)
+}
+/// C ABI export of [`atanhf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_atanhf(x: f32) -> f32 {
+    atanhf(x)
+}
+/// C ABI export of [`atanh`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_atanh(x: f64) -> f64 {
+    atanh(x)
+}
+/// C ABI export of [`fmodf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_fmodf(x: f32, y: f32) -> f32 {
+    fmodf(x, y)
+}
+/// C ABI export of [`fmod`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_fmod(x: f64, y: f64) -> f64 {
+    fmod(x, y)
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Kiln's whole test suite: lints, unit and integration tests, the shipped example models and
+# the shared corpus on every backend, and the examples. Every step runs even if one fails;
+# the last line is `N passed, M failed`. Needs only cargo and a C compiler (gcc); what else a
+# step needs it installs itself.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export KILN_MODELS=${KILN_MODELS:-$root/../shared/models}
+export CARGO_TERM_COLOR=never
+passed=0
+failed=0
+failures=()
+
+step() {
+  local name=$1
+  shift
+  echo "=== $name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: ok ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - t0)) s)"
+  fi
+}
+
+kiln=$root/target/debug/kiln
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo build" cargo build --workspace --all-targets
+step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "cargo test" cargo test --workspace
+step "kiln check examples/models (all backends)" "$kiln" check examples/models --backend all
+if [ -d "$KILN_MODELS" ]; then
+  step "kiln check shared models linreg_seed mlp_mnist (all backends)" \
+    "$kiln" check "$KILN_MODELS/linreg_seed" "$KILN_MODELS/mlp_mnist" --backend all
+else
+  echo "=== shared models: skipped: $KILN_MODELS is absent"
+fi
+step "examples/c-static" env KILN="$kiln" examples/c-static/run.sh
+step "examples/build-rs" cargo run -q -p kiln-example-build-rs
+
+echo "=== summary: ${failures[*]:-no failures}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
