@@ -286,11 +286,11 @@ fn real_main(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Ops => {
-            for e in kiln::ops::REGISTRY {
+            for e in kiln::ops::registry() {
                 let dom = if e.domain.is_empty() { "ai.onnx" } else { e.domain };
                 println!("{dom}::{} opset {}+", e.name, e.since);
             }
-            println!("{} ops", kiln::ops::REGISTRY.len());
+            println!("{} ops", kiln::ops::registry().len());
             Ok(0)
         }
         Cmd::Targets => {

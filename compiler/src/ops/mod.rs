@@ -9,16 +9,19 @@
 pub mod attrs;
 pub mod broadcast;
 pub mod cast;
+pub mod cnn;
 pub mod concat;
 pub mod constant;
 pub mod elementwise;
 pub mod gather;
 pub mod gemm;
+pub mod math;
 pub mod matmul;
 pub mod reshape;
 pub mod shape;
 pub mod slice;
 pub mod softmax;
+pub mod tensor_ops;
 pub mod transpose;
 
 pub use attrs::Attrs;
@@ -171,16 +174,27 @@ pub struct OpEntry {
     pub import: Import,
 }
 
-macro_rules! ops {
-    ($( $domain:literal $name:literal since $since:literal => $import:expr ),* $(,)?) => {
-        /// Every supported op, sorted by domain and name.
-        pub static REGISTRY: &[OpEntry] = &[
-            $( OpEntry { domain: $domain, name: $name, since: $since, import: $import } ),*
+/// Builds a registry table: `domain "Name" since V => importer`.
+#[macro_export]
+macro_rules! ops_table {
+    ($vis:vis $table:ident: $( $domain:literal $name:literal since $since:literal => $import:expr ),* $(,)?) => {
+        $vis static $table: &[$crate::ops::OpEntry] = &[
+            $( $crate::ops::OpEntry { domain: $domain, name: $name, since: $since, import: $import } ),*
         ];
     };
 }
 
-ops! {
+/// Every registry table: the core ops below, then one table per op family.
+pub static TABLES: &[&[OpEntry]] = &[CORE, cnn::OPS, math::OPS, tensor_ops::OPS];
+
+/// Every supported op, sorted by domain and name.
+pub fn registry() -> Vec<&'static OpEntry> {
+    let mut v: Vec<&OpEntry> = TABLES.iter().flat_map(|t| t.iter()).collect();
+    v.sort_by(|a, b| (a.domain, a.name, a.since).cmp(&(b.domain, b.name, b.since)));
+    v
+}
+
+ops_table! { CORE:
     "" "Abs" since 6 => elementwise::import_unary,
     "" "Add" since 7 => elementwise::import_binary,
     "" "Cast" since 6 => cast::import,
@@ -216,11 +230,16 @@ fn norm_domain(d: &str) -> &str {
     if d == "ai.onnx" { "" } else { d }
 }
 
-/// The registry entry for a node, if Kiln supports its op at its opset.
+/// The registry entry for a node, if Kiln supports its op at its opset (the entry with the
+/// highest `since` not above the node's opset).
 pub fn lookup(node: &Node) -> Option<&'static OpEntry> {
-    REGISTRY.iter().find(|e| {
-        e.domain == norm_domain(&node.domain) && e.name == node.op_type && node.opset >= e.since
-    })
+    TABLES
+        .iter()
+        .flat_map(|t| t.iter())
+        .filter(|e| {
+            e.domain == norm_domain(&node.domain) && e.name == node.op_type && node.opset >= e.since
+        })
+        .max_by_key(|e| e.since)
 }
 
 /// Import the typed op of a node (all attributes read or rejected).

@@ -1,0 +1,3 @@
+//! Convolution, pooling and normalisation ops (CNN family).
+
+crate::ops_table! { pub OPS: }

@@ -1,0 +1,3 @@
+//! Shape and data-movement ops, reductions and indexing ops.
+
+crate::ops_table! { pub OPS: }
