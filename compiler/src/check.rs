@@ -107,7 +107,13 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64)
 }
 
 /// Run one case on the given backends.
-pub fn run_case(case: &Case, name: &str, backends: &[Backend], tol: Tolerance) -> Vec<CaseResult> {
+pub fn run_case(
+    case: &Case,
+    name: &str,
+    backends: &[Backend],
+    tol: Tolerance,
+    bind: bool,
+) -> Vec<CaseResult> {
     let fail_all = |msg: String| -> Vec<CaseResult> {
         backends
             .iter()
@@ -131,44 +137,84 @@ pub fn run_case(case: &Case, name: &str, backends: &[Backend], tol: Tolerance) -
     if sets.is_empty() {
         return fail_all("no test_data_set_* folder".into());
     }
-    let compiled = match compile::compile_file(&case.model, &Options::new("model")) {
-        Ok(c) => c,
-        Err(e) => return fail_all(e.to_string()),
-    };
-    let p = &compiled.program;
-    let mut prepared = vec![];
-    for (ins, _) in &sets {
-        match run::prepare(p, ins) {
-            Ok(x) => prepared.push(x),
-            Err(e) => return fail_all(e.to_string()),
+    // Compile with every input free; when a shape-determining input must be known at compile
+    // time, compile once per data set with its integer inputs bound to that set's values (the
+    // case is then reported as "bound").
+    let mut units: Vec<(compile::Compiled, Vec<usize>)> = vec![];
+    let mut bound = false;
+    match compile::compile_file(&case.model, &Options::new("model")) {
+        Ok(c) => units.push((c, (0..sets.len()).collect())),
+        Err(e) if bind && e.to_string().contains("known at compile time") => {
+            bound = true;
+            let graph = match compile::load_graph(&case.model) {
+                Ok(g) => g,
+                Err(e) => return fail_all(e.to_string()),
+            };
+            for (k, (ins, _)) in sets.iter().enumerate() {
+                let mut opts = Options::new("model");
+                for (v, t) in graph.inputs.iter().zip(ins) {
+                    if matches!(t.dtype, DType::I64 | DType::I32) {
+                        opts.binds.push((graph.value(*v).name.clone(), t.clone()));
+                    }
+                }
+                match compile::compile_graph(graph.clone(), &opts) {
+                    Ok(c) => units.push((c, vec![k])),
+                    Err(e) => return fail_all(format!("{e} (with integer inputs bound)")),
+                }
+            }
         }
+        Err(e) => return fail_all(e.to_string()),
     }
+    let name = if bound { format!("{name} (bound)") } else { name.to_string() };
     let mut results = vec![];
     for b in backends {
         let outcome = (|| -> Result<Outcome> {
-            let loaded = run::load(p, *b)?;
-            let refs: Vec<&run::Prepared> = prepared.iter().collect();
-            let rs = run::execute(p, &loaded, &refs)?;
             let (mut ma, mut mr) = (0f64, 0f64);
-            for ((r, prep), (_, want)) in rs.into_iter().zip(&prepared).zip(&sets) {
-                let got = run::outputs(p, prep, r)?;
-                if got.len() != want.len() {
-                    return Ok(Outcome::Fail(format!(
-                        "{} outputs but {} expected",
-                        got.len(),
-                        want.len()
-                    )));
+            for (compiled, set_ids) in &units {
+                let p = &compiled.program;
+                let mut prepared = vec![];
+                for k in set_ids {
+                    // Bound inputs are no longer inputs of the program.
+                    let ins: Vec<Tensor> = sets[*k]
+                        .0
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !bound || !matches!(sets[*k].0[*i].dtype, DType::I64 | DType::I32))
+                        .map(|(_, t)| t.clone())
+                        .collect();
+                    prepared.push(run::prepare(p, &ins)?);
                 }
-                for (k, (g, w)) in got.iter().zip(want).enumerate() {
-                    let TestValue::Tensor(w) = w else {
-                        return Ok(Outcome::Fail(format!("output {k}: non-tensor reference values are not supported yet")));
-                    };
-                    match compare(g, w, tol) {
-                        Ok((a, r)) => {
-                            ma = ma.max(a);
-                            mr = mr.max(r);
+                let loaded = run::load(p, *b)?;
+                let refs: Vec<&run::Prepared> = prepared.iter().collect();
+                let rs = run::execute(p, &loaded, &refs)?;
+                for ((r, prep), k) in rs.into_iter().zip(&prepared).zip(set_ids) {
+                    let want = &sets[*k].1;
+                    let got = run::outputs(p, prep, r)?;
+                    if got.len() != want.len() {
+                        return Ok(Outcome::Fail(format!(
+                            "{} outputs but {} expected",
+                            got.len(),
+                            want.len()
+                        )));
+                    }
+                    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                        let TestValue::Tensor(w) = w else {
+                            return Ok(Outcome::Fail(format!(
+                                "output {i}: non-tensor reference values are not supported yet"
+                            )));
+                        };
+                        match compare(g, w, tol) {
+                            Ok((a, r)) => {
+                                ma = ma.max(a);
+                                mr = mr.max(r);
+                            }
+                            Err(m) => {
+                                return Ok(Outcome::Fail(format!(
+                                    "output {i} ({}): {m}",
+                                    p.outputs[i].name
+                                )))
+                            }
                         }
-                        Err(m) => return Ok(Outcome::Fail(format!("output {k} ({}): {m}", p.outputs[k].name))),
                     }
                 }
             }
@@ -178,7 +224,7 @@ pub fn run_case(case: &Case, name: &str, backends: &[Backend], tol: Tolerance) -
             })
         })();
         results.push(CaseResult {
-            case: name.to_string(),
+            case: name.clone(),
             backend: *b,
             outcome: outcome.unwrap_or_else(|e| Outcome::Fail(e.to_string())),
         });
@@ -192,6 +238,7 @@ pub fn check_paths(
     paths: &[&Path],
     backends: &[Backend],
     tol: Tolerance,
+    bind: bool,
     print: &mut dyn FnMut(&CaseResult),
 ) -> Result<Vec<CaseResult>> {
     let mut all = vec![];
@@ -210,7 +257,7 @@ pub fn check_paths(
                 .unwrap_or(&c.dir)
                 .display()
                 .to_string();
-            for r in run_case(&c, &name, backends, tol) {
+            for r in run_case(&c, &name, backends, tol, bind) {
                 print(&r);
                 all.push(r);
             }

@@ -59,6 +59,10 @@ enum Cmd {
         rtol: f64,
         #[arg(long, default_value_t = 1e-7)]
         atol: f64,
+        /// When a case needs an input's value at compile time (a Reshape's shape fed as a
+        /// graph input), bind its integer inputs from each data set (`kiln compile --bind`).
+        #[arg(long)]
+        bind_inputs: bool,
     },
     /// Run a model on .npy inputs and write .npy outputs.
     Run {
@@ -178,10 +182,11 @@ fn real_main(cli: Cli) -> Result<i32> {
             backend,
             rtol,
             atol,
+            bind_inputs,
         } => {
             let backends = Backend::parse_list(&backend)?;
             let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-            let results = check::check_paths(&refs, &backends, Tolerance { rtol, atol }, &mut |r| {
+            let results = check::check_paths(&refs, &backends, Tolerance { rtol, atol }, bind_inputs, &mut |r| {
                 println!("{}", r.line())
             })?;
             println!("{}", check::summary(&results));
