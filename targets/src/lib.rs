@@ -140,12 +140,59 @@ const X86_FEATURES: &[&str] = &[
 
 /// Feature names accepted for aarch64 targets (rustc's list).
 const AARCH64_FEATURES: &[&str] = &[
-    "aes", "bf16", "bti", "crc", "dit", "dotprod", "dpb", "dpb2", "f32mm", "f64mm", "fcma",
-    "fhm", "flagm", "fp16", "frintts", "i8mm", "jsconv", "lor", "lse", "lse2", "mte", "neon",
-    "paca", "pacg", "pan", "pmuv3", "rand", "ras", "rcpc", "rcpc2", "rcpc3", "rdm", "sb",
-    "sha2", "sha3", "sm4", "spe", "ssbs", "sve", "sve2", "sve2-aes", "sve2-bitperm",
-    "sve2-sha3", "sve2-sm4", "tme", "v8.1a", "v8.2a", "v8.3a", "v8.4a", "v8.5a", "v8.6a",
-    "v8.7a", "vh",
+    "aes",
+    "bf16",
+    "bti",
+    "crc",
+    "dit",
+    "dotprod",
+    "dpb",
+    "dpb2",
+    "f32mm",
+    "f64mm",
+    "fcma",
+    "fhm",
+    "flagm",
+    "fp16",
+    "frintts",
+    "i8mm",
+    "jsconv",
+    "lor",
+    "lse",
+    "lse2",
+    "mte",
+    "neon",
+    "paca",
+    "pacg",
+    "pan",
+    "pmuv3",
+    "rand",
+    "ras",
+    "rcpc",
+    "rcpc2",
+    "rcpc3",
+    "rdm",
+    "sb",
+    "sha2",
+    "sha3",
+    "sm4",
+    "spe",
+    "ssbs",
+    "sve",
+    "sve2",
+    "sve2-aes",
+    "sve2-bitperm",
+    "sve2-sha3",
+    "sve2-sm4",
+    "tme",
+    "v8.1a",
+    "v8.2a",
+    "v8.3a",
+    "v8.4a",
+    "v8.5a",
+    "v8.6a",
+    "v8.7a",
+    "vh",
 ];
 
 /// `feature` implies each of these (applied transitively).
@@ -171,8 +218,8 @@ fn implied(feature: &str) -> &'static [&'static str] {
 
 fn implied_aarch64(feature: &str) -> &'static [&'static str] {
     match feature {
-        "dotprod" | "fp16" | "i8mm" | "rdm" | "fhm" | "bf16" | "fcma" | "aes" | "sha2"
-        | "sha3" | "sm4" | "f32mm" | "f64mm" | "jsconv" | "frintts" => &["neon"],
+        "dotprod" | "fp16" | "i8mm" | "rdm" | "fhm" | "bf16" | "fcma" | "aes" | "sha2" | "sha3"
+        | "sm4" | "f32mm" | "f64mm" | "jsconv" | "frintts" => &["neon"],
         "sve" => &["fp16"],
         "sve2" => &["sve"],
         "sve2-aes" | "sve2-bitperm" | "sve2-sha3" | "sve2-sm4" => &["sve2"],
@@ -192,7 +239,11 @@ const PRESETS: &[(&str, &str, &[&str])] = &[
         &["cmpxchg16b", "sse3", "sse4.1", "ssse3"],
     ),
     ("x86_64-pc-windows-msvc", "x86_64-pc-windows-msvc", &[]),
-    ("aarch64-unknown-linux-gnu", "aarch64-unknown-linux-gnu", &["neon"]),
+    (
+        "aarch64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        &["neon"],
+    ),
     ("aarch64-linux-android", "aarch64-linux-android", &["neon"]),
     (
         "aarch64-apple-darwin",
@@ -201,18 +252,34 @@ const PRESETS: &[(&str, &str, &[&str])] = &[
             "aes", "crc", "dotprod", "fhm", "fp16", "lse", "neon", "rcpc", "rdm", "sha2", "sha3",
         ],
     ),
-    ("aarch64-apple-ios", "aarch64-apple-ios", &["aes", "neon", "sha2"]),
-    ("aarch64-apple-ios-sim", "aarch64-apple-ios-sim", &["aes", "neon", "sha2"]),
+    (
+        "aarch64-apple-ios",
+        "aarch64-apple-ios",
+        &["aes", "neon", "sha2"],
+    ),
+    (
+        "aarch64-apple-ios-sim",
+        "aarch64-apple-ios-sim",
+        &["aes", "neon", "sha2"],
+    ),
     (
         "riscv64gc-unknown-linux-gnu",
         "riscv64gc-unknown-linux-gnu",
         &["a", "c", "d", "f", "m"],
     ),
     ("s390x-unknown-linux-gnu", "s390x-unknown-linux-gnu", &[]),
-    ("armv7-unknown-linux-gnueabihf", "armv7-unknown-linux-gnueabihf", &[]),
+    (
+        "armv7-unknown-linux-gnueabihf",
+        "armv7-unknown-linux-gnueabihf",
+        &[],
+    ),
     ("thumbv7em-none-eabihf", "thumbv7em-none-eabihf", &[]),
     ("i686-unknown-linux-gnu", "i686-unknown-linux-gnu", &[]),
-    ("riscv32imac-unknown-none-elf", "riscv32imac-unknown-none-elf", &[]),
+    (
+        "riscv32imac-unknown-none-elf",
+        "riscv32imac-unknown-none-elf",
+        &[],
+    ),
     ("wasm32-unknown-unknown", "wasm32-unknown-unknown", &[]),
 ];
 
@@ -246,11 +313,15 @@ fn default_features(t: &Triple) -> Vec<String> {
     match t.architecture {
         Architecture::Aarch64(_) => vec!["neon".into()],
         Architecture::Riscv64(Riscv64Architecture::Riscv64gc)
-        | Architecture::Riscv64(Riscv64Architecture::Riscv64a23) => {
-            ["a", "c", "d", "f", "m"].iter().map(|s| s.to_string()).collect()
-        }
+        | Architecture::Riscv64(Riscv64Architecture::Riscv64a23) => ["a", "c", "d", "f", "m"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         Architecture::Riscv64(Riscv64Architecture::Riscv64) if riscv_hosted(t) => {
-            ["a", "c", "d", "f", "m"].iter().map(|s| s.to_string()).collect()
+            ["a", "c", "d", "f", "m"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
         }
         _ => vec![],
     }
@@ -377,9 +448,7 @@ pub fn cranelift_supports(t: &Triple) -> bool {
                     _ => false,
                 }
         }
-        Architecture::S390x => {
-            fmt == BinaryFormat::Elf && t.endianness() == Ok(Endianness::Big)
-        }
+        Architecture::S390x => fmt == BinaryFormat::Elf && t.endianness() == Ok(Endianness::Big),
         _ => false,
     }
 }
@@ -420,7 +489,9 @@ impl Target {
             None => (s, None),
         };
         if base.is_empty() {
-            return Err(format!("invalid target {s:?}: missing triple or preset name"));
+            return Err(format!(
+                "invalid target {s:?}: missing triple or preset name"
+            ));
         }
         let mut t = if base == "host" {
             Target::host()
@@ -586,149 +657,4 @@ fn host_features() -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn presets_parse_and_are_stable() {
-        let a = presets();
-        let b = presets();
-        assert_eq!(a, b);
-        assert!(a.len() >= 15);
-        for p in &a {
-            let q = Target::parse(&p.name).unwrap();
-            assert_eq!(&q, p, "{}", p.name);
-            let mut sorted = p.features.clone();
-            sorted.sort();
-            sorted.dedup();
-            assert_eq!(sorted, p.features);
-            assert_eq!(p.vector_bits, 128);
-        }
-    }
-
-    #[test]
-    fn psabi_levels() {
-        let v2 = Target::parse("x86_64-v2").unwrap();
-        let v3 = Target::parse("x86_64-v3").unwrap();
-        let v4 = Target::parse("x86_64-v4").unwrap();
-        for t in [&v2, &v3, &v4] {
-            assert_eq!(t.triple.to_string(), "x86_64-unknown-linux-gnu");
-            assert!(t.cranelift);
-            assert_eq!(t.object_format, ObjectFormat::Elf);
-            assert!(t.has_feature("sse4.2") && t.has_feature("popcnt"));
-        }
-        assert!(!v2.has_feature("avx"));
-        assert!(v3.has_feature("avx2") && v3.has_feature("fma") && v3.has_feature("bmi2"));
-        assert!(!v3.has_feature("avx512f"));
-        assert!(v4.has_feature("avx512f") && v4.has_feature("avx512vl"));
-        assert_eq!(v2.name, "x86_64-v2");
-    }
-
-    #[test]
-    fn feature_suffix() {
-        let t = Target::parse("aarch64-unknown-linux-gnu+dotprod,+fp16").unwrap();
-        assert_eq!(t.name, "aarch64-unknown-linux-gnu+dotprod,+fp16");
-        assert_eq!(t.features, vec!["dotprod", "fp16", "neon"]);
-        assert!(t.cranelift);
-        let t = Target::parse("x86_64-v3+avx512f").unwrap();
-        assert!(t.has_feature("avx512f") && t.has_feature("avx2"));
-        assert!(Target::parse("x86_64-v3,-avx").is_err());
-        let t = Target::parse("x86_64-v3+fma,-avx").unwrap();
-        assert!(!t.has_feature("avx") && !t.has_feature("avx2") && !t.has_feature("fma"));
-        assert!(t.has_feature("sse4.2"));
-        let t = Target::parse("x86_64-unknown-linux-gnu+avx2").unwrap();
-        assert!(t.has_feature("avx") && t.has_feature("sse4.1") && t.has_feature("ssse3"));
-        assert!(!t.has_feature("sse2"), "baseline is implicit");
-        assert!(Target::parse("x86_64-v3+avx9000").is_err());
-        assert!(Target::parse("aarch64-apple-darwin+bogus").is_err());
-        assert!(Target::parse("x86_64-v3+").is_err());
-        assert!(Target::parse("x86_64-v3+avx2,fma").is_err());
-        // Unvalidated architectures accept any well-formed name.
-        assert!(Target::parse("riscv64gc-unknown-linux-gnu+zba,+zbb").is_ok());
-    }
-
-    #[test]
-    fn cranelift_support() {
-        let yes = [
-            "x86_64-unknown-linux-gnu",
-            "x86_64-apple-darwin",
-            "x86_64-pc-windows-msvc",
-            "x86_64-pc-windows-gnu",
-            "aarch64-unknown-linux-gnu",
-            "aarch64-linux-android",
-            "aarch64-apple-darwin",
-            "aarch64-apple-ios",
-            "aarch64-apple-ios-sim",
-            "riscv64gc-unknown-linux-gnu",
-            "s390x-unknown-linux-gnu",
-            "x86_64-unknown-freebsd",
-            "x86_64-v4",
-        ];
-        for s in yes {
-            assert!(Target::parse(s).unwrap().cranelift, "{s}");
-        }
-        let no = [
-            "armv7-unknown-linux-gnueabihf",
-            "thumbv7em-none-eabihf",
-            "thumbv6m-none-eabi",
-            "i686-unknown-linux-gnu",
-            "i586-unknown-linux-gnu",
-            "riscv32imac-unknown-none-elf",
-            "riscv64imac-unknown-none-elf",
-            "wasm32-unknown-unknown",
-            "aarch64-pc-windows-msvc",
-            "aarch64_be-unknown-linux-gnu",
-            "powerpc64le-unknown-linux-gnu",
-            "mips64-unknown-linux-gnuabi64",
-            "x86_64-unknown-uefi",
-            "x86_64h-apple-darwin",
-        ];
-        for s in no {
-            let t = Target::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
-            assert!(!t.cranelift, "{s}");
-        }
-    }
-
-    #[test]
-    fn object_formats() {
-        let f = |s: &str| Target::parse(s).unwrap().object_format;
-        assert_eq!(f("x86_64-unknown-linux-gnu"), ObjectFormat::Elf);
-        assert_eq!(f("aarch64-apple-ios"), ObjectFormat::MachO);
-        assert_eq!(f("aarch64-apple-darwin"), ObjectFormat::MachO);
-        assert_eq!(f("x86_64-pc-windows-msvc"), ObjectFormat::Coff);
-        assert_eq!(f("wasm32-unknown-unknown"), ObjectFormat::None);
-        assert_eq!(f("thumbv7em-none-eabihf"), ObjectFormat::Elf);
-    }
-
-    #[test]
-    fn default_features_of_triples() {
-        let t = Target::parse("aarch64-unknown-linux-musl").unwrap();
-        assert_eq!(t.features, vec!["neon"]);
-        let t = Target::parse("riscv64gc-unknown-linux-musl").unwrap();
-        assert_eq!(t.features, vec!["a", "c", "d", "f", "m"]);
-        // A preset's triple given as a triple gets the preset's features.
-        let t = Target::parse("aarch64-apple-darwin").unwrap();
-        assert!(t.has_feature("dotprod"));
-    }
-
-    #[test]
-    fn errors() {
-        assert!(Target::parse("").is_err());
-        assert!(Target::parse("not-a-triple-at-all-x").is_err());
-        assert!(Target::parse("+avx").is_err());
-    }
-
-    #[test]
-    fn host() {
-        let h = Target::host();
-        assert_eq!(h.name, "host");
-        assert_eq!(h.triple, target_lexicon::HOST);
-        let p = Target::parse("host").unwrap();
-        assert_eq!(p, h);
-        assert!(h.is_host_triple());
-        #[cfg(target_arch = "x86_64")]
-        assert_eq!(h.has_feature("sse4.2"), std::is_x86_feature_detected!("sse4.2"));
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        assert!(h.cranelift);
-    }
-}
+mod tests;

@@ -7,6 +7,8 @@
 //!   NaN (`f32::NAN` / `f64::NAN` bits) when either operand is NaN, as the interpreter does;
 //! - float → int casts saturate and map NaN to 0, also for 8/16-bit targets (saturate to
 //!   i32, then clamp); int → float rounds once; `Cast` to Bool is `x != 0` (NaN is true);
+//! - `Floor`/`Ceil`/`Trunc`/`Round` of a NaN give the input NaN (f64) or the input quieted
+//!   (f32), as the interpreter does;
 //! - Bool values are `i8` 0/1; a Bool loaded from memory is normalised with `!= 0`;
 //! - `Select` evaluates both arms; `Fma` is Cranelift's fused `fma`; `Round` is `nearest`;
 //! - literals are materialised from the interpreter's own `V::from_lit` bits.
@@ -14,8 +16,8 @@
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
-use super::kernel::{data_flags, Cx};
 use super::cl_type;
+use super::kernel::{data_flags, Cx};
 use crate::error::Error;
 use crate::kir::interp::V;
 use crate::kir::{BinOp, CmpOp, Expr, Scalar, UnOp};
@@ -43,7 +45,9 @@ impl Cx<'_, '_> {
         if t == Scalar::F32 {
             self.b
                 .ins()
-                .f32const(cranelift_codegen::ir::immediates::Ieee32::with_bits(bits as u32))
+                .f32const(cranelift_codegen::ir::immediates::Ieee32::with_bits(
+                    bits as u32,
+                ))
         } else {
             self.b
                 .ins()
@@ -153,17 +157,27 @@ impl Cx<'_, '_> {
     fn unary(&mut self, op: UnOp, x: Value, t: Scalar) -> Value {
         let ins = self.b.ins();
         if t.is_float() {
-            return match op {
-                UnOp::Neg => ins.fneg(x),
-                UnOp::Abs => ins.fabs(x),
-                UnOp::Sqrt => ins.sqrt(x),
+            let r = match op {
+                UnOp::Neg => return ins.fneg(x),
+                UnOp::Abs => return ins.fabs(x),
+                UnOp::Sqrt => return ins.sqrt(x),
+                // Not on floats is rejected by the verifier; the interpreter returns `x`.
+                UnOp::Not => return x,
                 UnOp::Floor => ins.floor(x),
                 UnOp::Ceil => ins.ceil(x),
                 UnOp::Trunc => ins.trunc(x),
                 UnOp::Round => ins.nearest(x),
-                // Not on floats is rejected by the verifier; the interpreter returns `x`.
-                UnOp::Not => x,
             };
+            // Rounding a NaN: the interpreter returns the input NaN itself for f64 (software
+            // rounding) and the input quieted for f32 (it rounds through f64). Instructions
+            // and libm calls differ on signalling NaNs, so pin the result explicitly.
+            let is_nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+            let nan = if t == Scalar::F32 {
+                self.b.ins().fadd(x, x)
+            } else {
+                x
+            };
+            return self.b.ins().select(is_nan, nan, r);
         }
         match op {
             UnOp::Neg => ins.ineg(x),
@@ -362,7 +376,10 @@ impl Cx<'_, '_> {
             Scalar::I8 | Scalar::I16 => {
                 let (lo, hi) = to.int_range().unwrap_or((0, 0));
                 let w = self.b.ins().fcvt_to_sint_sat(types::I32, x);
-                let lo = self.b.ins().iconst(types::I32, mask(Scalar::I32, lo as i64));
+                let lo = self
+                    .b
+                    .ins()
+                    .iconst(types::I32, mask(Scalar::I32, lo as i64));
                 let hi = self.b.ins().iconst(types::I32, hi as i64);
                 let w = self.b.ins().smax(w, lo);
                 let w = self.b.ins().smin(w, hi);

@@ -131,7 +131,11 @@ fn build(t: &Target, usage: IsaUse) -> Result<Arc<dyn TargetIsa>, Error> {
     set(
         &mut shared,
         "enable_verifier",
-        if cfg!(debug_assertions) { "true" } else { "false" },
+        if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        },
     )?;
     let pic = match usage {
         IsaUse::Jit => false,
@@ -145,8 +149,8 @@ fn build(t: &Target, usage: IsaUse) -> Result<Arc<dyn TargetIsa>, Error> {
     if t.triple.operating_system.is_like_darwin() {
         set(&mut shared, "preserve_frame_pointers", "true")?;
     }
-    let mut builder = isa::lookup(t.triple.clone())
-        .map_err(|e| err(format!("target {}: {e}", t.triple)))?;
+    let mut builder =
+        isa::lookup(t.triple.clone()).map_err(|e| err(format!("target {}: {e}", t.triple)))?;
     for flag in isa_flags(t) {
         builder
             .enable(flag)

@@ -12,6 +12,8 @@
 //!   misaligned buffers are copied to aligned temporaries (and outputs copied back);
 //! - the JIT memory lives exactly as long as the `JitProgram` (freed in `Drop`).
 
+use std::sync::Mutex;
+
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::default_libcall_names;
 use kiln_targets::Target;
@@ -21,11 +23,13 @@ use crate::error::Error;
 use crate::kir::interp::{self, V};
 use crate::kir::{BufKind, Expr, MathFn, Program, Scalar, Status};
 
-type EntryFn = unsafe extern "C" fn(*const i64, *const *const u8, *const *mut u8, *mut u8, *const u64) -> i32;
+type EntryFn =
+    unsafe extern "C" fn(*const i64, *const *const u8, *const *mut u8, *mut u8, *const u64) -> i32;
 
-/// A kir program compiled for the host.
+/// A kir program compiled for the host. `Send + Sync`: the entry is re-entrant (docs/abi.md)
+/// and the module is only touched again when dropped.
 pub struct JitProgram {
-    module: Option<JITModule>,
+    module: Option<Mutex<JITModule>>,
     entry: EntryFn,
     program: Program,
 }
@@ -70,7 +74,8 @@ pub fn shim_address(f: MathFn, ty: Scalar) -> *const u8 {
     }
 }
 
-// Libcall targets (used only when the host lacks the instruction).
+// Libcall targets (used only when the host lacks the instruction), computed exactly as
+// `kir::interp` computes the operation (f32 rounding goes through f64 there).
 extern "C" fn jit_fmaf(a: f32, b: f32, c: f32) -> f32 {
     a.mul_add(b, c)
 }
@@ -78,25 +83,25 @@ extern "C" fn jit_fma(a: f64, b: f64, c: f64) -> f64 {
     a.mul_add(b, c)
 }
 extern "C" fn jit_floorf(x: f32) -> f32 {
-    x.floor()
+    (x as f64).floor() as f32
 }
 extern "C" fn jit_floor(x: f64) -> f64 {
     x.floor()
 }
 extern "C" fn jit_ceilf(x: f32) -> f32 {
-    x.ceil()
+    (x as f64).ceil() as f32
 }
 extern "C" fn jit_ceil(x: f64) -> f64 {
     x.ceil()
 }
 extern "C" fn jit_truncf(x: f32) -> f32 {
-    x.trunc()
+    (x as f64).trunc() as f32
 }
 extern "C" fn jit_trunc(x: f64) -> f64 {
     x.trunc()
 }
 extern "C" fn jit_nearbyintf(x: f32) -> f32 {
-    x.round_ties_even()
+    (x as f64).round_ties_even() as f32
 }
 extern "C" fn jit_nearbyint(x: f64) -> f64 {
     x.round_ties_even()
@@ -106,8 +111,14 @@ fn libcall_symbols() -> [(&'static str, *const u8); 10] {
     type F1 = extern "C" fn(f32) -> f32;
     type D1 = extern "C" fn(f64) -> f64;
     [
-        ("fmaf", jit_fmaf as extern "C" fn(f32, f32, f32) -> f32 as *const u8),
-        ("fma", jit_fma as extern "C" fn(f64, f64, f64) -> f64 as *const u8),
+        (
+            "fmaf",
+            jit_fmaf as extern "C" fn(f32, f32, f32) -> f32 as *const u8,
+        ),
+        (
+            "fma",
+            jit_fma as extern "C" fn(f64, f64, f64) -> f64 as *const u8,
+        ),
         ("floorf", jit_floorf as F1 as *const u8),
         ("floor", jit_floor as D1 as *const u8),
         ("ceilf", jit_ceilf as F1 as *const u8),
@@ -129,6 +140,10 @@ fn aligned_copy(bytes: &[u8]) -> Vec<Block> {
     let mut v = vec![Block([0; 64]); bytes.len().div_ceil(64)];
     as_bytes_mut(&mut v)[..bytes.len()].copy_from_slice(bytes);
     v
+}
+
+fn misaligned(p: *const u8, align: usize) -> bool {
+    !(p as usize).is_multiple_of(align)
 }
 
 fn as_bytes_mut(v: &mut [Block]) -> &mut [u8] {
@@ -167,10 +182,29 @@ fn eval_dims(e: &Expr, dims: &[i64], lens: &[u64]) -> Option<V> {
 }
 
 impl JitProgram {
-    /// Compile `p` for the host.
+    /// Compile `p` for the host, using every CPU feature it has.
     pub fn new(p: &Program) -> Result<JitProgram, Error> {
+        Self::with_target(p, &Target::host())
+    }
+
+    /// Compile `p` for the host, using only the features of `t` (e.g. `x86_64-v2` on an
+    /// x86_64 Linux host, to test the code older CPUs get). `t` must have the host's triple
+    /// and no feature the host lacks.
+    pub fn with_target(p: &Program, t: &Target) -> Result<JitProgram, Error> {
         let host = Target::host();
-        let isa = isa_for_jit(&host)?;
+        if t.triple != host.triple {
+            return Err(err(format!(
+                "the JIT runs on the host ({}), not on {}",
+                host.triple, t.triple
+            )));
+        }
+        if let Some(f) = t.features.iter().find(|f| !host.has_feature(f)) {
+            return Err(err(format!(
+                "the host lacks CPU feature {f} of target {}",
+                t.name
+            )));
+        }
+        let isa = isa_for_jit(t)?;
         let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
         for f in MathFn::ALL {
             for ty in [Scalar::F32, Scalar::F64] {
@@ -202,7 +236,7 @@ impl JitProgram {
         // host's default calling convention (the C one).
         let entry = unsafe { std::mem::transmute::<*const u8, EntryFn>(code) };
         Ok(JitProgram {
-            module: Some(module),
+            module: Some(Mutex::new(module)),
             entry,
             program: p.clone(),
         })
@@ -236,8 +270,7 @@ impl JitProgram {
             return Err(Status::BadLength);
         }
         let fits = |n: u64, size: usize, have: usize| {
-            n.checked_mul(size as u64)
-                .is_some_and(|b| b <= have as u64)
+            n.checked_mul(size as u64).is_some_and(|b| b <= have as u64)
         };
         for (i, io) in p.inputs.iter().enumerate() {
             if !fits(lens[i], io.elem.size(), inputs[i].len()) {
@@ -278,7 +311,7 @@ impl JitProgram {
                     n.checked_mul(b.elem.size() as u64)
                         .and_then(|x| x.checked_add(off))
                         .is_some_and(|end| end <= scratch.len() as u64)
-                        && off % 64 == 0
+                        && off.is_multiple_of(64)
                 }
             };
             if !ok {
@@ -308,14 +341,14 @@ impl JitProgram {
         let mut in_tmp: Vec<Option<Vec<Block>>> = vec![];
         for (i, x) in inputs.iter().enumerate() {
             let align = p.inputs[i].elem.size();
-            in_tmp.push((x.as_ptr() as usize % align != 0).then(|| aligned_copy(x)));
+            in_tmp.push(misaligned(x.as_ptr(), align).then(|| aligned_copy(x)));
         }
         let mut out_tmp: Vec<Option<Vec<Block>>> = vec![];
         for (i, x) in outputs.iter().enumerate() {
             let align = p.outputs[i].elem.size();
-            out_tmp.push((x.as_ptr() as usize % align != 0).then(|| aligned_copy(x)));
+            out_tmp.push(misaligned(x.as_ptr(), align).then(|| aligned_copy(x)));
         }
-        let mut scratch_tmp = (scratch.as_ptr() as usize % 64 != 0).then(|| aligned_copy(scratch));
+        let mut scratch_tmp = misaligned(scratch.as_ptr(), 64).then(|| aligned_copy(scratch));
 
         let in_ptrs: Vec<*const u8> = inputs
             .iter()
@@ -367,6 +400,9 @@ impl JitProgram {
 impl Drop for JitProgram {
     fn drop(&mut self) {
         if let Some(m) = self.module.take() {
+            let m = m
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             // SAFETY: the only pointer into the module is `entry`, which dies with `self`,
             // and `run` borrows `self`, so no call is in progress.
             unsafe { m.free_memory() };

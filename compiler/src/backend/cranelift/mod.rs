@@ -24,6 +24,8 @@ pub mod object;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_native;
+#[cfg(test)]
 mod tests_ops;
 
 use std::collections::BTreeMap;
@@ -143,7 +145,10 @@ fn check(m: &dyn Module, p: &Program) -> Result<(), Error> {
     kir::verify::verify(p).map_err(|e| Error::Internal(format!("kir: {e}")))?;
     if p.name.is_empty()
         || p.name.starts_with(|c: char| c.is_ascii_digit())
-        || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || !p
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
         return Err(err(format!(
             "program name {:?} is not a C identifier",

@@ -53,9 +53,16 @@ fn default_apple_version(t: &target_lexicon::Triple) -> Option<DeploymentTarget>
     }
 }
 
-/// `t` with the default Apple deployment target filled in, if it has none.
+/// `t` with the default Apple deployment target filled in, if it has none (and x86_64 iOS
+/// marked as the simulator, which it always is, so the platform is right).
 fn with_apple_version(t: &Target) -> Target {
     let mut t = t.clone();
+    if t.triple.architecture == Architecture::X86_64
+        && matches!(t.triple.operating_system, OperatingSystem::IOS(_))
+        && t.triple.environment != Environment::Macabi
+    {
+        t.triple.environment = Environment::Sim;
+    }
     if let Some(v) = default_apple_version(&t.triple) {
         t.triple.operating_system = match t.triple.operating_system {
             OperatingSystem::Darwin(_) => OperatingSystem::Darwin(Some(v)),

@@ -51,23 +51,25 @@ impl Prog {
     }
     pub fn input(&mut self, elem: Scalar, len: Expr) -> BufId {
         let i = self.p.inputs.len() as u32;
-        let b = self.buffer(elem, len, BufKind::Input(i));
+        let b = self.buffer(elem, len.clone(), BufKind::Input(i));
         self.p.inputs.push(IoInfo {
             name: format!("in{i}"),
             elem,
             buf: b,
             shape: vec![],
+            len,
         });
         b
     }
     pub fn output(&mut self, elem: Scalar, len: Expr) -> BufId {
         let i = self.p.outputs.len() as u32;
-        let b = self.buffer(elem, len, BufKind::Output(i));
+        let b = self.buffer(elem, len.clone(), BufKind::Output(i));
         self.p.outputs.push(IoInfo {
             name: format!("out{i}"),
             elem,
             buf: b,
             shape: vec![],
+            len,
         });
         b
     }
@@ -112,7 +114,12 @@ pub(super) struct Outcome {
 /// Byte pattern outputs start with, so untouched bytes are compared too.
 const FILL: u8 = 0xA5;
 
-pub(super) fn lens_for(p: &Program, inputs: &[Vec<u8>], out_elems: &[usize], scratch: usize) -> Vec<u64> {
+pub(super) fn lens_for(
+    p: &Program,
+    inputs: &[Vec<u8>],
+    out_elems: &[usize],
+    scratch: usize,
+) -> Vec<u64> {
     let mut lens: Vec<u64> = inputs
         .iter()
         .zip(&p.inputs)
@@ -200,7 +207,23 @@ fn diff(p: &Program, a: &Outcome, b: &Outcome, what: &str) -> String {
     format!("{what}: scratch differs")
 }
 
-/// Run `p` in the interpreter and the JIT; assert identical status, outputs and scratch.
+/// The targets the JIT is tested with: the host with all its features and, on x86_64 Linux,
+/// the baseline and x86_64-v2 levels (libcalls for rounding and fma, no SSE4.1).
+pub(super) fn jit_targets() -> Vec<Target> {
+    let host = Target::host();
+    let mut out = vec![host.clone()];
+    for name in ["x86_64-unknown-linux-gnu", "x86_64-v2", "x86_64-v3"] {
+        if let Ok(t) = Target::parse(name) {
+            if t.triple == host.triple && t.features.iter().all(|f| host.has_feature(f)) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// Run `p` in the interpreter and the JIT (for every `jit_targets()`); assert identical
+/// status, outputs and scratch.
 pub(super) fn check(
     p: &Program,
     dims: &[i64],
@@ -210,9 +233,12 @@ pub(super) fn check(
     what: &str,
 ) -> Outcome {
     let a = run_interp(p, dims, inputs, out_elems, scratch);
-    let j = JitProgram::new(p).unwrap_or_else(|e| panic!("{what}: {e}"));
-    let b = run_jit_on(&j, dims, inputs, out_elems, scratch);
-    assert!(a == b, "{}", diff(p, &a, &b, what));
+    for t in jit_targets() {
+        let what = format!("{what} [jit {}]", t.name);
+        let j = JitProgram::with_target(p, &t).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let b = run_jit_on(&j, dims, inputs, out_elems, scratch);
+        assert!(a == b, "{}", diff(p, &a, &b, &what));
+    }
     a
 }
 
@@ -245,7 +271,7 @@ fn load(b: BufId, i: Expr) -> Expr {
 
 /// Row sums and maxima over a symbolic n×m matrix, with nested loops, Let/Set, If/else,
 /// Select, Len and a scratch buffer whose offset depends on a dim.
-fn matrix_program() -> Program {
+pub(super) fn matrix_program() -> Program {
     let mut pb = Prog::new("mat");
     let n = pb.sym("n", 100);
     let m = pb.sym("m", 100);
@@ -330,7 +356,7 @@ fn loops_with_symbolic_bounds() {
 }
 
 /// Kernel 0 validates dims; later kernels fail in various positions.
-fn failing_program() -> Program {
+pub(super) fn failing_program() -> Program {
     let mut pb = Prog::new("failing");
     let n = pb.sym("n", 1000);
     let x = pb.input(Scalar::I32, n.clone());
@@ -414,14 +440,17 @@ fn fail_statuses() {
     assert_eq!(o.status, 2);
 }
 
-#[test]
-fn weights_and_scratch() {
+/// Weights of three types (one Bool), two scratch buffers, two kernels.
+pub(super) fn weights_program() -> Program {
     let mut pb = Prog::new("wts");
     let wf: Vec<f32> = vec![1.5, -2.25, f32::NAN, f32::INFINITY, -0.0, 3.0];
     let w1 = pb.weight(Scalar::F32, &f32s(&wf));
     let wb: Vec<u8> = vec![1, 0, 1, 1, 0];
     let w2 = pb.weight(Scalar::Bool, &wb);
-    let wi = pb.weight(Scalar::I16, &enc(&[V::wrap(Scalar::I16, -300), V::wrap(Scalar::I16, 7)]));
+    let wi = pb.weight(
+        Scalar::I16,
+        &enc(&[V::wrap(Scalar::I16, -300), V::wrap(Scalar::I16, 7)]),
+    );
     let s1 = pb.scratch(Scalar::F64, Expr::i64(6), Expr::i64(0));
     let s2 = pb.scratch(Scalar::U16, Expr::i64(2), Expr::i64(64));
     let o1 = pb.output(Scalar::F64, Expr::i64(6));
@@ -446,7 +475,12 @@ fn weights_and_scratch() {
         kb.store(o3, i.clone(), build::cast(Scalar::I32, load(s2, i)));
     });
     pb.kernel(kb);
-    let p = pb.finish(Expr::i64(128));
+    pb.finish(Expr::i64(128))
+}
+
+#[test]
+fn weights_and_scratch() {
+    let p = weights_program();
     assert_eq!(p.weights.len(), 128 + 4);
     let o = check(&p, &[], &[], &[6, 5, 2], 128, "weights");
     assert_eq!(o.status, 0);
@@ -515,12 +549,12 @@ fn jit_copes_with_misaligned_buffers() {
     let j = JitProgram::new(&p).unwrap();
     let vals: Vec<f32> = (0..6).map(|k| k as f32 * 1.25 - 2.0).collect();
     let x = f32s(&vals);
-    let want = run_interp(&p, &[2, 3], &[x.clone()], &[2, 2, 4], 136);
+    let want = run_interp(&p, &[2, 3], std::slice::from_ref(&x), &[2, 2, 4], 136);
     // Misalign every buffer by one byte inside larger allocations.
     let mut xb = vec![0u8; x.len() + 1];
     xb[1..].copy_from_slice(&x);
     let mut ob: Vec<Vec<u8>> = [8usize, 8, 32].iter().map(|n| vec![FILL; n + 1]).collect();
-    let mut sb = vec![FILL; 136 + 1];
+    let mut sb = [FILL; 136 + 1];
     let lens = [6u64, 2, 2, 4, 136];
     let status = {
         let mut outs: Vec<&mut [u8]> = ob.iter_mut().map(|v| &mut v[1..]).collect();
@@ -534,6 +568,22 @@ fn jit_copes_with_misaligned_buffers() {
 }
 
 #[test]
+fn jit_programs_are_send_and_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<JitProgram>();
+    let j = JitProgram::new(&failing_program()).unwrap();
+    std::thread::scope(|s| {
+        for k in 0..4 {
+            let j = &j;
+            s.spawn(move || {
+                let x = enc(&[V::wrap(Scalar::I32, 600 + k)]);
+                assert_eq!(run_jit_on(j, &[1], &[x], &[1, 1], 0).status, 4);
+            });
+        }
+    });
+}
+
+#[test]
 fn many_jit_programs_are_freed() {
     let p = failing_program();
     for _ in 0..50 {
@@ -544,13 +594,29 @@ fn many_jit_programs_are_freed() {
 }
 
 #[test]
+fn jit_tests_cover_feature_levels() {
+    let t = jit_targets();
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    assert!(t.len() >= 2, "baseline x86_64 JIT not exercised");
+    assert_eq!(t[0], Target::host());
+    // A target the host cannot run is refused.
+    let p = failing_program();
+    assert!(
+        JitProgram::with_target(&p, &Target::parse("s390x-unknown-linux-gnu").unwrap()).is_err()
+    );
+}
+
+#[test]
 fn invalid_programs_are_errors() {
     let mut p = failing_program();
     p.name = "1bad name".into();
     assert!(JitProgram::new(&p).is_err());
     let mut p = failing_program();
     p.kernels[1].body.push(Stmt::Set(VarId(999), Expr::i64(0)));
-    assert!(matches!(JitProgram::new(&p), Err(crate::Error::Internal(_))));
+    assert!(matches!(
+        JitProgram::new(&p),
+        Err(crate::Error::Internal(_))
+    ));
 }
 
 // ---- objects ----
@@ -616,6 +682,67 @@ fn objects_for_every_format() {
     }
 }
 
+/// (platform, minos) of the Mach-O `LC_BUILD_VERSION` load command.
+fn macho_build_version(b: &[u8]) -> Option<(u32, u32)> {
+    let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+    let ncmds = u32_at(16) as usize;
+    let mut off = 32;
+    for _ in 0..ncmds {
+        let (cmd, size) = (u32_at(off), u32_at(off + 4) as usize);
+        if cmd == 0x32 {
+            return Some((u32_at(off + 8), u32_at(off + 12)));
+        }
+        off += size;
+    }
+    None
+}
+
+#[test]
+fn macho_objects_name_platform_and_minimum_os() {
+    let p = matrix_program();
+    let cases = [
+        ("aarch64-apple-darwin", 1, 11 << 16),
+        ("x86_64-apple-darwin", 1, (10 << 16) | (12 << 8)),
+        ("aarch64-apple-ios", 2, 10 << 16),
+        ("aarch64-apple-ios-sim", 7, 14 << 16),
+        ("aarch64-apple-ios17.2", 2, (17 << 16) | (2 << 8)),
+        ("x86_64-apple-ios", 7, 10 << 16),
+    ];
+    for (name, platform, minos) in cases {
+        let t = Target::parse(name).unwrap();
+        let o = emit_object(&p, &t).unwrap();
+        assert_eq!(macho_build_version(&o), Some((platform, minos)), "{name}");
+    }
+    // ELF objects carry unwind tables.
+    let o = emit_object(&p, &Target::parse("x86_64-v3").unwrap()).unwrap();
+    assert!(contains(&o, b".eh_frame"));
+}
+
+#[test]
+fn loop_bounds_edge_cases() {
+    // out = [iterations, sum of i] of `for i in (a - 3)..b`, for dims a, b.
+    let mut pb = Prog::new("bounds");
+    let a = pb.sym("a", 100);
+    let b = pb.sym("b", 100);
+    let out = pb.output(Scalar::I64, Expr::i64(2));
+    let mut kb = KernelBuilder::new();
+    let count = kb.let_mut(Scalar::I64, Expr::i64(0));
+    let sum = kb.let_mut(Scalar::I64, Expr::i64(0));
+    kb.loop_(build::sub(a, Expr::i64(3)), b, |kb, i| {
+        kb.set(count, build::add(Expr::Var(count), Expr::i64(1)));
+        kb.set(sum, build::add(Expr::Var(sum), i));
+    });
+    kb.store(out, Expr::i64(0), Expr::Var(count));
+    kb.store(out, Expr::i64(1), Expr::Var(sum));
+    pb.kernel(kb);
+    let p = pb.finish(Expr::i64(0));
+    for (a, b) in [(0, 0), (0, 5), (3, 3), (10, 2), (2, 2), (50, 100), (0, 1)] {
+        let o = check(&p, &[a, b], &[], &[2], 0, &format!("bounds {a} {b}"));
+        let n = (b - (a - 3)).max(0);
+        assert_eq!(o.outputs[0], i64s(&[n, (a - 3..b).sum::<i64>()]));
+    }
+}
+
 #[test]
 fn object_with_weights_and_shims() {
     let mut pb = Prog::new("wmod");
@@ -627,7 +754,11 @@ fn object_with_weights_and_shims() {
     });
     pb.kernel(kb);
     let p = pb.finish(Expr::i64(0));
-    for name in ["x86_64-unknown-linux-gnu", "aarch64-apple-darwin", "x86_64-pc-windows-msvc"] {
+    for name in [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+    ] {
         let t = Target::parse(name).unwrap();
         let obj = emit_object(&p, &t).unwrap();
         assert!(contains(&obj, b"wmod_weights"), "{name}");
@@ -638,7 +769,11 @@ fn object_with_weights_and_shims() {
 #[test]
 fn objects_are_deterministic() {
     let p = matrix_program();
-    for name in ["x86_64-v3", "aarch64-apple-darwin", "x86_64-pc-windows-msvc"] {
+    for name in [
+        "x86_64-v3",
+        "aarch64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+    ] {
         let t = Target::parse(name).unwrap();
         let a = emit_object(&p, &t).unwrap();
         let b = emit_object(&p.clone(), &Target::parse(name).unwrap()).unwrap();
