@@ -31,7 +31,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// The parameter list every kernel takes (and, with `void *scratch`, the entry).
-const KERNEL_PARAMS: &str = "const int64_t *dims, const void *const *inputs, void *const *outputs, \
+const KERNEL_PARAMS: &str =
+    "const int64_t *dims, const void *const *inputs, void *const *outputs, \
                              uint8_t *scratch, const uint64_t *lens";
 
 /// The prototype of `NAME_run` (no trailing `;`), shared with the header.
@@ -230,8 +231,12 @@ fn emit_kernel(cx: &mut ExprCx, out: &mut String, index: usize, k: &Kernel) {
                 format!("uint8_t *b{} = scratch + {o};", b.0)
             }
         };
-        let _ = writeln!(out, "    {decl} /* {}: {} */", comment_text(&buf.name), buf.elem);
-        let _ = writeln!(out, "    (void)b{};", b.0);
+        let _ = writeln!(
+            out,
+            "    {decl} /* {}: {} */",
+            comment_text(&buf.name),
+            buf.elem
+        );
     }
     let read = read_vars(k);
     let mut st = Stmts { cx, read: &read };
@@ -246,7 +251,11 @@ struct Stmts<'c, 'a> {
 
 impl Stmts<'_, '_> {
     fn var_type(&self, v: VarId) -> Scalar {
-        self.cx.vars.get(v.0 as usize).copied().unwrap_or(Scalar::I64)
+        self.cx
+            .vars
+            .get(v.0 as usize)
+            .copied()
+            .unwrap_or(Scalar::I64)
     }
 
     fn block(&mut self, out: &mut String, body: &[Stmt], depth: usize) {
@@ -297,7 +306,8 @@ impl Stmts<'_, '_> {
                         BufAccess::Bytes => {
                             let h = Helper::Store(b.elem);
                             self.cx.helpers.insert(h);
-                            let _ = writeln!(out, "{ind}{}(b{}, {si}, {sv});", h.name("kiln_"), buf.0);
+                            let _ =
+                                writeln!(out, "{ind}{}(b{}, {si}, {sv});", h.name("kiln_"), buf.0);
                         }
                     }
                 }
@@ -320,3 +330,6 @@ impl Stmts<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

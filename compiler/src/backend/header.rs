@@ -17,19 +17,112 @@ use std::fmt::Write;
 
 /// C and C++ keywords (and `NULL`), which cannot be parameter names.
 const RESERVED: &[&str] = &[
-    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register",
-    "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef",
-    "union", "unsigned", "void", "volatile", "while", "_Alignas", "_Alignof", "_Atomic", "_Bool",
-    "_Complex", "_Generic", "_Imaginary", "_Noreturn", "_Static_assert", "_Thread_local",
-    "alignas", "alignof", "and", "and_eq", "asm", "bitand", "bitor", "bool", "catch", "char8_t",
-    "char16_t", "char32_t", "class", "compl", "concept", "const_cast", "consteval", "constexpr",
-    "constinit", "co_await", "co_return", "co_yield", "decltype", "delete", "dynamic_cast",
-    "explicit", "export", "false", "friend", "module", "import", "mutable", "namespace", "new",
-    "noexcept", "not", "not_eq", "nullptr", "operator", "or", "or_eq", "private", "protected",
-    "public", "reinterpret_cast", "requires", "static_assert", "static_cast", "template", "this",
-    "thread_local", "throw", "true", "try", "typeid", "typename", "using", "virtual", "wchar_t",
-    "xor", "xor_eq", "NULL",
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    "_Alignas",
+    "_Alignof",
+    "_Atomic",
+    "_Bool",
+    "_Complex",
+    "_Generic",
+    "_Imaginary",
+    "_Noreturn",
+    "_Static_assert",
+    "_Thread_local",
+    "alignas",
+    "alignof",
+    "and",
+    "and_eq",
+    "asm",
+    "bitand",
+    "bitor",
+    "bool",
+    "catch",
+    "char8_t",
+    "char16_t",
+    "char32_t",
+    "class",
+    "compl",
+    "concept",
+    "const_cast",
+    "consteval",
+    "constexpr",
+    "constinit",
+    "co_await",
+    "co_return",
+    "co_yield",
+    "decltype",
+    "delete",
+    "dynamic_cast",
+    "explicit",
+    "export",
+    "false",
+    "friend",
+    "module",
+    "import",
+    "mutable",
+    "namespace",
+    "new",
+    "noexcept",
+    "not",
+    "not_eq",
+    "nullptr",
+    "operator",
+    "or",
+    "or_eq",
+    "private",
+    "protected",
+    "public",
+    "reinterpret_cast",
+    "requires",
+    "static_assert",
+    "static_cast",
+    "template",
+    "this",
+    "thread_local",
+    "throw",
+    "true",
+    "try",
+    "typeid",
+    "typename",
+    "using",
+    "virtual",
+    "wchar_t",
+    "xor",
+    "xor_eq",
+    "NULL",
 ];
 
 /// C identifiers of the symbolic dims (unique among themselves).
@@ -40,7 +133,12 @@ pub fn dim_idents(p: &Program) -> Vec<String> {
 /// C identifiers of the inputs then outputs (unique among themselves), as used in
 /// `NAME_<io>_len`.
 pub fn io_idents(p: &Program) -> Vec<String> {
-    let names: Vec<String> = p.inputs.iter().chain(&p.outputs).map(|io| io.name.clone()).collect();
+    let names: Vec<String> = p
+        .inputs
+        .iter()
+        .chain(&p.outputs)
+        .map(|io| io.name.clone())
+        .collect();
     unique_idents(&names)
 }
 
@@ -50,7 +148,11 @@ fn fresh_names(names: &[String], taken: &[String]) -> Vec<String> {
     let mut used: Vec<String> = taken.to_vec();
     let mut out = vec![];
     for n in names {
-        let base = if RESERVED.contains(&n.as_str()) { format!("{n}_") } else { n.clone() };
+        let base = if RESERVED.contains(&n.as_str()) {
+            format!("{n}_")
+        } else {
+            n.clone()
+        };
         let mut cand = base.clone();
         let mut k = 2;
         while used.contains(&cand) {
@@ -69,7 +171,10 @@ fn shape_text(p: &Program, io: &IoInfo) -> String {
         .iter()
         .map(|d| match d {
             IoDim::Fixed(n) => n.to_string(),
-            IoDim::Sym(s) => p.syms.get(s.0 as usize).map_or_else(|| format!("?{}", s.0), |x| x.name.clone()),
+            IoDim::Sym(s) => p
+                .syms
+                .get(s.0 as usize)
+                .map_or_else(|| format!("?{}", s.0), |x| x.name.clone()),
             IoDim::Expr(_, text) => text.clone(),
         })
         .collect();
@@ -98,7 +203,10 @@ pub fn emit_header(p: &Program) -> String {
         comment_text(name),
         n = p.syms.len()
     );
-    let _ = writeln!(s, "#ifndef KILN_H_{name}\n#define KILN_H_{name}\n\n#include <stdint.h>\n");
+    let _ = writeln!(
+        s,
+        "#ifndef KILN_H_{name}\n#define KILN_H_{name}\n\n#include <stdint.h>\n"
+    );
     s.push_str("#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     s.push_str(
         "#ifndef KILN_STATUS_CODES\n#define KILN_STATUS_CODES\n\
@@ -114,14 +222,39 @@ pub fn emit_header(p: &Program) -> String {
         let _ = writeln!(s, "#define {m} {v}{comment}");
         macros.push(m);
     };
-    define(&mut s, format!("{name}_NUM_INPUTS"), n_in.to_string(), String::new());
-    define(&mut s, format!("{name}_NUM_OUTPUTS"), n_out.to_string(), String::new());
-    define(&mut s, format!("{name}_NUM_DIMS"), p.syms.len().to_string(), String::new());
-    define(&mut s, format!("{name}_SCRATCH_ALIGN"), "64".into(), String::new());
+    define(
+        &mut s,
+        format!("{name}_NUM_INPUTS"),
+        n_in.to_string(),
+        String::new(),
+    );
+    define(
+        &mut s,
+        format!("{name}_NUM_OUTPUTS"),
+        n_out.to_string(),
+        String::new(),
+    );
+    define(
+        &mut s,
+        format!("{name}_NUM_DIMS"),
+        p.syms.len().to_string(),
+        String::new(),
+    );
+    define(
+        &mut s,
+        format!("{name}_SCRATCH_ALIGN"),
+        "64".into(),
+        String::new(),
+    );
     for (i, (d, sym)) in dims.iter().zip(&p.syms).enumerate() {
         let c = format!(" /* symbolic dim \"{}\" */", comment_text(&sym.name));
         define(&mut s, format!("{name}_DIM_{d}"), i.to_string(), c);
-        define(&mut s, format!("{name}_DIM_MAX_{d}"), format!("INT64_C({})", sym.max), String::new());
+        define(
+            &mut s,
+            format!("{name}_DIM_MAX_{d}"),
+            format!("INT64_C({})", sym.max),
+            String::new(),
+        );
     }
     s.push('\n');
 
@@ -210,24 +343,44 @@ pub fn emit_header(p: &Program) -> String {
     if dims.is_empty() {
         s.push_str("    const int64_t *kiln_dims = 0;\n");
     } else {
-        let _ = writeln!(s, "    const int64_t kiln_dims[{}] = {{{}}};", dims.len(), dim_params.join(", "));
+        let _ = writeln!(
+            s,
+            "    const int64_t kiln_dims[{}] = {{{}}};",
+            dims.len(),
+            dim_params.join(", ")
+        );
     }
     let data = |i: usize| io_params[2 * i].clone();
     if n_in == 0 {
         s.push_str("    const void *const *kiln_inputs = 0;\n");
     } else {
         let v: Vec<String> = (0..n_in).map(data).collect();
-        let _ = writeln!(s, "    const void *const kiln_inputs[{n_in}] = {{{}}};", v.join(", "));
+        let _ = writeln!(
+            s,
+            "    const void *const kiln_inputs[{n_in}] = {{{}}};",
+            v.join(", ")
+        );
     }
     if n_out == 0 {
         s.push_str("    void *const *kiln_outputs = 0;\n");
     } else {
         let v: Vec<String> = (n_in..n_in + n_out).map(data).collect();
-        let _ = writeln!(s, "    void *const kiln_outputs[{n_out}] = {{{}}};", v.join(", "));
+        let _ = writeln!(
+            s,
+            "    void *const kiln_outputs[{n_out}] = {{{}}};",
+            v.join(", ")
+        );
     }
-    let mut lens: Vec<String> = (0..n_in + n_out).map(|i| io_params[2 * i + 1].clone()).collect();
+    let mut lens: Vec<String> = (0..n_in + n_out)
+        .map(|i| io_params[2 * i + 1].clone())
+        .collect();
     lens.push(scratch_names[1].clone());
-    let _ = writeln!(s, "    const uint64_t kiln_lens[{}] = {{{}}};", lens.len(), lens.join(", "));
+    let _ = writeln!(
+        s,
+        "    const uint64_t kiln_lens[{}] = {{{}}};",
+        lens.len(),
+        lens.join(", ")
+    );
     let _ = writeln!(
         s,
         "    return {name}_run(kiln_dims, kiln_inputs, kiln_outputs, {}, kiln_lens);\n}}\n",

@@ -22,35 +22,87 @@
 //!   `scratch_blocks`, `<io>_len`, `ScratchBlock`, `Error`, counts and dim maxima.
 //!   Deterministic.
 
+mod expr;
 mod prelude;
 
 use super::header::{dim_idents, io_idents};
-use crate::kir::{
-    interp, visit_stmts, BinOp, BufKind, CmpOp, Expr, IoDim, Kernel, Lit, MathFn, Program, Scalar, Status,
-    Stmt, UnOp,
-};
-use prelude::RHelper;
+use crate::kir::{visit_stmts, BufKind, Expr, IoDim, Kernel, Program, Scalar, Status, Stmt};
+pub use expr::shim_fn;
+use expr::{rty, RustCx};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// Rust keywords (strict, reserved, 2018+ and 2024) and names the generated `run` uses.
 const RESERVED: &[&str] = &[
-    "_", "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl",
-    "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct",
-    "super", "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract",
-    "become", "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try",
-    "gen", "union", "raw", "safe", "run_raw", "Error", "Ok", "Err", "Some", "None", "Result", "Option", "core",
-    "ScratchBlock", "kiln_shim",
+    "_",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "Self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "async",
+    "await",
+    "dyn",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "macro",
+    "override",
+    "priv",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "try",
+    "gen",
+    // Weak keywords and names `run` uses (fine as module names).
+    "union",
+    "raw",
+    "safe",
+    "run_raw",
+    "Error",
+    "Ok",
+    "Err",
+    "Some",
+    "None",
+    "Result",
+    "Option",
+    "core",
+    "ScratchBlock",
+    "kiln_shim",
 ];
-
-/// Rust name of a kir scalar type.
-fn rty(t: Scalar) -> &'static str {
-    if t == Scalar::Bool {
-        "bool"
-    } else {
-        t.name()
-    }
-}
 
 /// Rust element type of a buffer holding `t` (bools are bytes).
 fn elem_ty(t: Scalar) -> &'static str {
@@ -87,250 +139,22 @@ fn fresh_names(names: &[String], taken: &[String]) -> Vec<String> {
     out
 }
 
+/// The module's name: `name`, as a raw identifier if it is a Rust keyword (`crate`, `self`,
+/// `Self`, `super` and `_` cannot be module names at all: the CLI must reject them).
+fn module_name(name: &str) -> String {
+    let n = RESERVED.iter().position(|k| *k == "union").unwrap_or(0);
+    if RESERVED[..n].contains(&name) && !matches!(name, "crate" | "self" | "Self" | "super" | "_") {
+        format!("r#{name}")
+    } else {
+        name.to_string()
+    }
+}
+
 /// Text safe for a `//` or `///` comment line.
 fn doc_text(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
-}
-
-/// A Rust literal of type `t` with the value of kir literal `lit`.
-fn lit(t: Scalar, l: Lit) -> String {
-    let v = interp::V::from_lit(t, l);
-    match t {
-        Scalar::Bool => (v.bits != 0).to_string(),
-        Scalar::F32 => {
-            let x = v.as_f32();
-            if x.is_nan() {
-                format!("f32::from_bits(0x{:08x})", x.to_bits())
-            } else if x.is_infinite() {
-                (if x > 0.0 { "f32::INFINITY" } else { "f32::NEG_INFINITY" }).to_string()
-            } else if x.is_sign_negative() {
-                format!("(-{:?}f32)", -x)
-            } else {
-                format!("{x:?}f32")
-            }
-        }
-        Scalar::F64 => {
-            let x = v.as_f64();
-            if x.is_nan() {
-                format!("f64::from_bits(0x{:016x})", x.to_bits())
-            } else if x.is_infinite() {
-                (if x > 0.0 { "f64::INFINITY" } else { "f64::NEG_INFINITY" }).to_string()
-            } else if x.is_sign_negative() {
-                format!("(-{:?}f64)", -x)
-            } else {
-                format!("{x:?}f64")
-            }
-        }
-        _ => {
-            let i = v.int();
-            let (lo, _) = t.int_range().unwrap_or((0, 0));
-            if t.is_signed() && i == lo {
-                format!("{}::MIN", t.name())
-            } else if i < 0 {
-                format!("({i}{})", t.name())
-            } else {
-                format!("{i}{}", t.name())
-            }
-        }
-    }
-}
-
-/// Prints kir expressions as Rust expressions that are atomic (usable as a method receiver
-/// or operand without more parentheses) and have the Rust type `rty` of their kir type.
-struct RustCx<'a> {
-    p: &'a Program,
-    vars: &'a [Scalar],
-    helpers: BTreeSet<RHelper>,
-    /// How `Expr::Dim(i)` reads: `(*dims.add(i))` in kernels, `kiln_dims[i]` in safe code.
-    safe_dims: bool,
-    unsupported: bool,
-}
-
-impl RustCx<'_> {
-    fn call(&mut self, h: RHelper, args: &[&str]) -> String {
-        self.helpers.insert(h);
-        format!("{}({})", h.name(), args.join(", "))
-    }
-
-    fn expr(&mut self, e: &Expr) -> (String, Scalar) {
-        match e {
-            Expr::Imm(t, l) => (lit(*t, *l), *t),
-            Expr::Var(v) => {
-                let t = self.vars.get(v.0 as usize).copied().unwrap_or_else(|| {
-                    self.unsupported = true;
-                    Scalar::I64
-                });
-                (format!("v{}", v.0), t)
-            }
-            Expr::Dim(s) => {
-                let s = if self.safe_dims {
-                    format!("kiln_dims[{}]", s.0)
-                } else {
-                    format!("(*dims.add({}))", s.0)
-                };
-                (s, Scalar::I64)
-            }
-            Expr::Len(i) => (format!("(*lens.add({i}) as i64)"), Scalar::I64),
-            Expr::Load(b, idx) => {
-                let (i, _) = self.expr(idx);
-                let Some(buf) = self.p.buffers.get(b.0 as usize) else {
-                    self.unsupported = true;
-                    return ("0i64".into(), Scalar::I64);
-                };
-                let s = if buf.elem == Scalar::Bool {
-                    format!("(*b{}.add({i} as usize) != 0)", b.0)
-                } else {
-                    format!("(*b{}.add({i} as usize))", b.0)
-                };
-                (s, buf.elem)
-            }
-            Expr::Unary(op, a) => {
-                let (sa, t) = self.expr(a);
-                let s = match (op, t) {
-                    (UnOp::Neg, _) if t.is_float() => format!("(-{sa})"),
-                    (UnOp::Abs, _) if t.is_float() => format!("{sa}.abs()"),
-                    (UnOp::Sqrt, _) if t.is_float() => self.call(RHelper::Sqrt(t), &[&sa]),
-                    (UnOp::Floor, _) if t.is_float() => self.call(RHelper::Floor(t), &[&sa]),
-                    (UnOp::Ceil, _) if t.is_float() => self.call(RHelper::Ceil(t), &[&sa]),
-                    (UnOp::Trunc, _) if t.is_float() => self.call(RHelper::Trunc(t), &[&sa]),
-                    (UnOp::Round, _) if t.is_float() => self.call(RHelper::Round(t), &[&sa]),
-                    (UnOp::Not, _) if !t.is_float() => format!("(!{sa})"),
-                    (UnOp::Neg, _) if t.is_int() => format!("{sa}.wrapping_neg()"),
-                    (UnOp::Abs, _) if t.is_int() && t.is_signed() => format!("{sa}.wrapping_abs()"),
-                    (UnOp::Abs, _) if t.is_int() => sa,
-                    _ => {
-                        self.unsupported = true;
-                        sa
-                    }
-                };
-                (s, t)
-            }
-            Expr::Binary(op, a, b) => {
-                let (sa, t) = self.expr(a);
-                let (sb, _) = self.expr(b);
-                let infix = |o: &str| format!("({sa} {o} {sb})");
-                let s = match op {
-                    BinOp::And => infix("&"),
-                    BinOp::Or => infix("|"),
-                    BinOp::Xor => infix("^"),
-                    _ if t.is_float() => match op {
-                        BinOp::Add => infix("+"),
-                        BinOp::Sub => infix("-"),
-                        BinOp::Mul => infix("*"),
-                        BinOp::Div => infix("/"),
-                        BinOp::Min => self.call(RHelper::Min(t), &[&sa, &sb]),
-                        BinOp::Max => self.call(RHelper::Max(t), &[&sa, &sb]),
-                        _ => {
-                            self.unsupported = true;
-                            sa
-                        }
-                    },
-                    _ if t.is_int() => match op {
-                        BinOp::Add => format!("{sa}.wrapping_add({sb})"),
-                        BinOp::Sub => format!("{sa}.wrapping_sub({sb})"),
-                        BinOp::Mul => format!("{sa}.wrapping_mul({sb})"),
-                        BinOp::Div => self.call(RHelper::Div(t), &[&sa, &sb]),
-                        BinOp::Rem => self.call(RHelper::Rem(t), &[&sa, &sb]),
-                        BinOp::Min => self.call(RHelper::Min(t), &[&sa, &sb]),
-                        BinOp::Max => self.call(RHelper::Max(t), &[&sa, &sb]),
-                        BinOp::Shl => format!("{sa}.wrapping_shl({sb} as u32)"),
-                        BinOp::Shr => format!("{sa}.wrapping_shr({sb} as u32)"),
-                        _ => {
-                            self.unsupported = true;
-                            sa
-                        }
-                    },
-                    _ => {
-                        self.unsupported = true;
-                        sa
-                    }
-                };
-                (s, t)
-            }
-            Expr::Fma(a, b, c) => {
-                let (sa, t) = self.expr(a);
-                let (sb, _) = self.expr(b);
-                let (sc, _) = self.expr(c);
-                let f = if t == Scalar::F32 { "fmaf" } else { "fma" };
-                (format!("kiln_shim::{f}({sa}, {sb}, {sc})"), t)
-            }
-            Expr::Cmp(op, a, b) => {
-                let (sa, _) = self.expr(a);
-                let (sb, _) = self.expr(b);
-                let o = match op {
-                    CmpOp::Eq => "==",
-                    CmpOp::Ne => "!=",
-                    CmpOp::Lt => "<",
-                    CmpOp::Le => "<=",
-                    CmpOp::Gt => ">",
-                    CmpOp::Ge => ">=",
-                };
-                (format!("({sa} {o} {sb})"), Scalar::Bool)
-            }
-            Expr::Select(c, a, b) => {
-                let (sc, _) = self.expr(c);
-                let (sa, t) = self.expr(a);
-                let (sb, _) = self.expr(b);
-                (format!("(if {sc} {{ {sa} }} else {{ {sb} }})"), t)
-            }
-            Expr::Cast(t, a) => {
-                let (sa, ta) = self.expr(a);
-                let t = *t;
-                let s = if t == ta {
-                    sa
-                } else if t == Scalar::Bool {
-                    if ta.is_float() {
-                        format!("({sa} != 0.0)")
-                    } else {
-                        format!("({sa} != 0)")
-                    }
-                } else if ta == Scalar::Bool && t.is_float() {
-                    format!("({sa} as u8 as {})", rty(t))
-                } else {
-                    // Rust `as` is kir's Cast: wraps int → int, rounds to nearest into floats,
-                    // saturates float → int with NaN → 0.
-                    format!("({sa} as {})", rty(t))
-                };
-                (s, t)
-            }
-            Expr::Bitcast(t, a) => {
-                let (sa, ta) = self.expr(a);
-                let t = *t;
-                let s = if t == ta {
-                    sa
-                } else if ta.is_float() {
-                    format!("({sa}.to_bits() as {})", rty(t))
-                } else if t.is_float() {
-                    let bits = if t == Scalar::F32 { "u32" } else { "u64" };
-                    format!("{}::from_bits({sa} as {bits})", rty(t))
-                } else {
-                    format!("({sa} as {})", rty(t))
-                };
-                (s, t)
-            }
-            Expr::Call(f, args) => {
-                let mut parts = vec![];
-                let mut t = Scalar::F32;
-                for (i, a) in args.iter().enumerate() {
-                    let (s, ta) = self.expr(a);
-                    if i == 0 {
-                        t = ta;
-                    }
-                    parts.push(s);
-                }
-                (format!("kiln_shim::{}({})", shim_fn(*f, t), parts.join(", ")), t)
-            }
-        }
-    }
-}
-
-/// Name of the `kiln_shim` Rust function for `f` on `t` (`expf`, `exp`, ...).
-pub fn shim_fn(f: MathFn, t: Scalar) -> String {
-    if t == Scalar::F32 {
-        format!("{}f", f.name())
-    } else {
-        f.name().to_string()
-    }
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn used_buffers(k: &Kernel) -> BTreeSet<u32> {
@@ -378,13 +202,19 @@ fn emit_kernel(cx: &mut RustCx, out: &mut String, index: usize, k: &Kernel) {
         let init = match &buf.kind {
             BufKind::Input(i) => format!("(*inputs.add({i})) as *const {et}"),
             BufKind::Output(i) => format!("(*outputs.add({i})) as *mut {et}"),
-            BufKind::Weight { offset } => format!("KILN_WEIGHTS.0.as_ptr().add({offset}) as *const {et}"),
+            BufKind::Weight { offset } => {
+                format!("KILN_WEIGHTS.0.as_ptr().add({offset}) as *const {et}")
+            }
             BufKind::Scratch { offset } => {
                 let (o, _) = cx.expr(offset);
                 format!("scratch.add({o} as usize) as *mut {et}")
             }
         };
-        let _ = writeln!(out, "            let b{b} = {init}; // {}", doc_text(&buf.name));
+        let _ = writeln!(
+            out,
+            "            let b{b} = {init}; // {}",
+            doc_text(&buf.name)
+        );
     }
     block(cx, out, &k.body, 3);
     out.push_str("            0\n        }\n    }\n\n");
@@ -418,7 +248,10 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
             Stmt::Store { buf, idx, val } => {
                 let (si, _) = cx.expr(idx);
                 let (sv, _) = cx.expr(val);
-                let is_bool = cx.p.buffers.get(buf.0 as usize).is_some_and(|b| b.elem == Scalar::Bool);
+                let is_bool =
+                    cx.p.buffers
+                        .get(buf.0 as usize)
+                        .is_some_and(|b| b.elem == Scalar::Bool);
                 let sv = if is_bool { format!("({sv} as u8)") } else { sv };
                 let _ = writeln!(out, "{ind}*b{}.add({si} as usize) = {sv};", buf.0);
             }
@@ -499,8 +332,8 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
     );
     let _ = writeln!(
         s,
-        "/// Model \"{}\" compiled by Kiln: `run` computes it (no_std, no allocation).\n{ALLOWS}\npub mod {name} {{",
-        doc_text(name)
+        "/// Model `{name}` compiled by Kiln: `run` computes it (`no_std`, no allocation).\n{ALLOWS}\npub mod {} {{",
+        module_name(name)
     );
     if invalid {
         s.push_str("    compile_error!(\"Kiln: the program failed kir verification\");\n");
@@ -534,21 +367,42 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
     );
     s.push_str("    /// Why `run` failed (the outputs are then unspecified).\n");
     s.push_str("    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]\n    pub enum Error {\n");
-    let statuses = [Status::BadDim, Status::BadLength, Status::BadIndex, Status::BadValue];
+    let statuses = [
+        Status::BadDim,
+        Status::BadLength,
+        Status::BadIndex,
+        Status::BadValue,
+    ];
     let variant = |st: Status| format!("{st:?}");
     for st in statuses {
-        let _ = writeln!(s, "        /// {} (status {}).\n        {},", st.describe(), st.code(), variant(st));
+        let _ = writeln!(
+            s,
+            "        /// {} (status {}).\n        {},",
+            st.describe(),
+            st.code(),
+            variant(st)
+        );
     }
     s.push_str("    }\n\n    impl Error {\n        /// The C ABI status code.\n        pub fn code(self) -> i32 {\n            match self {\n");
     for st in statuses {
-        let _ = writeln!(s, "                Error::{} => {},", variant(st), st.code());
+        let _ = writeln!(
+            s,
+            "                Error::{} => {},",
+            variant(st),
+            st.code()
+        );
     }
     s.push_str(
         "            }\n        }\n        /// The error of a non-zero status code (an unknown code is `BadValue`), `None` for 0.\n        \
          pub fn from_code(code: i32) -> Option<Error> {\n            match code {\n                0 => None,\n",
     );
     for st in statuses {
-        let _ = writeln!(s, "                {} => Some(Error::{}),", st.code(), variant(st));
+        let _ = writeln!(
+            s,
+            "                {} => Some(Error::{}),",
+            st.code(),
+            variant(st)
+        );
     }
     s.push_str("                _ => Some(Error::BadValue),\n            }\n        }\n    }\n\n");
     s.push_str(
@@ -556,7 +410,12 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
          f.write_str(match self {\n",
     );
     for st in statuses {
-        let _ = writeln!(s, "                Error::{} => \"{}\",", variant(st), st.describe());
+        let _ = writeln!(
+            s,
+            "                Error::{} => \"{}\",",
+            variant(st),
+            st.describe()
+        );
     }
     s.push_str("            })\n        }\n    }\n\n    impl core::error::Error for Error {}\n\n");
 
@@ -565,8 +424,19 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
     names.extend(dims.iter().cloned());
     names.extend(ios.iter().cloned());
     let mut taken: Vec<String> = [
-        "kiln_dims", "kiln_inputs", "kiln_outputs", "kiln_lens", "kiln_status", "kiln_dim", "kiln_bytes",
-        "NUM_INPUTS", "NUM_OUTPUTS", "NUM_DIMS", "SCRATCH_ALIGN", "KILN_WEIGHTS", "KilnAligned",
+        "kiln_dims",
+        "kiln_inputs",
+        "kiln_outputs",
+        "kiln_lens",
+        "kiln_status",
+        "kiln_dim",
+        "kiln_bytes",
+        "NUM_INPUTS",
+        "NUM_OUTPUTS",
+        "NUM_DIMS",
+        "SCRATCH_ALIGN",
+        "KILN_WEIGHTS",
+        "KilnAligned",
     ]
     .iter()
     .map(|x| x.to_string())
@@ -579,7 +449,11 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
     let dim_list: Vec<String> = dim_params.iter().map(|d| format!("{d}: usize")).collect();
     let dim_array = format!(
         "let kiln_dims: [i64; {n_dims}] = [{}];",
-        dim_params.iter().map(|d| format!("kiln_dim({d})")).collect::<Vec<_>>().join(", ")
+        dim_params
+            .iter()
+            .map(|d| format!("kiln_dim({d})"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     s.push_str(
         "    /// A dimension value as the ABI's `i64` (-1, always rejected, if it does not fit).\n    \
@@ -607,14 +481,21 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
         .enumerate()
         .map(|(i, d)| format!("kiln_dims[{i}] < 0 || kiln_dims[{i}] > DIM_MAX_{d} as i64"))
         .collect();
+    let range_check = if max_checks.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "if {} {{\n            return 0;\n        }}\n        ",
+            max_checks.join(" || ")
+        )
+    };
     let _ = writeln!(
         s,
         "    /// Number of `ScratchBlock`s `run` needs (0 if a dim is out of range: `run` rejects it).\n    \
-         pub fn scratch_blocks({}) -> usize {{\n        {dim_array}\n        if false{} {{\n            return 0;\n        }}\n        \
+         pub fn scratch_blocks({}) -> usize {{\n        {dim_array}\n        {range_check}\
          let kiln_bytes: i64 = {scratch_bytes};\n        \
          if kiln_bytes <= 0 {{ 0 }} else {{ (kiln_bytes as u64).div_ceil(64) as usize }}\n    }}\n",
         dim_list.join(", "),
-        max_checks.iter().map(|c| format!(" || {c}")).collect::<String>()
     );
 
     // Safe entry.
@@ -637,15 +518,38 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
         );
     }
     s.push_str(&doc);
-    let _ = writeln!(s, "    pub fn run({}) -> Result<(), Error> {{", params.join(", "));
+    let _ = writeln!(
+        s,
+        "    pub fn run({}) -> Result<(), Error> {{",
+        params.join(", ")
+    );
     let _ = writeln!(s, "        {dim_array}");
-    let ins: Vec<String> = (0..n_in).map(|i| format!("{}.as_ptr() as *const u8", io_params[i])).collect();
-    let outs: Vec<String> = (n_in..n_in + n_out).map(|i| format!("{}.as_mut_ptr() as *mut u8", io_params[i])).collect();
-    let mut lens: Vec<String> = (0..n_in + n_out).map(|i| format!("{}.len() as u64", io_params[i])).collect();
+    let ins: Vec<String> = (0..n_in)
+        .map(|i| format!("{}.as_ptr() as *const u8", io_params[i]))
+        .collect();
+    let outs: Vec<String> = (n_in..n_in + n_out)
+        .map(|i| format!("{}.as_mut_ptr() as *mut u8", io_params[i]))
+        .collect();
+    let mut lens: Vec<String> = (0..n_in + n_out)
+        .map(|i| format!("{}.len() as u64", io_params[i]))
+        .collect();
     lens.push(format!("({scratch_param}.len() as u64).saturating_mul(64)"));
-    let _ = writeln!(s, "        let kiln_inputs: [*const u8; {n_in}] = [{}];", ins.join(", "));
-    let _ = writeln!(s, "        let kiln_outputs: [*mut u8; {n_out}] = [{}];", outs.join(", "));
-    let _ = writeln!(s, "        let kiln_lens: [u64; {}] = [{}];", lens.len(), lens.join(", "));
+    let _ = writeln!(
+        s,
+        "        let kiln_inputs: [*const u8; {n_in}] = [{}];",
+        ins.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "        let kiln_outputs: [*mut u8; {n_out}] = [{}];",
+        outs.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "        let kiln_lens: [u64; {}] = [{}];",
+        lens.len(),
+        lens.join(", ")
+    );
     let _ = writeln!(
         s,
         "        // SAFETY: every pointer comes from a live slice whose length is in `kiln_lens`; the\n        \
@@ -664,7 +568,10 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
          /// output, then the scratch size in bytes); `scratch` is 64-byte aligned; outputs and\n    \
          /// scratch do not overlap anything else.\n",
     );
-    let _ = writeln!(s, "    pub unsafe fn run_raw({KERNEL_PARAMS}) -> i32 {{\n        unsafe {{");
+    let _ = writeln!(
+        s,
+        "    pub unsafe fn run_raw({KERNEL_PARAMS}) -> i32 {{\n        unsafe {{"
+    );
     for i in 0..p.kernels.len() {
         let _ = writeln!(
             s,
@@ -713,9 +620,15 @@ fn shape_of(p: &Program, shape: &[IoDim]) -> String {
         .iter()
         .map(|d| match d {
             IoDim::Fixed(n) => n.to_string(),
-            IoDim::Sym(s) => p.syms.get(s.0 as usize).map_or_else(|| "?".into(), |x| x.name.clone()),
+            IoDim::Sym(s) => p
+                .syms
+                .get(s.0 as usize)
+                .map_or_else(|| "?".into(), |x| x.name.clone()),
             IoDim::Expr(_, text) => text.clone(),
         })
         .collect();
     format!("[{}]", parts.join(", "))
 }
+
+#[cfg(test)]
+mod tests;

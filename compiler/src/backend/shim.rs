@@ -19,15 +19,30 @@ use std::sync::{Mutex, OnceLock};
 /// The shim's sources: (path relative to `runtime-shim/src`, contents).
 pub fn shim_sources() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("coeffs.rs", include_str!("../../../runtime-shim/src/coeffs.rs")),
+        (
+            "coeffs.rs",
+            include_str!("../../../runtime-shim/src/coeffs.rs"),
+        ),
         ("erf.rs", include_str!("../../../runtime-shim/src/erf.rs")),
-        ("exp_log.rs", include_str!("../../../runtime-shim/src/exp_log.rs")),
+        (
+            "exp_log.rs",
+            include_str!("../../../runtime-shim/src/exp_log.rs"),
+        ),
         ("fmod.rs", include_str!("../../../runtime-shim/src/fmod.rs")),
         ("fp.rs", include_str!("../../../runtime-shim/src/fp.rs")),
-        ("hyperbolic.rs", include_str!("../../../runtime-shim/src/hyperbolic.rs")),
-        ("invtrig.rs", include_str!("../../../runtime-shim/src/invtrig.rs")),
+        (
+            "hyperbolic.rs",
+            include_str!("../../../runtime-shim/src/hyperbolic.rs"),
+        ),
+        (
+            "invtrig.rs",
+            include_str!("../../../runtime-shim/src/invtrig.rs"),
+        ),
         ("lib.rs", include_str!("../../../runtime-shim/src/lib.rs")),
-        ("math32.rs", include_str!("../../../runtime-shim/src/math32.rs")),
+        (
+            "math32.rs",
+            include_str!("../../../runtime-shim/src/math32.rs"),
+        ),
         ("trig.rs", include_str!("../../../runtime-shim/src/trig.rs")),
     ]
 }
@@ -70,7 +85,10 @@ fn backend_err(msg: impl Into<String>) -> Error {
 
 /// The `rustc` to run: `$RUSTC` or `rustc`.
 pub fn rustc() -> String {
-    std::env::var("RUSTC").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "rustc".into())
+    std::env::var("RUSTC")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "rustc".into())
 }
 
 /// At most `max` bytes of a compiler's output, cut at a character boundary.
@@ -92,7 +110,11 @@ pub(crate) fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
         .map_err(|e| backend_err(format!("{what}: cannot run {:?}: {e}", cmd.get_program())))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(backend_err(format!("{what} failed ({}):\n{}", out.status, truncate_output(&err, 8000))));
+        return Err(backend_err(format!(
+            "{what} failed ({}):\n{}",
+            out.status,
+            truncate_output(&err, 8000)
+        )));
     }
     Ok(())
 }
@@ -119,20 +141,39 @@ pub fn build_shim(target_triple: Option<&str>, out_dir: &Path) -> Result<ShimLib
     let lib_rs = write_sources(&work)?;
     let libs = ShimLibs::in_dir(out_dir);
     let base = |cmd: &mut Command| {
-        cmd.args(["--edition", "2021", "--crate-name", "kiln_shim", "-C", "opt-level=3", "-C", "debuginfo=0"]);
+        cmd.args([
+            "--edition",
+            "2021",
+            "--crate-name",
+            "kiln_shim",
+            "-C",
+            "opt-level=3",
+            "-C",
+            "debuginfo=0",
+        ]);
         if let Some(t) = target_triple {
             cmd.args(["--target", t]);
         }
     };
     let mut st = Command::new(rustc());
     base(&mut st);
-    st.args(["--crate-type", "staticlib", "-C", "panic=abort", "--cfg", "kiln_shim_staticlib", "-o"])
-        .arg(&libs.staticlib)
-        .arg(&lib_rs);
+    st.args([
+        "--crate-type",
+        "staticlib",
+        "-C",
+        "panic=abort",
+        "--cfg",
+        "kiln_shim_staticlib",
+        "-o",
+    ])
+    .arg(&libs.staticlib)
+    .arg(&lib_rs);
     run_tool(&mut st, "building the kiln_shim staticlib")?;
     let mut rl = Command::new(rustc());
     base(&mut rl);
-    rl.args(["--crate-type", "rlib", "-o"]).arg(&libs.rlib).arg(&lib_rs);
+    rl.args(["--crate-type", "rlib", "-o"])
+        .arg(&libs.rlib)
+        .arg(&lib_rs);
     run_tool(&mut rl, "building the kiln_shim rlib")?;
     std::fs::write(&libs.header, SHIM_HEADER).map_err(|e| Error::io(&libs.header, e))?;
     let _ = std::fs::remove_dir_all(&work);
@@ -157,7 +198,9 @@ pub fn cache_root() -> PathBuf {
     if let Some(d) = std::env::var_os("KILN_CACHE_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf);
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf);
     if let (Some(ws), Ok(exe)) = (workspace, std::env::current_exe()) {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .filter(|d| !d.is_empty())
@@ -249,7 +292,10 @@ pub fn cached_shim(target: Option<&str>) -> Result<ShimLibs> {
             }
         }
         if !libs.complete() {
-            return Err(backend_err(format!("shim cache {} is incomplete", dir.display())));
+            return Err(backend_err(format!(
+                "shim cache {} is incomplete",
+                dir.display()
+            )));
         }
     }
     memo.insert(key, libs.clone());
@@ -261,11 +307,18 @@ mod tests {
     use super::*;
 
     fn list(dir: &Path, rel: &str, out: &mut Vec<String>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read runtime-shim/src").flatten().collect();
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .expect("read runtime-shim/src")
+            .flatten()
+            .collect();
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let r = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
             if e.path().is_dir() {
                 list(&e.path(), &r, out);
             } else {
@@ -282,12 +335,22 @@ mod tests {
         let embedded = shim_sources();
         for f in &on_disk {
             let e = embedded.iter().find(|(r, _)| r == f);
-            assert!(e.is_some(), "runtime-shim/src/{f} is not embedded in backend/shim.rs");
+            assert!(
+                e.is_some(),
+                "runtime-shim/src/{f} is not embedded in backend/shim.rs"
+            );
             let disk = std::fs::read_to_string(src.join(f)).unwrap_or_default();
-            assert_eq!(e.map(|x| x.1), Some(disk.as_str()), "stale embedding of {f}");
+            assert_eq!(
+                e.map(|x| x.1),
+                Some(disk.as_str()),
+                "stale embedding of {f}"
+            );
         }
         for (r, _) in &embedded {
-            assert!(on_disk.iter().any(|f| f == r), "embedded {r} is no longer in runtime-shim/src");
+            assert!(
+                on_disk.iter().any(|f| f == r),
+                "embedded {r} is no longer in runtime-shim/src"
+            );
         }
     }
 

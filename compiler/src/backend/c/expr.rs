@@ -56,7 +56,7 @@ fn bits_type(t: Scalar) -> &'static str {
 }
 
 /// A `static inline` function the emitted expressions call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Helper {
     /// float from its bits (F32/F64). Listed first: other helpers use it.
     FromBits(Scalar),
@@ -72,12 +72,33 @@ pub enum Helper {
     Max(Scalar),
     /// Saturating float → integer conversion (from a `double`), NaN → 0.
     FToI(Scalar),
+    /// floor/ceil/trunc/rint (`UnOp::Floor/Ceil/Trunc/Round`) of F32/F64, NaN quieted (C
+    /// libraries differ on signaling NaNs).
+    Rounding(UnOp, Scalar),
     /// Element `i` of a byte-addressed buffer (weights, scratch), via `memcpy`.
     Load(Scalar),
     Store(Scalar),
 }
 
 impl Helper {
+    /// Sort key: definitions are emitted in this order (`FromBits` first: others use it).
+    fn key(self) -> (u8, u8, Scalar) {
+        match self {
+            Helper::FromBits(t) => (0, 0, t),
+            Helper::ToBits(t) => (1, 0, t),
+            Helper::Div(t) => (2, 0, t),
+            Helper::Rem(t) => (3, 0, t),
+            Helper::Shr(t) => (4, 0, t),
+            Helper::Abs(t) => (5, 0, t),
+            Helper::Min(t) => (6, 0, t),
+            Helper::Max(t) => (7, 0, t),
+            Helper::FToI(t) => (8, 0, t),
+            Helper::Rounding(op, t) => (9, op as u8, t),
+            Helper::Load(t) => (10, 0, t),
+            Helper::Store(t) => (11, 0, t),
+        }
+    }
+
     /// Helpers this one calls.
     fn deps(self) -> Vec<Helper> {
         match self {
@@ -97,6 +118,7 @@ impl Helper {
             Helper::Min(t) => ("min", t),
             Helper::Max(t) => ("max", t),
             Helper::FToI(t) => ("f2i", t),
+            Helper::Rounding(op, t) => (rounding_fn(op), t),
             Helper::Load(t) => ("ld", t),
             Helper::Store(t) => ("st", t),
         };
@@ -130,7 +152,9 @@ impl Helper {
                         "if (b == 0) return 0; if (b == -1) return ({ct})(({ut})0 - ({ut})a); \
                          return ({ct})(a / b);"
                     ),
-                    (true, false) => format!("if (b == 0 || b == -1) return 0; return ({ct})(a % b);"),
+                    (true, false) => {
+                        format!("if (b == 0 || b == -1) return 0; return ({ct})(a % b);")
+                    }
                     (false, true) => format!("if (b == 0) return 0; return ({ct})(a / b);"),
                     (false, false) => format!("if (b == 0) return 0; return ({ct})(a % b);"),
                 };
@@ -182,10 +206,24 @@ impl Helper {
                     sig(t, "double x")
                 )
             }
+            Helper::Rounding(op, t) => {
+                let ct = c_type(t);
+                let f = if t == Scalar::F32 { "f" } else { "" };
+                // rint rounds ties to even under the default rounding mode, which generated
+                // code never changes.
+                format!(
+                    "{} {{ return x != x ? x + x : {}{f}(x); }}",
+                    sig(t, &format!("{ct} x")),
+                    rounding_fn(op)
+                )
+            }
             Helper::Load(t) => {
                 let ct = c_type(t);
                 if t == Scalar::Bool {
-                    format!("{} {{ return (uint8_t)(p[i] != 0); }}", sig(t, "const uint8_t *p, int64_t i"))
+                    format!(
+                        "{} {{ return (uint8_t)(p[i] != 0); }}",
+                        sig(t, "const uint8_t *p, int64_t i")
+                    )
                 } else {
                     format!(
                         "{} {{ {ct} v; memcpy(&v, p + i * (int64_t)sizeof v, sizeof v); return v; }}",
@@ -205,6 +243,28 @@ impl Helper {
                 }
             }
         }
+    }
+}
+
+/// The C function of a rounding `UnOp`.
+fn rounding_fn(op: UnOp) -> &'static str {
+    match op {
+        UnOp::Floor => "floor",
+        UnOp::Ceil => "ceil",
+        UnOp::Trunc => "trunc",
+        _ => "rint",
+    }
+}
+
+impl PartialOrd for Helper {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Helper {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
     }
 }
 
@@ -403,7 +463,9 @@ impl<'a> ExprCx<'a> {
                 };
                 let t = buf.elem;
                 let s = match buf_access(&buf.kind) {
-                    BufAccess::Typed if t == Scalar::Bool => format!("((uint8_t)(b{}[{i}] != 0))", b.0),
+                    BufAccess::Typed if t == Scalar::Bool => {
+                        format!("((uint8_t)(b{}[{i}] != 0))", b.0)
+                    }
                     BufAccess::Typed => format!("b{}[{i}]", b.0),
                     BufAccess::Bytes => self.call(Helper::Load(t), &[&format!("b{}", b.0), &i]),
                 };
@@ -491,7 +553,11 @@ impl<'a> ExprCx<'a> {
     fn uexpr(&mut self, e: &Expr, t: Scalar) -> String {
         match e {
             Expr::Imm(_, lit) => u_lit(t, interp::V::from_lit(t, *lit).bits),
-            Expr::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::And | BinOp::Or | BinOp::Xor), a, b) => {
+            Expr::Binary(
+                op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::And | BinOp::Or | BinOp::Xor),
+                a,
+                b,
+            ) => {
                 let o = match op {
                     BinOp::Add => "+",
                     BinOp::Sub => "-",
@@ -509,6 +575,7 @@ impl<'a> ExprCx<'a> {
             }
             Expr::Unary(UnOp::Neg, a) => format!("(0u - {})", self.uexpr(a, t)),
             Expr::Unary(UnOp::Not, a) => format!("(~{})", self.uexpr(a, t)),
+            Expr::Len(i) if t.bits() == 64 => format!("lens[{i}]"),
             _ => {
                 let (s, te) = self.expr(e);
                 if u_type(t) == c_type(te) {
@@ -540,12 +607,10 @@ impl<'a> ExprCx<'a> {
                 UnOp::Abs => format!("fabs{f}({sa})"),
                 UnOp::Not => sa,
                 UnOp::Sqrt => format!("sqrt{f}({sa})"),
-                UnOp::Floor => format!("floor{f}({sa})"),
-                UnOp::Ceil => format!("ceil{f}({sa})"),
-                UnOp::Trunc => format!("trunc{f}({sa})"),
-                // Ties to even under the default rounding mode, which generated code never
-                // changes.
-                UnOp::Round => format!("rint{f}({sa})"),
+                UnOp::Floor => self.call(Helper::Rounding(UnOp::Floor, t), &[&sa]),
+                UnOp::Ceil => self.call(Helper::Rounding(UnOp::Ceil, t), &[&sa]),
+                UnOp::Trunc => self.call(Helper::Rounding(UnOp::Trunc, t), &[&sa]),
+                UnOp::Round => self.call(Helper::Rounding(UnOp::Round, t), &[&sa]),
             };
             return (s, t);
         }
@@ -597,14 +662,22 @@ impl<'a> ExprCx<'a> {
             return (s, t);
         }
         let s = match op {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Shl => {
-                self.wrapped(e, t)
-            }
+            BinOp::Add
+            | BinOp::Sub
+            | BinOp::Mul
+            | BinOp::And
+            | BinOp::Or
+            | BinOp::Xor
+            | BinOp::Shl => self.wrapped(e, t),
             BinOp::Shr if !t.is_signed() => {
                 let (sa, _) = self.expr(a);
                 let ub = self.uexpr(b, t);
                 let (ct, ut) = (c_type(t), u_type(t));
-                let ua = if ct == ut { sa } else { format!("(({ut}){sa})") };
+                let ua = if ct == ut {
+                    sa
+                } else {
+                    format!("(({ut}){sa})")
+                };
                 let shifted = format!("({ua} >> ((unsigned){ub} & {}u))", t.bits() - 1);
                 if ct == ut {
                     shifted

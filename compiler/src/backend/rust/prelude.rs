@@ -124,7 +124,14 @@ impl RHelper {
 /// mask, MMASK mantissa mask, TWO_M 2^MBITS.
 fn float_template(t: Scalar, text: &str, name: &str) -> String {
     let (mbits, emask, bias, sign, mmask, two_m) = if t == Scalar::F32 {
-        ("23", "0xff", "127", "0x8000_0000u32", "0x007f_ffffu32", "8388608.0")
+        (
+            "23",
+            "0xff",
+            "127",
+            "0x8000_0000u32",
+            "0x007f_ffffu32",
+            "8388608.0",
+        )
     } else {
         (
             "52",
@@ -184,7 +191,9 @@ fn sqrt_def(t: Scalar, name: &str) -> String {
         "a::_mm_cvtsd_f64(a::_mm_sqrt_pd(a::_mm_set_sd(x)))"
     };
     let ft = t.name();
-    let cfg = format!("all(any(target_arch = \"x86\", target_arch = \"x86_64\"), target_feature = \"{hw}\")");
+    let cfg = format!(
+        "all(any(target_arch = \"x86\", target_arch = \"x86_64\"), target_feature = \"{hw}\")"
+    );
     format!(
         "fn {name}(x: {ft}) -> {ft} {{\n    \
          #[cfg({cfg})]\n    \
