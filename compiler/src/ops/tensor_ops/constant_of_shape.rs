@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::ir::{Dim, TensorType};
 use crate::kir::Expr;
 use crate::lower::LowerCx;
-use crate::ops::{Attrs, InferCx, Op, tt};
+use crate::ops::{tt, Attrs, InferCx, Op};
 use crate::tensor::Tensor;
 
 #[derive(Debug)]

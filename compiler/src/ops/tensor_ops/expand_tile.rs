@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::ir::{Dim, TensorType};
 use crate::kir::build;
 use crate::lower::LowerCx;
-use crate::ops::{ALL, Attrs, InferCx, Op, broadcast, tt};
+use crate::ops::{broadcast, tt, Attrs, InferCx, Op, ALL};
 
 #[derive(Debug)]
 pub struct Expand;

@@ -13,11 +13,11 @@
 
 use super::fix_axis;
 use crate::error::Result;
-use crate::ir::{Dim, TensorType, dim::numel};
+use crate::ir::{dim::numel, Dim, TensorType};
 use crate::kir::build::{self, cast, unary};
 use crate::kir::{BinOp, Expr, Scalar, UnOp};
 use crate::lower::{LowerCx, TensorRef};
-use crate::ops::{Attrs, FLOATS, InferCx, Op, broadcast, tt};
+use crate::ops::{broadcast, tt, Attrs, InferCx, Op, FLOATS};
 use crate::tensor::DType;
 
 #[derive(Debug)]
@@ -55,7 +55,11 @@ pub fn import_rms(a: &Attrs) -> Result<Box<dyn Op>> {
 }
 
 fn conv(e: Expr, from: Scalar, to: Scalar) -> Expr {
-    if from == to { e } else { cast(to, e) }
+    if from == to {
+        e
+    } else {
+        cast(to, e)
+    }
 }
 
 impl Op for Norm {

@@ -11,7 +11,7 @@ use crate::ir::{Dim, TensorType};
 use crate::kir::build::{self, cast};
 use crate::kir::{BinOp, Expr, Scalar};
 use crate::lower::LowerCx;
-use crate::ops::{Attrs, InferCx, Op, tt};
+use crate::ops::{tt, Attrs, InferCx, Op};
 use crate::tensor::DType;
 
 #[derive(Debug)]

@@ -27,7 +27,7 @@ use crate::ir::{Dim, TensorType};
 use crate::kir::build::{self, and, call, cast, cmp, or, unary};
 use crate::kir::{BinOp, CmpOp, Expr, MathFn, Scalar, Status, UnOp};
 use crate::lower::LowerCx;
-use crate::ops::{Attrs, InferCx, NUMERIC, Op, tt};
+use crate::ops::{tt, Attrs, InferCx, Op, NUMERIC};
 use crate::tensor::DType;
 
 #[derive(Debug, Clone, Copy, PartialEq)]

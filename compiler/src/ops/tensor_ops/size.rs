@@ -4,10 +4,10 @@
 //! widened the input types.
 
 use crate::error::Result;
-use crate::ir::{TensorType, dim::numel};
+use crate::ir::{dim::numel, TensorType};
 use crate::kir::Expr;
 use crate::lower::LowerCx;
-use crate::ops::{Attrs, InferCx, Op, tt};
+use crate::ops::{tt, Attrs, InferCx, Op};
 use crate::tensor::{DType, Tensor};
 
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::ir::{Dim, TensorType};
 use crate::kir::build;
 use crate::lower::LowerCx;
-use crate::ops::{ALL, Attrs, InferCx, Op, tt};
+use crate::ops::{tt, Attrs, InferCx, Op, ALL};
 
 #[derive(Debug)]
 pub struct Split {
