@@ -34,7 +34,7 @@ crate::ops_table! { pub OPS:
     "" "ArgMin" since 1 => reduce::import_arg,
     "" "ConstantOfShape" since 9 => constant_of_shape::import,
     "" "CumSum" since 11 => cumsum::import,
-//T     "" "Einsum" since 12 => einsum::import,
+    "" "Einsum" since 12 => einsum::import,
     "" "Expand" since 8 => expand_tile::import_expand,
     "" "GatherElements" since 11 => gather_nd::import_elements,
     "" "GatherND" since 11 => gather_nd::import_nd,
