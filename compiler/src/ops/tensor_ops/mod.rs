@@ -53,7 +53,7 @@ crate::ops_table! { pub OPS:
     "" "ReduceProd" since 1 => reduce::import,
     "" "ReduceSum" since 1 => reduce::import,
     "" "ReduceSumSquare" since 1 => reduce::import,
-//T     "" "Resize" since 10 => resize::import,
+    "" "Resize" since 10 => resize::import,
     "" "ScatterElements" since 11 => scatter::import_elements,
     "" "ScatterND" since 11 => scatter::import_nd,
     "" "Size" since 1 => size::import,
