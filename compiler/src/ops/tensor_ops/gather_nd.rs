@@ -46,7 +46,7 @@ impl Op for GatherElements {
         }
         let ax = cx.axis(self.axis, x.len(), "axis")?;
         for (i, (a, b)) in ind.iter().zip(x).enumerate() {
-            if i != ax && a != b && !(a.as_known().zip(b.as_known()).is_some_and(|(a, b)| a <= b)) {
+            if i != ax && a != b && a.as_known().zip(b.as_known()).is_none_or(|(a, b)| a > b) {
                 return Err(cx.err(format!(
                     "indices {} exceed data {} on axis {i}",
                     cx.shape_str(ind),

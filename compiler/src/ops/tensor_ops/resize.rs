@@ -212,7 +212,7 @@ impl Resize {
                     return Err(cx.err(format!("scales has {} values for {n} axes", s.len())));
                 }
                 for (k, a) in axes.iter().enumerate() {
-                    if !(s[k] > 0.0) {
+                    if s[k].is_nan() || s[k] <= 0.0 {
                         return Err(cx.err(format!("scales must be > 0, got {}", s[k])));
                     }
                     let w = known(*a)?;
@@ -317,6 +317,10 @@ impl Resize {
         }
     }
 }
+
+/// A resized axis while lowering: plan, base index, ratio, kernel scale, first tap, tap
+/// count, normaliser.
+type TapAxis = (AxisPlan, Expr, Expr, f64, i64, i64, Option<Expr>);
 
 /// Source coordinate (F64) of output index `o` (I64) along one axis.
 fn source_coord(coord: Coord, p: &AxisPlan, o: Expr) -> Expr {
@@ -488,7 +492,7 @@ impl Op for Resize {
             fn rec(
                 r: &Resize,
                 kb: &mut build::KernelBuilder,
-                axes: &[(AxisPlan, Expr, Expr, f64, i64, i64, Option<Expr>)],
+                axes: &[TapAxis],
                 src: &mut Vec<Expr>,
                 w: Expr,
                 body: &mut dyn FnMut(&mut build::KernelBuilder, &[Expr], Expr),
