@@ -157,3 +157,6 @@ pub fn lower_inputs(
 pub fn imm(t: Scalar, v: f64) -> Expr {
     Expr::imm(t, v)
 }
+
+#[cfg(test)]
+mod tests;
