@@ -386,10 +386,15 @@ fn castlike_and_dropout() {
     assert_eq!(ints(&out[1]), [1, 1, 1]);
     let r = Tensor::from_f32(vec![], &[0.5]);
     let yes = bools(vec![], &[true]);
-    let e = eval("Dropout", 13, vec![], &[x, r, yes])
+    let e = eval("Dropout", 13, vec![], &[x.clone(), r, yes.clone()])
         .unwrap_err()
         .to_string();
     assert!(e.contains("training_mode"), "{e}");
+    // Training mode with ratio 0 is the identity.
+    let r0 = Tensor::from_f32(vec![], &[0.0]);
+    let out = eval_n("Dropout", 13, vec![], &[x.clone(), r0, yes], 2).unwrap();
+    assert_eq!(out[0].bytes(), x.bytes());
+    assert_eq!(ints(&out[1]), [1, 1, 1]);
 }
 
 #[test]
