@@ -8,9 +8,10 @@
 //! - Selu (1, 6, 22; alpha 1.67326..., gamma 1.05070...): `x > 0 ? gamma*x : gamma*(alpha*exp(x) - alpha)`.
 //! - Elu (1, 6, 22; alpha 1): `x < 0 ? alpha*(exp(x) - 1) : x`.
 //! - Celu (12; alpha 1): `max(0, x) + min(0, alpha*(exp(x/alpha) - 1))`.
-//! - Softplus (1, 22): `log(exp(x) + 1)` (the spec's formula; +inf for large x, as the spec's).
+//! - Softplus (1, 22): `log(exp(x) + 1)`, computed as `max(x, 0) + log(1 + exp(-|x|))` so
+//!   that large inputs give `x` instead of overflowing to +inf (the spec's literal formula does).
 //! - Softsign (1, 22): `x / (1 + |x|)`.
-//! - Mish (18, 22): `x * tanh(log(1 + exp(x)))`.
+//! - Mish (18, 22): `x * tanh(softplus(x))` (the same overflow-free softplus).
 //! - ThresholdedRelu (10, 22; alpha 1): `x > alpha ? x : 0`.
 //! - Shrink (9; bias 0, lambd 0.5): `x < -lambd ? x + bias : x > lambd ? x - bias : 0`, every
 //!   numeric type; integers are computed in f64 and converted back (saturating).
@@ -162,8 +163,14 @@ fn apply(act: Act, t: Scalar, x: Expr) -> Expr {
     }
 }
 
+/// `log(1 + exp(x))` as `max(x, 0) + log(1 + exp(-|x|))`: the same function without the
+/// overflow of `exp(x)` (so large `x` gives `x`, not +inf).
 fn softplus(t: Scalar, x: Expr) -> Expr {
-    call(MathFn::Log, vec![add(exp(x), imm(t, 1.0))])
+    let e = exp(unary(UnOp::Neg, unary(UnOp::Abs, x.clone())));
+    add(
+        max(x, imm(t, 0.0)),
+        call(MathFn::Log, vec![add(imm(t, 1.0), e)]),
+    )
 }
 
 impl Op for Activation {

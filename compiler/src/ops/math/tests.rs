@@ -356,6 +356,10 @@ fn activations() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("attribute 'beta'"), "{e}");
+    // Softplus does not overflow for large inputs.
+    let y = vals(&eval("Softplus", 1, vec![], &[f32s(&[100.0, -100.0, 0.0])]).unwrap());
+    assert_eq!(&y[..2], &[100.0, 0.0]);
+    assert!((y[2] - std::f64::consts::LN_2).abs() < 1e-6);
     let slope = f32s(&[0.25]);
     let y = vals(&eval("PRelu", 16, vec![], &[f32s(&[-4.0, 4.0]), slope.clone()]).unwrap());
     assert_eq!(y, [-1.0, 4.0]);
