@@ -4,8 +4,9 @@
 //!
 //! - Sin, Cos, Tan, Asin, Acos, Atan (opset 7, 22), Sinh, Cosh, Asinh, Acosh, Atanh (9, 22):
 //!   float32/float64 through the shim (22 only added bfloat16). Out-of-domain inputs give NaN.
-//! - Erf (9, 13): floats through the shim; integer inputs (allowed by the spec) are computed in
-//!   f64 and converted back with kir's saturating cast (so the result is -1, 0 or 1).
+//! - Erf (9, 13): floats through the shim; opset 9 also allows integers: they are computed in
+//!   f64 and converted back with kir's saturating cast (so the result is -1, 0 or 1). Opset 13
+//!   is floats only.
 //! - Floor, Ceil (1, 6, 13), Reciprocal (1, 6, 13): floats; opset 1's `consumed_inputs` is a
 //!   legacy hint and is ignored. Reciprocal(0) = inf with the sign of the zero.
 //! - Round (11, 22): ties to even (kir `Round`).
@@ -120,7 +121,8 @@ pub fn apply(f: Fun, t: Scalar, x: Expr) -> Expr {
 impl Op for Unary {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
         let allowed: &[DType] = match self.0 {
-            Fun::Math(MathFn::Erf) | Fun::Sign => NUMERIC,
+            Fun::Math(MathFn::Erf) if cx.node.opset < 13 => NUMERIC,
+            Fun::Sign => NUMERIC,
             Fun::Not => &[DType::Bool],
             Fun::BitwiseNot => INTS,
             _ => FLOATS,
