@@ -56,7 +56,10 @@ impl CaseResult {
 fn one_line(s: &str) -> String {
     let s = s.replace('\n', " | ");
     if s.len() > 400 {
-        format!("{}...", &s[..s.char_indices().nth(400).map_or(s.len(), |c| c.0)])
+        format!(
+            "{}...",
+            &s[..s.char_indices().nth(400).map_or(s.len(), |c| c.0)]
+        )
     } else {
         s
     }
@@ -68,7 +71,10 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64)
         return Err(format!("dtype {} but expected {}", got.dtype, want.dtype));
     }
     if got.shape != want.shape {
-        return Err(format!("shape {:?} but expected {:?}", got.shape, want.shape));
+        return Err(format!(
+            "shape {:?} but expected {:?}",
+            got.shape, want.shape
+        ));
     }
     let n = want.numel() as usize;
     let float = matches!(want.dtype, DType::F32 | DType::F64);
@@ -127,8 +133,16 @@ pub fn run_case(
     // Load every data set first.
     let mut sets = vec![];
     for ds in &case.data_sets {
-        let ins: Result<Vec<Tensor>> = ds.inputs.iter().map(|p| testdata::load_tensor_pb(p)).collect();
-        let outs: Result<Vec<TestValue>> = ds.outputs.iter().map(|p| testdata::load_value_pb(p)).collect();
+        let ins: Result<Vec<Tensor>> = ds
+            .inputs
+            .iter()
+            .map(|p| testdata::load_tensor_pb(p))
+            .collect();
+        let outs: Result<Vec<TestValue>> = ds
+            .outputs
+            .iter()
+            .map(|p| testdata::load_value_pb(p))
+            .collect();
         match (ins, outs) {
             (Ok(i), Ok(o)) => sets.push((i, o)),
             (Err(e), _) | (_, Err(e)) => return fail_all(format!("test data: {e}")),
@@ -140,37 +154,35 @@ pub fn run_case(
     // Compile with every input free; when a shape-determining input must be known at compile
     // time, compile once per data set with its integer inputs bound to that set's values (the
     // case is then reported as "bound").
-    let mut units: Vec<(compile::Compiled, Vec<usize>)> = vec![];
+    let mut units: Vec<(compile::Compiled, Vec<usize>, Vec<bool>)> = vec![];
     let mut bound = false;
     match compile::compile_file(&case.model, &Options::new("model")) {
-        Ok(c) => units.push((c, (0..sets.len()).collect())),
-        Err(e) if bind && e.to_string().contains("known at compile time") => {
+        Ok(c) => units.push((c, (0..sets.len()).collect(), vec![])),
+        Err(crate::Error::NeedsValue { .. }) if bind => {
             bound = true;
             let graph = match compile::load_graph(&case.model) {
                 Ok(g) => g,
                 Err(e) => return fail_all(e.to_string()),
             };
             for (k, (ins, _)) in sets.iter().enumerate() {
-                let mut opts = Options::new("model");
-                for (v, t) in graph.inputs.iter().zip(ins) {
-                    if matches!(t.dtype, DType::I64 | DType::I32) {
-                        opts.binds.push((graph.value(*v).name.clone(), t.clone()));
-                    }
-                }
-                match compile::compile_graph(graph.clone(), &opts) {
-                    Ok(c) => units.push((c, vec![k])),
-                    Err(e) => return fail_all(format!("{e} (with integer inputs bound)")),
+                match compile::compile_binding(&graph, ins, &Options::new("model")) {
+                    Ok((c, mask)) => units.push((c, vec![k], mask.unwrap_or_default())),
+                    Err(e) => return fail_all(format!("{e} (with inputs bound)")),
                 }
             }
         }
         Err(e) => return fail_all(e.to_string()),
     }
-    let name = if bound { format!("{name} (bound)") } else { name.to_string() };
+    let name = if bound {
+        format!("{name} (bound)")
+    } else {
+        name.to_string()
+    };
     let mut results = vec![];
     for b in backends {
         let outcome = (|| -> Result<Outcome> {
             let (mut ma, mut mr) = (0f64, 0f64);
-            for (compiled, set_ids) in &units {
+            for (compiled, set_ids, mask) in &units {
                 let p = &compiled.program;
                 let mut prepared = vec![];
                 for k in set_ids {
@@ -179,7 +191,7 @@ pub fn run_case(
                         .0
                         .iter()
                         .enumerate()
-                        .filter(|(i, _)| !bound || !matches!(sets[*k].0[*i].dtype, DType::I64 | DType::I32))
+                        .filter(|(i, _)| !mask.get(*i).copied().unwrap_or(false))
                         .map(|(_, t)| t.clone())
                         .collect();
                     prepared.push(run::prepare(p, &ins)?);
@@ -248,7 +260,10 @@ pub fn check_paths(
         }
         let cases = testdata::find_cases(root)?;
         if cases.is_empty() {
-            return Err(Error::io(*root, "no test cases (folders with model.onnx) found"));
+            return Err(Error::io(
+                *root,
+                "no test cases (folders with model.onnx) found",
+            ));
         }
         for c in cases {
             let name = c
@@ -268,9 +283,18 @@ pub fn check_paths(
 
 /// The closing line: `N passed, M failed` (`, K skipped`).
 pub fn summary(results: &[CaseResult]) -> String {
-    let p = results.iter().filter(|r| matches!(r.outcome, Outcome::Pass { .. })).count();
-    let f = results.iter().filter(|r| matches!(r.outcome, Outcome::Fail(_))).count();
-    let s = results.iter().filter(|r| matches!(r.outcome, Outcome::Skip(_))).count();
+    let p = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Pass { .. }))
+        .count();
+    let f = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Fail(_)))
+        .count();
+    let s = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Skip(_)))
+        .count();
     if s > 0 {
         format!("{p} passed, {f} failed, {s} skipped")
     } else {

@@ -27,7 +27,11 @@ impl Emit {
             "object" | "obj" | "o" => Emit::Object,
             "c" => Emit::C,
             "rust" | "rs" => Emit::Rust,
-            _ => return Err(Error::Usage(format!("unknown --emit '{s}' (object, c or rust)"))),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "unknown --emit '{s}' (object, c or rust)"
+                )))
+            }
         })
     }
 }
@@ -88,7 +92,11 @@ pub fn specialise(g: &mut Graph, opts: &Options) -> Result<()> {
         let Some(i) = g.syms.iter().position(|s| s == name) else {
             return Err(Error::Usage(format!(
                 "--dim {name}: the model has no symbolic dim '{name}' (it has: {})",
-                if g.syms.is_empty() { "none".to_string() } else { g.syms.join(", ") }
+                if g.syms.is_empty() {
+                    "none".to_string()
+                } else {
+                    g.syms.join(", ")
+                }
             )));
         };
         if *value < 0 {
@@ -107,7 +115,9 @@ pub fn specialise(g: &mut Graph, opts: &Options) -> Result<()> {
     }
     for (name, t) in &opts.binds {
         let Some(pos) = g.inputs.iter().position(|v| g.value(*v).name == *name) else {
-            return Err(Error::Usage(format!("--bind {name}: the model has no input '{name}'")));
+            return Err(Error::Usage(format!(
+                "--bind {name}: the model has no input '{name}'"
+            )));
         };
         let v = g.inputs[pos];
         if let Some(ty) = &g.value(v).ty {
@@ -133,7 +143,10 @@ pub fn specialise(g: &mut Graph, opts: &Options) -> Result<()> {
     for v in &g.inputs {
         let val = g.value(*v);
         if val.ty.is_none() {
-            return Err(Error::Model(format!("input '{}' has no tensor type and shape", val.name)));
+            return Err(Error::Model(format!(
+                "input '{}' has no tensor type and shape",
+                val.name
+            )));
         }
     }
     Ok(())
@@ -181,13 +194,19 @@ pub fn compile_file(path: &Path, opts: &Options) -> Result<Compiled> {
 /// The files of an artifact: (file name, contents).
 pub fn emit(p: &Program, emit: Emit, target: &Target) -> Result<Vec<(String, Vec<u8>)>> {
     let name = &p.name;
-    let header = (format!("{name}.h"), backend::header::emit_header(p).into_bytes());
+    let header = (
+        format!("{name}.h"),
+        backend::header::emit_header(p).into_bytes(),
+    );
     Ok(match emit {
         Emit::Object => {
             let obj = backend::cranelift::object::emit_object(p, target)?;
             vec![(format!("{name}.o"), obj), header]
         }
-        Emit::C => vec![(format!("{name}.c"), backend::c::emit_c(p).into_bytes()), header],
+        Emit::C => vec![
+            (format!("{name}.c"), backend::c::emit_c(p).into_bytes()),
+            header,
+        ],
         Emit::Rust => {
             let (src, weights) = backend::rust::emit_rust(p);
             let mut v = vec![(format!("{name}.rs"), src.into_bytes())];
@@ -280,4 +299,54 @@ impl Builder {
         let files = emit(&c.program, self.emit, &target)?;
         write_files(&out, &files)
     }
+}
+
+/// Compile `g` with the values of the inputs it needs at compile time bound from `inputs`
+/// (one tensor per graph input, in order): each `NeedsValue` error names a node input; when it
+/// is a graph input it is bound and compilation retried. If the needed value is computed from
+/// graph inputs, every input of rank ≤ 1 is bound at once. Returns the program and which graph
+/// inputs were bound (`None` when nothing needed binding).
+pub fn compile_binding(
+    g: &Graph,
+    inputs: &[Tensor],
+    base: &Options,
+) -> Result<(Compiled, Option<Vec<bool>>)> {
+    let mut bound = vec![false; g.inputs.len()];
+    let mut widened = false;
+    for _ in 0..=g.inputs.len() {
+        let mut opts = base.clone();
+        for (k, b) in bound.iter().enumerate() {
+            if *b {
+                let name = g.value(g.inputs[k]).name.clone();
+                let t = inputs
+                    .get(k)
+                    .ok_or_else(|| Error::Usage(format!("no value for input {name}")))?;
+                opts.binds.push((name, t.clone()));
+            }
+        }
+        match compile_graph(g.clone(), &opts) {
+            Ok(c) => return Ok((c, bound.iter().any(|b| *b).then_some(bound))),
+            Err(Error::NeedsValue { node, input, msg }) => {
+                let v = g
+                    .nodes
+                    .iter()
+                    .find(|n| n.name == node)
+                    .and_then(|n| n.input(input));
+                match v.and_then(|v| g.inputs.iter().position(|i| *i == v)) {
+                    Some(k) if !bound[k] => bound[k] = true,
+                    _ if !widened => {
+                        widened = true;
+                        for (k, t) in inputs.iter().enumerate().take(bound.len()) {
+                            if t.shape.len() <= 1 {
+                                bound[k] = true;
+                            }
+                        }
+                    }
+                    _ => return Err(Error::Usage(msg)),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Usage("binding inputs did not converge".into()))
 }

@@ -17,7 +17,7 @@ use crate::check::{compare, Tolerance};
 use crate::compile::{self, Compiled, Options};
 use crate::error::{Error, Result};
 use crate::run::{self, Backend, Prepared};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 use crate::testdata::{self, Case, TestValue};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -128,6 +128,7 @@ struct Unit {
 struct Loaded {
     units: Vec<Unit>,
     tol: Tolerance,
+    bound: bool,
 }
 
 /// The op a case tests: the last node's op type that is not a Constant.
@@ -144,10 +145,14 @@ fn case_op(case: &Case) -> String {
     }
 }
 
-fn load_case(case: &Case, tags: &Tags) -> Result<Loaded> {
+fn load_case(case: &Case, tags: &Tags, auto_bind: bool) -> Result<Loaded> {
     let mut sets = vec![];
     for ds in &case.data_sets {
-        let ins: Vec<TestValue> = ds.inputs.iter().map(|p| testdata::load_value_pb(p)).collect::<Result<_>>()?;
+        let ins: Vec<TestValue> = ds
+            .inputs
+            .iter()
+            .map(|p| testdata::load_value_pb(p))
+            .collect::<Result<_>>()?;
         let ins: Vec<Tensor> = ins
             .into_iter()
             .map(|v| match v {
@@ -155,7 +160,11 @@ fn load_case(case: &Case, tags: &Tags) -> Result<Loaded> {
                 TestValue::Other(k) => Err(Error::Usage(format!("a {k} input is not supported"))),
             })
             .collect::<Result<_>>()?;
-        let outs: Vec<TestValue> = ds.outputs.iter().map(|p| testdata::load_value_pb(p)).collect::<Result<_>>()?;
+        let outs: Vec<TestValue> = ds
+            .outputs
+            .iter()
+            .map(|p| testdata::load_value_pb(p))
+            .collect::<Result<_>>()?;
         sets.push((ins, outs));
     }
     if sets.is_empty() {
@@ -168,23 +177,23 @@ fn load_case(case: &Case, tags: &Tags) -> Result<Loaded> {
     };
     let graph = compile::load_graph(&case.model)?;
     let mut units = vec![];
-    if tags.bind {
-        if compile::compile_graph(graph.clone(), &Options::new("model")).is_ok() {
+    let free = compile::compile_graph(graph.clone(), &Options::new("model"));
+    let bind = tags.bind || (auto_bind && matches!(free, Err(Error::NeedsValue { .. })));
+    if bind {
+        if free.is_ok() {
             return Err(Error::Usage(
                 "the manifest tags this case `bind`, but it compiles with its inputs free".into(),
             ));
         }
         for (ins, outs) in sets {
-            let mut opts = Options::new("model");
-            let mut free = vec![];
-            for (v, t) in graph.inputs.iter().zip(&ins) {
-                if matches!(t.dtype, DType::I64 | DType::I32) {
-                    opts.binds.push((graph.value(*v).name.clone(), t.clone()));
-                } else {
-                    free.push(t.clone());
-                }
-            }
-            let compiled = compile::compile_graph(graph.clone(), &opts)?;
+            let (compiled, mask) = compile::compile_binding(&graph, &ins, &Options::new("model"))?;
+            let mask = mask.unwrap_or_default();
+            let free: Vec<Tensor> = ins
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| !mask.get(*k).copied().unwrap_or(false))
+                .map(|(_, t)| t.clone())
+                .collect();
             let prep = run::prepare(&compiled.program, &free)?;
             units.push(Unit {
                 compiled,
@@ -192,14 +201,18 @@ fn load_case(case: &Case, tags: &Tags) -> Result<Loaded> {
             });
         }
     } else {
-        let compiled = compile::compile_graph(graph, &Options::new("model"))?;
+        let compiled = free?;
         let mut reqs = vec![];
         for (ins, outs) in sets {
             reqs.push((run::prepare(&compiled.program, &ins)?, outs));
         }
         units.push(Unit { compiled, reqs });
     }
-    Ok(Loaded { units, tol })
+    Ok(Loaded {
+        units,
+        tol,
+        bound: bind,
+    })
 }
 
 /// Compare one unit's results with the references (and, when given, with interp's bytes).
@@ -229,7 +242,9 @@ fn judge(
         }
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             let TestValue::Tensor(w) = w else {
-                return Verdict::Fail(format!("output {i}: non-tensor references are not supported"));
+                return Verdict::Fail(format!(
+                    "output {i}: non-tensor references are not supported"
+                ));
             };
             if let Err(m) = compare(g, w, tol) {
                 return Verdict::Fail(format!("output {i}: {m}"));
@@ -246,11 +261,17 @@ fn same_up_to_nan(elem: crate::kir::Scalar, a: &[u8], b: &[u8]) -> bool {
     }
     match elem {
         Scalar::F32 => a.chunks(4).zip(b.chunks(4)).all(|(x, y)| {
-            let (x, y) = (f32::from_le_bytes(x.try_into().unwrap()), f32::from_le_bytes(y.try_into().unwrap()));
+            let (x, y) = (
+                f32::from_le_bytes(x.try_into().unwrap()),
+                f32::from_le_bytes(y.try_into().unwrap()),
+            );
             x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
         }),
         Scalar::F64 => a.chunks(8).zip(b.chunks(8)).all(|(x, y)| {
-            let (x, y) = (f64::from_le_bytes(x.try_into().unwrap()), f64::from_le_bytes(y.try_into().unwrap()));
+            let (x, y) = (
+                f64::from_le_bytes(x.try_into().unwrap()),
+                f64::from_le_bytes(y.try_into().unwrap()),
+            );
             x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
         }),
         _ => false,
@@ -270,13 +291,19 @@ pub fn run_suite(
     manifest: &Manifest,
     backends: &[Backend],
     batch: usize,
+    auto_bind: bool,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<CaseReport>> {
     let cases = testdata::find_cases(root)?;
     let mut reports = vec![];
     let mut loaded: Vec<Option<Loaded>> = vec![];
     for c in &cases {
-        let name = c.dir.strip_prefix(root).unwrap_or(&c.dir).display().to_string();
+        let name = c
+            .dir
+            .strip_prefix(root)
+            .unwrap_or(&c.dir)
+            .display()
+            .to_string();
         let short = name.rsplit('/').next().unwrap_or(&name).to_string();
         let tags = manifest.tags(&short);
         let mut rep = CaseReport {
@@ -285,7 +312,10 @@ pub fn run_suite(
             bound: tags.bind,
             verdicts: BTreeMap::new(),
         };
-        let l = load_case(c, &tags);
+        let l = load_case(c, &tags, auto_bind);
+        if let Ok(l) = &l {
+            rep.bound = l.bound;
+        }
         match (&tags.skip, l) {
             (Some(reason), Ok(l)) => {
                 // Must not pass on jit.
@@ -394,7 +424,10 @@ pub fn run_suite(
             for (i, k) in chunk {
                 let u = &loaded[*i].as_ref().expect("loaded").units[*k];
                 if b == Backend::Object {
-                    match crate::backend::cranelift::object::emit_object(&u.compiled.program, &kiln_targets::Target::host()) {
+                    match crate::backend::cranelift::object::emit_object(
+                        &u.compiled.program,
+                        &kiln_targets::Target::host(),
+                    ) {
                         Ok(o) => {
                             objects.push(Some(o));
                             obj_err.push(None);
@@ -415,7 +448,11 @@ pub fn run_suite(
                 .filter(|(j, _)| obj_err[*j].is_none())
                 .map(|(j, (i, k))| {
                     let u = &loaded[*i].as_ref().expect("loaded").units[*k];
-                    (&u.compiled.program, objects[j].as_deref(), reqs[j].as_slice())
+                    (
+                        &u.compiled.program,
+                        objects[j].as_deref(),
+                        reqs[j].as_slice(),
+                    )
                 })
                 .collect();
             let results = exec::run_native_batch(nb, &items)?;
@@ -460,7 +497,12 @@ pub fn counts(reports: &[CaseReport], b: Backend) -> (usize, usize, usize) {
 }
 
 /// The markdown report: totals per backend and suite, then per op.
-pub fn report_markdown(reports: &[CaseReport], backends: &[Backend], seconds: f64, source: &str) -> String {
+pub fn report_markdown(
+    reports: &[CaseReport],
+    backends: &[Backend],
+    seconds: f64,
+    source: &str,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Conformance\n");
     let _ = writeln!(
@@ -473,7 +515,10 @@ pub fn report_markdown(reports: &[CaseReport], backends: &[Backend], seconds: f6
          Every case that does not pass is in `tests/conformance/manifest.txt` with a reason.\n"
     );
     let suites: Vec<String> = {
-        let mut v: Vec<String> = reports.iter().map(|r| r.name.split('/').next().unwrap_or("").to_string()).collect();
+        let mut v: Vec<String> = reports
+            .iter()
+            .map(|r| r.name.split('/').next().unwrap_or("").to_string())
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -493,9 +538,17 @@ pub fn report_markdown(reports: &[CaseReport], backends: &[Backend], seconds: f6
             if rs.is_empty() {
                 continue;
             }
-            let _ = write!(s, "| {suite} | {} | {} |", rs.len(), if bound { "bound" } else { "free" });
+            let _ = write!(
+                s,
+                "| {suite} | {} | {} |",
+                rs.len(),
+                if bound { "bound" } else { "free" }
+            );
             for b in backends {
-                let p = rs.iter().filter(|r| r.verdicts.get(b) == Some(&Verdict::Pass)).count();
+                let p = rs
+                    .iter()
+                    .filter(|r| r.verdicts.get(b) == Some(&Verdict::Pass))
+                    .count();
                 let _ = write!(s, " {p} |");
             }
             let _ = writeln!(s);
@@ -510,13 +563,20 @@ pub fn report_markdown(reports: &[CaseReport], backends: &[Backend], seconds: f6
     let _ = writeln!(s, "|---|---:|{}---|", "---:|".repeat(backends.len()));
     let mut ops: BTreeMap<String, Vec<&CaseReport>> = BTreeMap::new();
     for r in reports {
-        let key = if r.name.ends_with("_expanded") { format!("{} (function body)", r.op) } else { r.op.clone() };
+        let key = if r.name.ends_with("_expanded") {
+            format!("{} (function body)", r.op)
+        } else {
+            r.op.clone()
+        };
         ops.entry(key).or_default().push(r);
     }
     for (op, rs) in ops {
         let _ = write!(s, "| {op} | {} |", rs.len());
         for b in backends {
-            let p = rs.iter().filter(|r| r.verdicts.get(b) == Some(&Verdict::Pass)).count();
+            let p = rs
+                .iter()
+                .filter(|r| r.verdicts.get(b) == Some(&Verdict::Pass))
+                .count();
             let _ = write!(s, " {p} |");
         }
         let why = rs
@@ -530,6 +590,36 @@ pub fn report_markdown(reports: &[CaseReport], backends: &[Backend], seconds: f6
             .unwrap_or_default();
         let why: String = why.replace('|', "/").chars().take(120).collect();
         let _ = writeln!(s, " {why} |");
+    }
+    s
+}
+
+/// A manifest that describes the results: `bind` for every bound case, `skip: reason` (the
+/// first failure) for every case that did not pass on every backend. Used to write
+/// `tests/conformance/manifest.txt`, which is then reviewed and committed.
+pub fn manifest_from(reports: &[CaseReport], header: &str) -> String {
+    let mut s = String::from(header);
+    for r in reports {
+        let short = r.name.rsplit('/').next().unwrap_or(&r.name);
+        let fail = r.verdicts.values().find_map(|v| match v {
+            Verdict::Fail(m) | Verdict::Skip(m) => Some(m.clone()),
+            Verdict::Pass => None,
+        });
+        if !r.bound && fail.is_none() {
+            continue;
+        }
+        let _ = write!(s, "{short}");
+        if r.bound {
+            let _ = write!(s, " bind");
+        }
+        if let Some(m) = fail {
+            let m = m
+                .strip_prefix("unexpected pass (manifest: skip: ")
+                .unwrap_or(&m);
+            let one: String = m.replace(['\n', '\r'], " ").chars().take(160).collect();
+            let _ = write!(s, " skip: {one}");
+        }
+        let _ = writeln!(s);
     }
     s
 }

@@ -17,6 +17,14 @@ pub enum Error {
     /// `node NAME (OP, opset V)`.
     #[error("{0}")]
     Node(String),
+    /// A node needs the value of one of its inputs at compile time (a Reshape's shape fed as
+    /// a graph input): binding that input (`--bind`) would let it compile.
+    #[error("{msg}")]
+    NeedsValue {
+        node: String,
+        input: usize,
+        msg: String,
+    },
     /// Invalid user options (--dim, --bind, --target, ...).
     #[error("{0}")]
     Usage(String),

@@ -17,7 +17,12 @@ fn ty_str(g: &Graph, v: ValueId) -> String {
 pub fn report(c: &Compiled) -> String {
     let g = &c.model.graph;
     let mut s = String::new();
-    let _ = writeln!(s, "graph {} ({} nodes after optimisation)", c.program.name, g.nodes.len());
+    let _ = writeln!(
+        s,
+        "graph {} ({} nodes after optimisation)",
+        c.program.name,
+        g.nodes.len()
+    );
     if !g.syms.is_empty() {
         let _ = writeln!(s, "symbolic dims: {}", g.syms.join(", "));
     }
@@ -30,16 +35,27 @@ pub fn report(c: &Compiled) -> String {
     let mut total = Dim::known(0);
     let _ = writeln!(s, "nodes:");
     for (n, op) in g.nodes.iter().zip(&c.model.ops) {
-        let ins: Vec<Option<&TensorType>> =
-            n.inputs.iter().map(|v| v.and_then(|v| g.value(v).ty.as_ref())).collect();
-        let outs: Vec<&TensorType> =
-            n.outputs.iter().flatten().filter_map(|v| g.value(*v).ty.as_ref()).collect();
+        let ins: Vec<Option<&TensorType>> = n
+            .inputs
+            .iter()
+            .map(|v| v.and_then(|v| g.value(v).ty.as_ref()))
+            .collect();
+        let outs: Vec<&TensorType> = n
+            .outputs
+            .iter()
+            .flatten()
+            .filter_map(|v| g.value(*v).ty.as_ref())
+            .collect();
         let f = op.flops(&ins, &outs);
         total = total.add(&f);
         let inn: Vec<String> = n
             .inputs
             .iter()
-            .map(|v| v.map_or("-".into(), |v| format!("{}:{}", g.value(v).name, ty_str(g, v))))
+            .map(|v| {
+                v.map_or("-".into(), |v| {
+                    format!("{}:{}", g.value(v).name, ty_str(g, v))
+                })
+            })
             .collect();
         let outn: Vec<String> = n
             .outputs
@@ -71,7 +87,11 @@ pub fn report(c: &Compiled) -> String {
             Storage::Input(i) => format!("input {i}"),
             Storage::Output(i) => format!("output {i}"),
             Storage::Weight => {
-                let b = g.value(*v).ty.as_ref().map(|t| numel(&t.shape).scale(t.dtype.size().unwrap_or(1) as i64));
+                let b = g
+                    .value(*v)
+                    .ty
+                    .as_ref()
+                    .map(|t| numel(&t.shape).scale(t.dtype.size().unwrap_or(1) as i64));
                 format!("weight {} bytes", b.map_or("?".into(), |b| b.show(&g.syms)))
             }
             Storage::Scratch {
@@ -99,24 +119,48 @@ pub fn dot(c: &Compiled) -> String {
     let g = &c.model.graph;
     let mut s = String::from("digraph kiln {\n  rankdir=TB;\n  node [fontname=\"monospace\"];\n");
     for v in &g.inputs {
-        let _ = writeln!(s, "  \"v{}\" [shape=ellipse,label=\"{}\\n{}\"];", v.0, esc(&g.value(*v).name), esc(&ty_str(g, *v)));
+        let _ = writeln!(
+            s,
+            "  \"v{}\" [shape=ellipse,label=\"{}\\n{}\"];",
+            v.0,
+            esc(&g.value(*v).name),
+            esc(&ty_str(g, *v))
+        );
     }
     let producers = g.producers();
     for (i, n) in g.nodes.iter().enumerate() {
-        let _ = writeln!(s, "  \"n{i}\" [shape=box,label=\"{}\\n{}\"];", esc(&n.op_type), esc(&n.name));
+        let _ = writeln!(
+            s,
+            "  \"n{i}\" [shape=box,label=\"{}\\n{}\"];",
+            esc(&n.op_type),
+            esc(&n.name)
+        );
         for v in n.inputs.iter().flatten() {
             let from = match producers[v.0 as usize] {
                 Some(p) => format!("n{}", p.0),
                 None if g.inputs.contains(v) => format!("v{}", v.0),
                 None => continue, // constants are not drawn
             };
-            let _ = writeln!(s, "  \"{from}\" -> \"n{i}\" [label=\"{}\"];", esc(&ty_str(g, *v)));
+            let _ = writeln!(
+                s,
+                "  \"{from}\" -> \"n{i}\" [label=\"{}\"];",
+                esc(&ty_str(g, *v))
+            );
         }
     }
     for (k, v) in g.outputs.iter().enumerate() {
-        let _ = writeln!(s, "  \"out{k}\" [shape=ellipse,label=\"{}\"];", esc(&g.value(*v).name));
+        let _ = writeln!(
+            s,
+            "  \"out{k}\" [shape=ellipse,label=\"{}\"];",
+            esc(&g.value(*v).name)
+        );
         if let Some(p) = producers[v.0 as usize] {
-            let _ = writeln!(s, "  \"n{}\" -> \"out{k}\" [label=\"{}\"];", p.0, esc(&ty_str(g, *v)));
+            let _ = writeln!(
+                s,
+                "  \"n{}\" -> \"out{k}\" [label=\"{}\"];",
+                p.0,
+                esc(&ty_str(g, *v))
+            );
         }
     }
     s.push_str("}\n");

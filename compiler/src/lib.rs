@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod check;
 pub mod compile;
+pub mod conformance;
 pub mod error;
 pub mod inspect;
 pub mod ir;

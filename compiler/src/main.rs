@@ -9,7 +9,11 @@ use kiln::{npy, Error, Result};
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "kiln", version, about = "Ahead-of-time compiler from ONNX models to native code")]
+#[command(
+    name = "kiln",
+    version,
+    about = "Ahead-of-time compiler from ONNX models to native code"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -63,6 +67,29 @@ enum Cmd {
         /// graph input), bind its integer inputs from each data set (`kiln compile --bind`).
         #[arg(long)]
         bind_inputs: bool,
+    },
+    /// Run a conformance suite (ONNX backend-test layout) against a manifest on every backend.
+    Conformance {
+        /// The suite's root (e.g. target/conformance, holding node/, simple/, ...).
+        root: PathBuf,
+        /// The manifest of expected failures and tags.
+        #[arg(long, default_value = "tests/conformance/manifest.txt")]
+        manifest: PathBuf,
+        #[arg(long, default_value = "all")]
+        backend: String,
+        /// Programs per C/Rust/object compiler invocation.
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+        /// Write the markdown report here (e.g. docs/conformance.md).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Print every case's line, not only the failures.
+        #[arg(long)]
+        verbose: bool,
+        /// Bind inputs of untagged cases that need them and write a manifest describing the
+        /// results (bind tags, skip reasons) to this path, for review.
+        #[arg(long)]
+        write_manifest: Option<PathBuf>,
     },
     /// Run a model on .npy inputs and write .npy outputs.
     Run {
@@ -186,12 +213,99 @@ fn real_main(cli: Cli) -> Result<i32> {
         } => {
             let backends = Backend::parse_list(&backend)?;
             let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-            let results = check::check_paths(&refs, &backends, Tolerance { rtol, atol }, bind_inputs, &mut |r| {
-                println!("{}", r.line())
-            })?;
+            let results = check::check_paths(
+                &refs,
+                &backends,
+                Tolerance { rtol, atol },
+                bind_inputs,
+                &mut |r| println!("{}", r.line()),
+            )?;
             println!("{}", check::summary(&results));
-            let failed = results.iter().any(|r| matches!(r.outcome, Outcome::Fail(_)));
+            let failed = results
+                .iter()
+                .any(|r| matches!(r.outcome, Outcome::Fail(_)));
             Ok(if failed { 1 } else { 0 })
+        }
+        Cmd::Conformance {
+            root,
+            manifest,
+            backend,
+            batch,
+            report,
+            verbose,
+            write_manifest,
+        } => {
+            use kiln::conformance::{self as conf, Verdict};
+            let backends = Backend::parse_list(&backend)?;
+            let text = std::fs::read_to_string(&manifest).map_err(|e| Error::io(&manifest, e))?;
+            let m = conf::Manifest::parse(&text)?;
+            let t0 = std::time::Instant::now();
+            let m = if write_manifest.is_some() {
+                conf::Manifest::default()
+            } else {
+                m
+            };
+            let reports = conf::run_suite(
+                &root,
+                &m,
+                &backends,
+                batch,
+                write_manifest.is_some(),
+                &mut |s| eprintln!("[{:6.1} s] {s}", t0.elapsed().as_secs_f64()),
+            )?;
+            let secs = t0.elapsed().as_secs_f64();
+            let mut failed = 0;
+            for r in &reports {
+                for (b, v) in &r.verdicts {
+                    match v {
+                        Verdict::Fail(m) => {
+                            failed += 1;
+                            println!("FAIL {} [{b}] {}", r.name, m.replace('\n', " "));
+                        }
+                        Verdict::Pass if verbose => println!("PASS {} [{b}]", r.name),
+                        Verdict::Skip(m) if verbose => println!("SKIP {} [{b}] {m}", r.name),
+                        _ => {}
+                    }
+                }
+            }
+            let (mut p, mut f, mut s) = (0, 0, 0);
+            for b in &backends {
+                let (bp, bf, bs) = conf::counts(&reports, *b);
+                println!("{b}: {bp} passed, {bf} failed, {bs} skipped");
+                p += bp;
+                f += bf;
+                s += bs;
+            }
+            if let Some(path) = report {
+                let md = conf::report_markdown(
+                    &reports,
+                    &backends,
+                    secs,
+                    &format!("{} cases", reports.len()),
+                );
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let name = path
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or("conformance.md".into());
+                compile::write_files(dir, &[(name, md.into_bytes())])?;
+            }
+            if let Some(path) = write_manifest {
+                let header = "# Conformance manifest: one case per line, `NAME [bind] [rtol=X] [atol=X] [skip: reason]`.\n\
+                              # `bind`: the case needs a shape-determining input's value at compile time; it runs with\n\
+                              # that input bound from its data set. `skip`: expected not to pass, with the reason.\n\
+                              # Written by `kiln conformance --write-manifest` and reviewed; the runner fails on a\n\
+                              # skipped case that passes and on a `bind` case that compiles with its inputs free.\n";
+                std::fs::write(&path, conf::manifest_from(&reports, header))
+                    .map_err(|e| Error::io(&path, e))?;
+                println!("wrote {}", path.display());
+            }
+            println!("wall time {secs:.0} s");
+            println!("{p} passed, {f} failed, {s} skipped");
+            Ok(if failed > 0 { 1 } else { 0 })
         }
         Cmd::Run {
             model,
@@ -216,23 +330,38 @@ fn real_main(cli: Cli) -> Result<i32> {
                 let idx = match name {
                     Some(n) => p.inputs.iter().position(|i| i.name == n).ok_or_else(|| {
                         let names: Vec<&str> = p.inputs.iter().map(|i| i.name.as_str()).collect();
-                        Error::Usage(format!("the model has no input '{n}' (inputs: {})", names.join(", ")))
+                        Error::Usage(format!(
+                            "the model has no input '{n}' (inputs: {})",
+                            names.join(", ")
+                        ))
                     })?,
                     None => k,
                 };
                 if idx >= tensors.len() {
-                    return Err(Error::Usage(format!("too many inputs: the model takes {}", p.inputs.len())));
+                    return Err(Error::Usage(format!(
+                        "too many inputs: the model takes {}",
+                        p.inputs.len()
+                    )));
                 }
                 tensors[idx] = Some(npy::read_npy(Path::new(file))?);
             }
             let tensors: Vec<_> = tensors
                 .into_iter()
                 .enumerate()
-                .map(|(i, t)| t.ok_or_else(|| Error::Usage(format!("input '{}' is missing (--input {}=FILE.npy)", p.inputs[i].name, p.inputs[i].name))))
+                .map(|(i, t)| {
+                    t.ok_or_else(|| {
+                        Error::Usage(format!(
+                            "input '{}' is missing (--input {}=FILE.npy)",
+                            p.inputs[i].name, p.inputs[i].name
+                        ))
+                    })
+                })
                 .collect::<Result<_>>()?;
             let prep = run::prepare(p, &tensors)?;
             let loaded = run::load(p, *b)?;
-            let r = run::execute(p, &loaded, &[&prep])?.pop().ok_or_else(|| Error::Internal("no result".into()))?;
+            let r = run::execute(p, &loaded, &[&prep])?
+                .pop()
+                .ok_or_else(|| Error::Internal("no result".into()))?;
             let outs = run::outputs(p, &prep, r)?;
             std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
             let names: Vec<String> = p.outputs.iter().map(|o| o.name.clone()).collect();
@@ -261,8 +390,15 @@ fn real_main(cli: Cli) -> Result<i32> {
             if let Some(d) = dot {
                 let text = kiln::inspect::dot(&c);
                 compile::write_files(
-                    d.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
-                    &[(d.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or("graph.dot".into()), text.into_bytes())],
+                    d.parent()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .unwrap_or(Path::new(".")),
+                    &[(
+                        d.file_name()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or("graph.dot".into()),
+                        text.into_bytes(),
+                    )],
                 )?;
                 println!("wrote {}", d.display());
             }
@@ -281,7 +417,10 @@ fn real_main(cli: Cli) -> Result<i32> {
             } else {
                 npy::to_npy_bytes(&t)
             };
-            let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = output
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             let name = output
                 .file_name()
                 .ok_or_else(|| Error::Usage(format!("{}: not a file name", output.display())))?
@@ -292,7 +431,11 @@ fn real_main(cli: Cli) -> Result<i32> {
         }
         Cmd::Ops => {
             for e in kiln::ops::registry() {
-                let dom = if e.domain.is_empty() { "ai.onnx" } else { e.domain };
+                let dom = if e.domain.is_empty() {
+                    "ai.onnx"
+                } else {
+                    e.domain
+                };
                 println!("{dom}::{} opset {}+", e.name, e.since);
             }
             println!("{} ops", kiln::ops::registry().len());
@@ -300,7 +443,11 @@ fn real_main(cli: Cli) -> Result<i32> {
         }
         Cmd::Targets => {
             for t in kiln_targets::presets() {
-                let emits = if t.cranelift { "object, c, rust" } else { "c, rust" };
+                let emits = if t.cranelift {
+                    "object, c, rust"
+                } else {
+                    "c, rust"
+                };
                 println!("{:32} {:40} emits {emits}", t.name, t.triple.to_string());
             }
             Ok(0)

@@ -132,7 +132,9 @@ pub fn prepare(p: &Program, inputs: &[Tensor]) -> Result<Prepared> {
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            d.ok_or_else(|| Error::Usage(format!("dim {} is not given by any input", p.syms[i].name)))
+            d.ok_or_else(|| {
+                Error::Usage(format!("dim {} is not given by any input", p.syms[i].name))
+            })
         })
         .collect::<Result<_>>()?;
     for (s, v) in p.syms.iter().zip(&dims) {
@@ -191,9 +193,12 @@ pub enum Loaded {
 pub fn load(p: &Program, b: Backend) -> Result<Loaded> {
     Ok(match b {
         Backend::Interp => Loaded::Interp,
-        Backend::Jit => Loaded::Jit(Box::new(crate::backend::cranelift::jit::JitProgram::new(p)?)),
+        Backend::Jit => Loaded::Jit(Box::new(crate::backend::cranelift::jit::JitProgram::new(
+            p,
+        )?)),
         Backend::Object => {
-            let obj = crate::backend::cranelift::object::emit_object(p, &kiln_targets::Target::host())?;
+            let obj =
+                crate::backend::cranelift::object::emit_object(p, &kiln_targets::Target::host())?;
             Loaded::Native(NativeBackend::Object, Some(obj))
         }
         Backend::C => Loaded::Native(NativeBackend::C, None),
@@ -207,7 +212,8 @@ pub fn execute(p: &Program, l: &Loaded, reqs: &[&Prepared]) -> Result<Vec<RunRes
         Loaded::Interp => reqs
             .iter()
             .map(|r| {
-                let mut outs: Vec<Vec<u8>> = r.req.output_bytes.iter().map(|n| vec![0u8; *n]).collect();
+                let mut outs: Vec<Vec<u8>> =
+                    r.req.output_bytes.iter().map(|n| vec![0u8; *n]).collect();
                 let mut scratch = vec![0u8; r.scratch_bytes];
                 let mut mem = kir::interp::Memory {
                     inputs: r.req.inputs.iter().map(|v| v.as_slice()).collect(),
@@ -225,7 +231,8 @@ pub fn execute(p: &Program, l: &Loaded, reqs: &[&Prepared]) -> Result<Vec<RunRes
         Loaded::Jit(j) => reqs
             .iter()
             .map(|r| {
-                let mut outs: Vec<Vec<u8>> = r.req.output_bytes.iter().map(|n| vec![0u8; *n]).collect();
+                let mut outs: Vec<Vec<u8>> =
+                    r.req.output_bytes.iter().map(|n| vec![0u8; *n]).collect();
                 let mut scratch = vec![0u8; r.scratch_bytes];
                 let ins: Vec<&[u8]> = r.req.inputs.iter().map(|v| v.as_slice()).collect();
                 let mut os: Vec<&mut [u8]> = outs.iter_mut().map(|v| v.as_mut_slice()).collect();
@@ -247,12 +254,17 @@ pub fn execute(p: &Program, l: &Loaded, reqs: &[&Prepared]) -> Result<Vec<RunRes
 pub fn outputs(p: &Program, prep: &Prepared, r: RunResult) -> Result<Vec<Tensor>> {
     if r.status != 0 {
         let what = Status::from_code(r.status).map_or("unknown status", |s| s.describe());
-        return Err(Error::Usage(format!("the model returned status {}: {what}", r.status)));
+        return Err(Error::Usage(format!(
+            "the model returned status {}: {what}",
+            r.status
+        )));
     }
     Ok(p.outputs
         .iter()
         .zip(&prep.out_shapes)
         .zip(r.outputs)
-        .map(|((io, shape), bytes)| Tensor::from_bytes(DType::from_scalar(io.elem), shape.clone(), bytes))
+        .map(|((io, shape), bytes)| {
+            Tensor::from_bytes(DType::from_scalar(io.elem), shape.clone(), bytes)
+        })
         .collect())
 }

@@ -216,7 +216,9 @@ impl Tensor {
     pub fn from_bytes(dtype: DType, shape: Vec<u64>, bytes: Vec<u8>) -> Tensor {
         debug_assert_eq!(
             Some(bytes.len() as u64),
-            dtype.size().map(|s| s as u64 * shape.iter().product::<u64>())
+            dtype
+                .size()
+                .map(|s| s as u64 * shape.iter().product::<u64>())
         );
         Tensor {
             dtype,
@@ -280,6 +282,8 @@ impl Tensor {
     }
     /// All elements as i64 (for shape-like tensors).
     pub fn to_i64_vec(&self) -> Vec<i64> {
-        (0..self.numel() as usize).map(|i| self.get_i64(i)).collect()
+        (0..self.numel() as usize)
+            .map(|i| self.get_i64(i))
+            .collect()
     }
 }

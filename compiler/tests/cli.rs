@@ -48,7 +48,11 @@ fn missing_garbage_and_truncated_files() {
     let d = tmp("bad");
     let e = compile_fails(&d.join("nope.onnx"), &[]);
     assert!(e.contains("nope.onnx"), "{e}");
-    std::fs::write(d.join("garbage.onnx"), b"\xff\xfe this is not protobuf \x00\x01\x02").unwrap();
+    std::fs::write(
+        d.join("garbage.onnx"),
+        b"\xff\xfe this is not protobuf \x00\x01\x02",
+    )
+    .unwrap();
     compile_fails(&d.join("garbage.onnx"), &[]);
     let good = std::fs::read(repo().join("examples/models/tiny_mlp/model.onnx")).unwrap();
     for cut in [1, 10, good.len() / 2, good.len() - 3] {
@@ -69,7 +73,12 @@ fn unknown_dtype_negative_and_absurd_dims() {
         vec![],
     );
     if let Some(kiln::onnx::proto::type_proto::Value::TensorType(t)) =
-        m.graph.as_mut().unwrap().input[0].r#type.as_mut().unwrap().value.as_mut()
+        m.graph.as_mut().unwrap().input[0]
+            .r#type
+            .as_mut()
+            .unwrap()
+            .value
+            .as_mut()
     {
         t.elem_type = Some(77);
     }
@@ -103,7 +112,10 @@ fn unknown_dtype_negative_and_absurd_dims() {
     // Broadcasting to 2^40 elements from small inputs.
     let m = model(
         17,
-        vec![vi("a", DType::F32, &[D::K(1 << 20), D::K(1)]), vi("b", DType::F32, &[D::K(1 << 20)])],
+        vec![
+            vi("a", DType::F32, &[D::K(1 << 20), D::K(1)]),
+            vi("b", DType::F32, &[D::K(1 << 20)]),
+        ],
         vec![vi("y", DType::F32, &[])],
         vec![node("Add", "a", &["a", "b"], &["y"], vec![])],
         vec![],
@@ -145,7 +157,15 @@ fn compile_every_backend_is_deterministic() {
         for k in 0..2 {
             let out = tmp(&format!("det-{emit}-{k}"));
             let o = kiln()
-                .args(["compile", m.to_str().unwrap(), "--emit", emit, "--name", "mlp", "-o"])
+                .args([
+                    "compile",
+                    m.to_str().unwrap(),
+                    "--emit",
+                    emit,
+                    "--name",
+                    "mlp",
+                    "-o",
+                ])
                 .arg(&out)
                 .output()
                 .unwrap();
@@ -154,7 +174,10 @@ fn compile_every_backend_is_deterministic() {
                 .unwrap()
                 .map(|e| {
                     let e = e.unwrap();
-                    (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(e.path()).unwrap(),
+                    )
                 })
                 .collect();
             files.sort();
@@ -208,10 +231,19 @@ fn inspect_prints_graph_and_plan() {
         .unwrap();
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    for want in ["Gemm", "Softmax", "flops", "scratch bytes", "live nodes", "batch"] {
+    for want in [
+        "Gemm",
+        "Softmax",
+        "flops",
+        "scratch bytes",
+        "live nodes",
+        "batch",
+    ] {
         assert!(s.contains(want), "missing {want} in:\n{s}");
     }
-    assert!(std::fs::read_to_string(d.join("g.dot")).unwrap().starts_with("digraph"));
+    assert!(std::fs::read_to_string(d.join("g.dot"))
+        .unwrap()
+        .starts_with("digraph"));
 }
 
 #[test]
@@ -223,7 +255,15 @@ fn check_reports_pass_lines_and_summary() {
         .output()
         .unwrap();
     let s = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{s}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{s}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(s.contains("PASS") && s.contains("[jit]"), "{s}");
-    assert_eq!(s.trim().lines().last().unwrap(), "4 passed, 0 failed", "{s}");
+    assert_eq!(
+        s.trim().lines().last().unwrap(),
+        "4 passed, 0 failed",
+        "{s}"
+    );
 }

@@ -49,15 +49,26 @@ fn binary_case(op: &str, f: fn(f32, f32) -> f32, a_shape: &[u64], b_shape: &[u64
         let r = a_shape.len().max(b_shape.len());
         (0..r)
             .map(|i| {
-                let a = if i + a_shape.len() >= r { a_shape[i + a_shape.len() - r] } else { 1 };
-                let b = if i + b_shape.len() >= r { b_shape[i + b_shape.len() - r] } else { 1 };
+                let a = if i + a_shape.len() >= r {
+                    a_shape[i + a_shape.len() - r]
+                } else {
+                    1
+                };
+                let b = if i + b_shape.len() >= r {
+                    b_shape[i + b_shape.len() - r]
+                } else {
+                    1
+                };
                 a.max(b)
             })
             .collect()
     };
     let m = model(
         17,
-        vec![vi("a", DType::F32, &dims(a_shape)), vi("b", DType::F32, &dims(b_shape))],
+        vec![
+            vi("a", DType::F32, &dims(a_shape)),
+            vi("b", DType::F32, &dims(b_shape)),
+        ],
         vec![vi("y", DType::F32, &dims(&out))],
         vec![node(op, "n", &["a", "b"], &["y"], vec![])],
         vec![],
@@ -111,7 +122,10 @@ fn matmul_batched_broadcast_and_1d() {
         let dims = |s: &[u64]| s.iter().map(|d| D::K(*d as i64)).collect::<Vec<_>>();
         let m = model(
             13,
-            vec![vi("a", DType::F32, &dims(&ash)), vi("b", DType::F32, &dims(&bsh))],
+            vec![
+                vi("a", DType::F32, &dims(&ash)),
+                vi("b", DType::F32, &dims(&bsh)),
+            ],
             vec![vi("y", DType::F32, &[])],
             vec![node("MatMul", "mm", &["a", "b"], &["y"], vec![])],
             vec![],
@@ -123,7 +137,11 @@ fn matmul_batched_broadcast_and_1d() {
         // Reference for the 2-D/1-D cases only (batched ones are covered by interp==backends).
         if ash.len() <= 2 && bsh.len() <= 2 {
             let (av, bv) = (to_f32(&a), to_f32(&b));
-            let (m_, k) = if ash.len() == 2 { (ash[0] as usize, ash[1] as usize) } else { (1, ash[0] as usize) };
+            let (m_, k) = if ash.len() == 2 {
+                (ash[0] as usize, ash[1] as usize)
+            } else {
+                (1, ash[0] as usize)
+            };
             let n = if bsh.len() == 2 { bsh[1] as usize } else { 1 };
             let mut want = vec![0f32; m_ * n];
             for i in 0..m_ {
@@ -154,7 +172,12 @@ fn gemm_attributes() {
             "g",
             &["a", "b", "c"],
             &["y"],
-            vec![("alpha", A::F(0.5)), ("beta", A::F(2.0)), ("transA", A::I(1)), ("transB", A::I(1))],
+            vec![
+                ("alpha", A::F(0.5)),
+                ("beta", A::F(2.0)),
+                ("transA", A::I(1)),
+                ("transB", A::I(1)),
+            ],
         )],
         vec![init("b", &b), init("c", &cc)],
     );
@@ -175,7 +198,12 @@ fn gemm_attributes() {
 fn softmax_old_and_new_semantics() {
     let x = f32s(&[2, 3, 4], |i| rnd(i) * 4.0);
     let xv = to_f32(&x);
-    for (opset, op) in [(11, "Softmax"), (13, "Softmax"), (11, "LogSoftmax"), (13, "LogSoftmax")] {
+    for (opset, op) in [
+        (11, "Softmax"),
+        (13, "Softmax"),
+        (11, "LogSoftmax"),
+        (13, "LogSoftmax"),
+    ] {
         let m = model(
             opset,
             vec![vi("x", DType::F32, &[D::K(2), D::K(3), D::K(4)])],
@@ -188,16 +216,24 @@ fn softmax_old_and_new_semantics() {
         // Rows: opset 11 coerces to 2-D at axis 1 (rows of 12); opset 13 runs along axis 1
         // (rows of 3 at stride 4).
         let rows: Vec<Vec<usize>> = if opset < 13 {
-            (0..2).map(|o| (0..12).map(|k| o * 12 + k).collect()).collect()
+            (0..2)
+                .map(|o| (0..12).map(|k| o * 12 + k).collect())
+                .collect()
         } else {
-            (0..2).flat_map(|o| (0..4).map(move |i| (0..3).map(|k| o * 12 + k * 4 + i).collect())).collect()
+            (0..2)
+                .flat_map(|o| (0..4).map(move |i| (0..3).map(|k| o * 12 + k * 4 + i).collect()))
+                .collect()
         };
         let mut want = vec![0f32; 24];
         for r in rows {
             let m = r.iter().map(|&i| xv[i]).fold(f32::MIN, f32::max);
             let s: f32 = r.iter().map(|&i| (xv[i] - m).exp()).sum();
             for &i in &r {
-                want[i] = if op == "Softmax" { (xv[i] - m).exp() / s } else { xv[i] - m - s.ln() };
+                want[i] = if op == "Softmax" {
+                    (xv[i] - m).exp() / s
+                } else {
+                    xv[i] - m - s.ln()
+                };
             }
         }
         close(&y, &want, 1e-5);
@@ -215,11 +251,35 @@ fn shape_ops_reshape_transpose_concat_slice_gather() {
         vec![vi("x", DType::F32, &[D::K(2), D::K(3), D::K(4)])],
         vec![vi("out", DType::F32, &[])],
         vec![
-            node("Transpose", "t", &["x"], &["xt"], vec![("perm", A::Is(vec![2, 0, 1]))]),
+            node(
+                "Transpose",
+                "t",
+                &["x"],
+                &["xt"],
+                vec![("perm", A::Is(vec![2, 0, 1]))],
+            ),
             node("Reshape", "r", &["xt", "shape"], &["xr"], vec![]),
-            node("Slice", "s", &["xr", "st", "en", "ax", "sp"], &["xs"], vec![]),
-            node("Concat", "c", &["xs", "xs"], &["xc"], vec![("axis", A::I(0))]),
-            node("Gather", "g", &["xc", "gi"], &["xg"], vec![("axis", A::I(1))]),
+            node(
+                "Slice",
+                "s",
+                &["xr", "st", "en", "ax", "sp"],
+                &["xs"],
+                vec![],
+            ),
+            node(
+                "Concat",
+                "c",
+                &["xs", "xs"],
+                &["xc"],
+                vec![("axis", A::I(0))],
+            ),
+            node(
+                "Gather",
+                "g",
+                &["xc", "gi"],
+                &["xg"],
+                vec![("axis", A::I(1))],
+            ),
             node("Unsqueeze", "u", &["xg", "ua"], &["xu"], vec![]),
             node("Flatten", "f", &["xu"], &["xf"], vec![("axis", A::I(2))]),
             node("Squeeze", "q", &["xf", "qa"], &["out"], vec![]),
@@ -248,7 +308,9 @@ fn shape_ops_reshape_transpose_concat_slice_gather() {
         }
         r
     };
-    let sliced: Vec<Vec<f32>> = (1..3).map(|k| row(k).into_iter().step_by(2).collect()).collect(); // (2, 3)
+    let sliced: Vec<Vec<f32>> = (1..3)
+        .map(|k| row(k).into_iter().step_by(2).collect())
+        .collect(); // (2, 3)
     let cat: Vec<Vec<f32>> = sliced.iter().chain(&sliced).cloned().collect(); // (4, 3)
     let gathered: Vec<f32> = cat.iter().flat_map(|r| vec![r[2], r[2]]).collect(); // cols [2, -1=2]
     assert_eq!(y[0].shape, vec![4, 2]);
@@ -260,7 +322,11 @@ fn cast_and_shape_int_types() {
     let m = model(
         15,
         vec![vi("x", DType::F32, &[D::S("N"), D::K(3)])],
-        vec![vi("i", DType::I32, &[]), vi("s", DType::I64, &[]), vi("b", DType::Bool, &[])],
+        vec![
+            vi("i", DType::I32, &[]),
+            vi("s", DType::I64, &[]),
+            vi("b", DType::Bool, &[]),
+        ],
         vec![
             node("Cast", "c", &["x"], &["i"], vec![("to", A::I(6))]),
             node("Shape", "sh", &["x"], &["s"], vec![]),
@@ -269,7 +335,17 @@ fn cast_and_shape_int_types() {
         vec![],
     );
     let c = compile(&m).unwrap();
-    let vals = [0.0f32, -0.0, 1.5, -2.7, 3e9, -3e9, f32::NAN, f32::INFINITY, 0.4];
+    let vals = [
+        0.0f32,
+        -0.0,
+        1.5,
+        -2.7,
+        3e9,
+        -3e9,
+        f32::NAN,
+        f32::INFINITY,
+        0.4,
+    ];
     let x = Tensor::from_f32(vec![3, 3], &vals);
     let y = run_all(&c, &[x]);
     let want_i: Vec<i64> = vals.iter().map(|v| *v as i32 as i64).collect(); // Rust `as` saturates
@@ -283,7 +359,10 @@ fn cast_and_shape_int_types() {
 fn gather_out_of_range_index_is_a_status() {
     let m = model(
         13,
-        vec![vi("x", DType::F32, &[D::K(4)]), vi("i", DType::I64, &[D::K(2)])],
+        vec![
+            vi("x", DType::F32, &[D::K(4)]),
+            vi("i", DType::I64, &[D::K(2)]),
+        ],
         vec![vi("y", DType::F32, &[D::K(2)])],
         vec![node("Gather", "g", &["x", "i"], &["y"], vec![])],
         vec![],
@@ -304,7 +383,10 @@ fn import_err(op: &str, attrs: Vec<(&str, A)>, n_in: usize) -> String {
     let names = ["a", "b", "c"];
     let m = model(
         17,
-        names[..n_in].iter().map(|n| vi(n, DType::F32, &[D::K(2), D::K(2)])).collect(),
+        names[..n_in]
+            .iter()
+            .map(|n| vi(n, DType::F32, &[D::K(2), D::K(2)]))
+            .collect(),
         vec![vi("y", DType::F32, &[])],
         vec![node(op, "the_node", &names[..n_in], &["y"], attrs)],
         vec![],
@@ -320,13 +402,33 @@ fn attribute_errors_name_node_op_and_attribute() {
     let cases: Vec<(&str, Vec<(&str, A)>, usize, &str)> = vec![
         ("Relu", vec![("alpha", A::F(1.0))], 1, "'alpha'"),
         ("Add", vec![("broadcast", A::I(1))], 2, "'broadcast'"),
-        ("Gemm", vec![("alpha", A::S("x"))], 2, "'alpha': expected float"),
+        (
+            "Gemm",
+            vec![("alpha", A::S("x"))],
+            2,
+            "'alpha': expected float",
+        ),
         ("Softmax", vec![("axis", A::I(5))], 1, "axis 5 out of range"),
-        ("Transpose", vec![("perm", A::Is(vec![0, 0]))], 1, "not a permutation"),
+        (
+            "Transpose",
+            vec![("perm", A::Is(vec![0, 0]))],
+            1,
+            "not a permutation",
+        ),
         ("Concat", vec![], 2, "'axis': required"),
-        ("Cast", vec![("to", A::I(99))], 1, "'to': unknown element type 99"),
+        (
+            "Cast",
+            vec![("to", A::I(99))],
+            1,
+            "'to': unknown element type 99",
+        ),
         ("Cast", vec![("to", A::I(8))], 1, "'to': casting to string"),
-        ("Flatten", vec![("axis", A::I(-9))], 1, "axis -9 out of range"),
+        (
+            "Flatten",
+            vec![("axis", A::I(-9))],
+            1,
+            "axis -9 out of range",
+        ),
         ("Gather", vec![("axis", A::I(2))], 2, "axis 2 out of range"),
         ("MatMul", vec![("transA", A::I(1))], 2, "'transA'"),
         ("Squeeze", vec![("axes", A::Is(vec![0]))], 1, "'axes'"),
@@ -363,8 +465,14 @@ fn integer_arithmetic_semantics() {
     // Int Div by zero gives 0 and INT_MIN / -1 wraps, on every backend.
     let m = model(
         17,
-        vec![vi("a", DType::I32, &[D::K(4)]), vi("b", DType::I32, &[D::K(4)])],
-        vec![vi("q", DType::I32, &[D::K(4)]), vi("p", DType::I32, &[D::K(4)])],
+        vec![
+            vi("a", DType::I32, &[D::K(4)]),
+            vi("b", DType::I32, &[D::K(4)]),
+        ],
+        vec![
+            vi("q", DType::I32, &[D::K(4)]),
+            vi("p", DType::I32, &[D::K(4)]),
+        ],
         vec![
             node("Div", "d", &["a", "b"], &["q"], vec![]),
             node("Mul", "m", &["a", "b"], &["p"], vec![]),
@@ -372,7 +480,13 @@ fn integer_arithmetic_semantics() {
         vec![],
     );
     let c = compile(&m).unwrap();
-    let i32t = |v: &[i32]| Tensor::from_bytes(DType::I32, vec![4], v.iter().flat_map(|x| x.to_le_bytes()).collect());
+    let i32t = |v: &[i32]| {
+        Tensor::from_bytes(
+            DType::I32,
+            vec![4],
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        )
+    };
     let y = run_all(&c, &[i32t(&[7, -7, 5, i32::MIN]), i32t(&[2, 2, 0, -1])]);
     assert_eq!(y[0].to_i64_vec(), vec![3, -3, 0, i32::MIN as i64]);
     assert_eq!(y[1].to_i64_vec(), vec![14, -14, 0, i32::MIN as i64]);

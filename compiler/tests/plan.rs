@@ -52,7 +52,13 @@ fn random_model(seed: u64) -> kiln::onnx::proto::ModelProto {
     if o2 != o1 {
         outs.push(vi(&o2, DType::F32, &[]));
     }
-    model(17, vec![vi("x", DType::F32, &[D::S("N"), D::K(w)])], outs, nodes, vec![])
+    model(
+        17,
+        vec![vi("x", DType::F32, &[D::S("N"), D::K(w)])],
+        outs,
+        nodes,
+        vec![],
+    )
 }
 
 #[test]
@@ -80,13 +86,19 @@ fn random_graphs_never_overlap_and_agree() {
 fn shared_models_plans_do_not_overlap() {
     let dir = std::env::var("KILN_MODELS")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models"));
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/models")
+        });
     if !dir.exists() {
         eprintln!("skipped: {} is absent", dir.display());
         return;
     }
     for name in ["linreg_seed", "mlp_mnist"] {
-        let c = kiln::compile::compile_file(&dir.join(name).join("model.onnx"), &kiln::Options::new("m")).unwrap();
+        let c = kiln::compile::compile_file(
+            &dir.join(name).join("model.onnx"),
+            &kiln::Options::new("m"),
+        )
+        .unwrap();
         for n in [1, 4, 64] {
             check_no_overlap(&c.plan, &|_| n).unwrap();
         }

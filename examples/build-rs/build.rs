@@ -16,8 +16,11 @@ fn main() {
             let path = case.join("test_data_set_0").join(file);
             println!("cargo:rerun-if-changed={}", path.display());
             let t = kiln::testdata::load_tensor_pb(&path).unwrap_or_else(|e| panic!("{e}"));
-            std::fs::write(Path::new(&out).join(format!("{name}.{as_name}.bin")), t.bytes())
-                .expect("write test data");
+            std::fs::write(
+                Path::new(&out).join(format!("{name}.{as_name}.bin")),
+                t.bytes(),
+            )
+            .expect("write test data");
         }
     }
 }

@@ -198,12 +198,7 @@ impl KernelBuilder {
         let mut b: Option<Box<dyn FnOnce(&mut KernelBuilder, &[Expr]) + '_>> = Some(Box::new(body));
         rec(self, dims, &mut vec![], &mut b);
     }
-    pub fn if_(
-        &mut self,
-        cond: Expr,
-        then: impl FnOnce(&mut Self),
-        els: impl FnOnce(&mut Self),
-    ) {
+    pub fn if_(&mut self, cond: Expr, then: impl FnOnce(&mut Self), els: impl FnOnce(&mut Self)) {
         self.blocks.push(vec![]);
         then(self);
         let t = self.blocks.pop().expect("then block");
@@ -239,7 +234,7 @@ pub fn strides(shape: &[Expr]) -> Vec<Expr> {
 
 /// Linear index `sum(idx[i] * strides[i])`.
 pub fn linear(idx: &[Expr], strides: &[Expr]) -> Expr {
-    idx.iter()
-        .zip(strides)
-        .fold(Expr::i64(0), |acc, (i, s)| add(acc, mul(i.clone(), s.clone())))
+    idx.iter().zip(strides).fold(Expr::i64(0), |acc, (i, s)| {
+        add(acc, mul(i.clone(), s.clone()))
+    })
 }

@@ -15,16 +15,28 @@ pub struct V {
 
 impl V {
     pub fn f32(x: f32) -> V {
-        V { t: Scalar::F32, bits: x.to_bits() as u64 }
+        V {
+            t: Scalar::F32,
+            bits: x.to_bits() as u64,
+        }
     }
     pub fn f64(x: f64) -> V {
-        V { t: Scalar::F64, bits: x.to_bits() }
+        V {
+            t: Scalar::F64,
+            bits: x.to_bits(),
+        }
     }
     pub fn i64(x: i64) -> V {
-        V { t: Scalar::I64, bits: x as u64 }
+        V {
+            t: Scalar::I64,
+            bits: x as u64,
+        }
     }
     pub fn bool(b: bool) -> V {
-        V { t: Scalar::Bool, bits: b as u64 }
+        V {
+            t: Scalar::Bool,
+            bits: b as u64,
+        }
     }
     pub fn as_f32(self) -> f32 {
         f32::from_bits(self.bits as u32)
@@ -98,7 +110,10 @@ pub fn read(t: Scalar, b: &[u8]) -> V {
     match t {
         Scalar::I8 | Scalar::I16 | Scalar::I32 => {
             let sh = 64 - t.bits();
-            V { t, bits: (((u << sh) as i64) >> sh) as u64 }
+            V {
+                t,
+                bits: (((u << sh) as i64) >> sh) as u64,
+            }
         }
         Scalar::Bool => V::bool(u != 0),
         _ => V { t, bits: u },
@@ -125,9 +140,17 @@ pub fn cast(t: Scalar, v: V) -> V {
             // Round once, from the exact integer.
             let i = v.int();
             if t == Scalar::F32 {
-                V::f32(if v.t.is_signed() { i as i64 as f32 } else { i as u64 as f32 })
+                V::f32(if v.t.is_signed() {
+                    i as i64 as f32
+                } else {
+                    i as u64 as f32
+                })
             } else {
-                V::f64(if v.t.is_signed() { i as i64 as f64 } else { i as u64 as f64 })
+                V::f64(if v.t.is_signed() {
+                    i as i64 as f64
+                } else {
+                    i as u64 as f64
+                })
             }
         }
         (true, false) => {
@@ -154,7 +177,11 @@ fn fmin(a: f64, b: f64) -> f64 {
         f64::NAN
     } else if a == b {
         // -0 < +0
-        if a.is_sign_negative() { a } else { b }
+        if a.is_sign_negative() {
+            a
+        } else {
+            b
+        }
     } else if a < b {
         a
     } else {
@@ -166,7 +193,11 @@ fn fmax(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
     } else if a == b {
-        if a.is_sign_positive() { a } else { b }
+        if a.is_sign_positive() {
+            a
+        } else {
+            b
+        }
     } else if a > b {
         a
     } else {
@@ -179,8 +210,14 @@ pub fn unary(op: UnOp, a: V) -> V {
     if t.is_float() {
         let f32_ = t == Scalar::F32;
         return match op {
-            UnOp::Neg => V { t, bits: a.bits ^ if f32_ { 1 << 31 } else { 1 << 63 } },
-            UnOp::Abs => V { t, bits: a.bits & if f32_ { !(1 << 31) } else { !(1 << 63) } },
+            UnOp::Neg => V {
+                t,
+                bits: a.bits ^ if f32_ { 1 << 31 } else { 1 << 63 },
+            },
+            UnOp::Abs => V {
+                t,
+                bits: a.bits & if f32_ { !(1 << 31) } else { !(1 << 63) },
+            },
             UnOp::Sqrt => {
                 if f32_ {
                     V::f32(a.as_f32().sqrt())
@@ -267,7 +304,11 @@ pub fn binary(op: BinOp, a: V, b: V) -> V {
         }
         BinOp::Shr => {
             let s = (y.rem_euclid(bits)) as u32;
-            if t.is_signed() { x >> s } else { (a.bits >> s) as i128 }
+            if t.is_signed() {
+                x >> s
+            } else {
+                (a.bits >> s) as i128
+            }
         }
     };
     V::wrap(t, r)
@@ -453,7 +494,10 @@ impl Ctx<'_, '_> {
             Region::Scratch => self.mem.scratch.len(),
         };
         if start + buf.elem.size() > region_len {
-            return Err(Fault(format!("buffer {} extends beyond its memory", buf.name)));
+            return Err(Fault(format!(
+                "buffer {} extends beyond its memory",
+                buf.name
+            )));
         }
         Ok((region, start, start + buf.elem.size()))
     }
@@ -552,12 +596,20 @@ impl Ctx<'_, '_> {
                 // Both arms are evaluated, as in every backend (Cranelift `select`): an arm
                 // may not hold an access that is only valid when the arm is chosen.
                 let (c, a, b) = (self.eval(c)?, self.eval(a)?, self.eval(b)?);
-                if c.truthy() { a } else { b }
+                if c.truthy() {
+                    a
+                } else {
+                    b
+                }
             }
             Expr::Cast(t, a) => cast(*t, self.eval(a)?),
             Expr::Bitcast(t, a) => {
                 let v = self.eval(a)?;
-                let mask = if t.size() == 8 { u64::MAX } else { (1u64 << t.bits()) - 1 };
+                let mask = if t.size() == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << t.bits()) - 1
+                };
                 read(*t, &(v.bits & mask).to_le_bytes())
             }
             Expr::Call(f, args) => {

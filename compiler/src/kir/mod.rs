@@ -452,7 +452,11 @@ impl Expr {
     }
     pub fn imm(ty: Scalar, v: f64) -> Expr {
         if ty.is_float() {
-            let v = if ty == Scalar::F32 { v as f32 as f64 } else { v };
+            let v = if ty == Scalar::F32 {
+                v as f32 as f64
+            } else {
+                v
+            };
             Expr::Imm(ty, Lit::f(v))
         } else {
             Expr::Imm(ty, Lit::Int(v as i64))

@@ -45,7 +45,13 @@ fn block(s: &mut String, k: &Kernel, body: &[Stmt], depth: usize) {
     for st in body {
         match st {
             Stmt::Let(v, e) => {
-                let _ = writeln!(s, "{ind}let v{}: {} = {}", v.0, k.vars[v.0 as usize], expr(e));
+                let _ = writeln!(
+                    s,
+                    "{ind}let v{}: {} = {}",
+                    v.0,
+                    k.vars[v.0 as usize],
+                    expr(e)
+                );
             }
             Stmt::Set(v, e) => {
                 let _ = writeln!(s, "{ind}v{} = {}", v.0, expr(e));
@@ -56,7 +62,13 @@ fn block(s: &mut String, k: &Kernel, body: &[Stmt], depth: usize) {
                 end,
                 body,
             } => {
-                let _ = writeln!(s, "{ind}for v{} in {}..{} {{", var.0, expr(start), expr(end));
+                let _ = writeln!(
+                    s,
+                    "{ind}for v{} in {}..{} {{",
+                    var.0,
+                    expr(start),
+                    expr(end)
+                );
                 block(s, k, body, depth + 1);
                 let _ = writeln!(s, "{ind}}}");
             }

@@ -119,7 +119,10 @@ pub fn verify(p: &Program) -> Result<(), String> {
             return Err(format!("buffer {} length is {t}", b.name));
         }
         if let BufKind::Weight { offset } = &b.kind {
-            let n = b.len.as_const_i64().ok_or("weight length must be constant")?;
+            let n = b
+                .len
+                .as_const_i64()
+                .ok_or("weight length must be constant")?;
             let end = *offset as i64 + n * b.elem.size() as i64;
             if end as usize > p.weights.len() || offset % 64 != 0 {
                 return Err(format!("weight buffer {} out of the blob", b.name));
@@ -151,7 +154,12 @@ fn check_expr(p: &Program, k: &Kernel, e: &Expr, scope: &[bool]) -> Result<Scala
     type_of(&k.vars, &p.buffers, e)
 }
 
-fn verify_block(p: &Program, k: &Kernel, body: &[Stmt], scope: &mut Vec<bool>) -> Result<(), String> {
+fn verify_block(
+    p: &Program,
+    k: &Kernel,
+    body: &[Stmt],
+    scope: &mut Vec<bool>,
+) -> Result<(), String> {
     let mut declared = vec![];
     for s in body {
         match s {

@@ -9,7 +9,9 @@
 use crate::error::{Error, Result};
 use crate::ir::{dim::numel, Dim, Graph, Node, ValueId};
 use crate::kir::build::{self, KernelBuilder};
-use crate::kir::{self, BufId, BufKind, Buffer, Expr, IoDim, IoInfo, Program, Scalar, Status, SymInfo};
+use crate::kir::{
+    self, BufId, BufKind, Buffer, Expr, IoDim, IoInfo, Program, Scalar, Status, SymInfo,
+};
 use crate::ops::Op;
 use crate::passes::plan::{MemoryPlan, Storage};
 use crate::tensor::{Tensor, TensorData};
@@ -129,7 +131,11 @@ pub fn eval_node(
                 });
                 ios.push(t.numel());
                 in_bytes.push(b);
-                ins.push(Some(TensorRef { buf: id, elem, shape }));
+                ins.push(Some(TensorRef {
+                    buf: id,
+                    elem,
+                    shape,
+                }));
             }
             None => ins.push(None),
         }
@@ -137,9 +143,9 @@ pub fn eval_node(
     let mut outs = vec![];
     let mut out_bufs = vec![];
     for (k, t) in out_types.iter().enumerate() {
-        let n = numel(&t.shape)
-            .as_known()
-            .ok_or_else(|| Error::Internal(format!("{}: folding a symbolic shape", node.describe())))?;
+        let n = numel(&t.shape).as_known().ok_or_else(|| {
+            Error::Internal(format!("{}: folding a symbolic shape", node.describe()))
+        })?;
         let elem = t.dtype.scalar().ok_or_else(|| {
             Error::Node(format!("{}: cannot compute {}", node.describe(), t.dtype))
         })?;
@@ -212,7 +218,10 @@ pub fn eval_node(
         .map(|(b, t)| {
             Tensor::from_bytes(
                 t.dtype,
-                t.shape.iter().map(|d| d.as_known().unwrap_or(0) as u64).collect(),
+                t.shape
+                    .iter()
+                    .map(|d| d.as_known().unwrap_or(0) as u64)
+                    .collect(),
                 b,
             )
         })
@@ -220,12 +229,7 @@ pub fn eval_node(
 }
 
 /// Lower a planned graph into a program.
-pub fn lower(
-    name: &str,
-    g: &Graph,
-    ops: &[Box<dyn Op>],
-    plan: &MemoryPlan,
-) -> Result<Program> {
+pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> Result<Program> {
     let mut buffers: Vec<Buffer> = vec![];
     let mut weights: Vec<u8> = vec![];
     let mut buf_of: BTreeMap<ValueId, BufId> = BTreeMap::new();
@@ -239,7 +243,11 @@ pub fn lower(
     for (v, st) in &plan.storage {
         let t = ty_of(*v)?;
         let elem = t.dtype.scalar().ok_or_else(|| {
-            Error::Node(format!("value {}: element type {} is not supported", g.value(*v).name, t.dtype))
+            Error::Node(format!(
+                "value {}: element type {} is not supported",
+                g.value(*v).name,
+                t.dtype
+            ))
         })?;
         let len = numel(&t.shape).to_expr();
         let kind = match st {
@@ -336,7 +344,11 @@ pub fn lower(
         kb.if_(bad, |kb| kb.fail(Status::BadDim), |_| {});
     }
     let scratch_len = plan.scratch_size.to_expr();
-    let mut need: Vec<Expr> = inputs.iter().chain(&outputs).map(|io| io.len.clone()).collect();
+    let mut need: Vec<Expr> = inputs
+        .iter()
+        .chain(&outputs)
+        .map(|io| io.len.clone())
+        .collect();
     need.push(scratch_len.clone());
     for (i, n) in need.into_iter().enumerate() {
         if n.as_const_i64() == Some(0) {
@@ -356,8 +368,16 @@ pub fn lower(
         let mut cx = LowerCx {
             node,
             kb: KernelBuilder::new(),
-            ins: node.inputs.iter().map(|v| v.map(tref).transpose()).collect::<Result<_>>()?,
-            outs: node.outputs.iter().map(|v| v.map(tref).transpose()).collect::<Result<_>>()?,
+            ins: node
+                .inputs
+                .iter()
+                .map(|v| v.map(tref).transpose())
+                .collect::<Result<_>>()?,
+            outs: node
+                .outputs
+                .iter()
+                .map(|v| v.map(tref).transpose())
+                .collect::<Result<_>>()?,
             consts: node
                 .inputs
                 .iter()
@@ -369,16 +389,26 @@ pub fn lower(
         } else {
             op.lower(&mut cx)?;
         }
-        let kname = unique(&mut used_names, &format!("{}_{}", ni, crate::backend::ident(&node.name)));
+        let kname = unique(
+            &mut used_names,
+            &format!("{}_{}", ni, crate::backend::ident(&node.name)),
+        );
         kernels.push(cx.kb.finish(kname));
     }
     // Copies into outputs that could not be computed in place.
-    for (k, (ov, src)) in plan.output_values.iter().zip(&plan.output_sources).enumerate() {
+    for (k, (ov, src)) in plan
+        .output_values
+        .iter()
+        .zip(&plan.output_sources)
+        .enumerate()
+    {
         if let Some(src) = src {
             let x = tref(*src)?;
             let y = tref(*ov)?;
             let mut kb = KernelBuilder::new();
-            kb.loop_(Expr::i64(0), y.numel(), |kb, i| kb.store(y.buf, i.clone(), x.load(i)));
+            kb.loop_(Expr::i64(0), y.numel(), |kb, i| {
+                kb.store(y.buf, i.clone(), x.load(i))
+            });
             kernels.push(kb.finish(format!("copy_output_{k}")));
         }
     }

@@ -24,7 +24,10 @@ impl<'a> Attrs<'a> {
     }
     /// An error about attribute `name` of this node.
     pub fn err(&self, name: &str, msg: impl std::fmt::Display) -> Error {
-        Error::Node(format!("{}, attribute '{name}': {msg}", self.node.describe()))
+        Error::Node(format!(
+            "{}, attribute '{name}': {msg}",
+            self.node.describe()
+        ))
     }
     fn get(&self, name: &str) -> Option<&'a AttrValue> {
         let i = self.node.attrs.iter().position(|(n, _)| n == name)?;
@@ -71,7 +74,9 @@ impl<'a> Attrs<'a> {
         }
     }
     pub fn string(&self, name: &str, default: &str) -> Result<String> {
-        Ok(self.string_opt(name)?.unwrap_or_else(|| default.to_string()))
+        Ok(self
+            .string_opt(name)?
+            .unwrap_or_else(|| default.to_string()))
     }
     pub fn ints_opt(&self, name: &str) -> Result<Option<Vec<i64>>> {
         match self.get(name) {

@@ -58,7 +58,11 @@ impl Op for Concat {
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         let y = cx.output(0)?;
         let r = y.rank() as i64;
-        let ax = if self.axis < 0 { (self.axis + r) as usize } else { self.axis as usize };
+        let ax = if self.axis < 0 {
+            (self.axis + r) as usize
+        } else {
+            self.axis as usize
+        };
         let ys = y.strides();
         let mut offset = Dim::known(0);
         for i in 0..cx.ins.len() {

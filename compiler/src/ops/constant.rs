@@ -46,8 +46,14 @@ pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
     }
     match found.len() {
         1 => Ok(Box::new(Constant(found.pop().expect("one value")))),
-        0 => Err(a.err("value", "Constant needs exactly one value attribute, got none")),
-        n => Err(a.err("value", format!("Constant needs exactly one value attribute, got {n}"))),
+        0 => Err(a.err(
+            "value",
+            "Constant needs exactly one value attribute, got none",
+        )),
+        n => Err(a.err(
+            "value",
+            format!("Constant needs exactly one value attribute, got {n}"),
+        )),
     }
 }
 

@@ -65,7 +65,11 @@ pub fn apply_unary(u: Unary, t: Scalar, x: Expr) -> Expr {
             build::binary(
                 BinOp::Div,
                 one.clone(),
-                build::binary(BinOp::Add, one, build::call(MathFn::Exp, vec![unary(UnOp::Neg, x)])),
+                build::binary(
+                    BinOp::Add,
+                    one,
+                    build::call(MathFn::Exp, vec![unary(UnOp::Neg, x)]),
+                ),
             )
         }
         Unary::Tanh => build::call(MathFn::Tanh, vec![x]),
@@ -84,7 +88,14 @@ impl Op for UnaryOp {
                 if self.0 == Unary::Abs {
                     NUMERIC
                 } else {
-                    &[DType::F32, DType::F64, DType::I8, DType::I16, DType::I32, DType::I64]
+                    &[
+                        DType::F32,
+                        DType::F64,
+                        DType::I8,
+                        DType::I16,
+                        DType::I32,
+                        DType::I64,
+                    ]
                 }
             }
             _ => FLOATS,
@@ -138,7 +149,10 @@ pub fn apply_binary(b: Binary, t: Scalar, x: Expr, y: Expr) -> Expr {
         Binary::Pow if t.is_float() => build::call(MathFn::Pow, vec![x, y]),
         Binary::Pow => cast(
             t,
-            build::call(MathFn::Pow, vec![cast(Scalar::F64, x), cast(Scalar::F64, y)]),
+            build::call(
+                MathFn::Pow,
+                vec![cast(Scalar::F64, x), cast(Scalar::F64, y)],
+            ),
         ),
     }
 }

@@ -39,7 +39,11 @@ impl Op for Gather {
         let x = cx.input(0)?;
         let ind = cx.input(1)?;
         let y = cx.output(0)?;
-        let ax = if self.axis < 0 { (self.axis + x.rank() as i64) as usize } else { self.axis as usize };
+        let ax = if self.axis < 0 {
+            (self.axis + x.rank() as i64) as usize
+        } else {
+            self.axis as usize
+        };
         let outer = numel(&x.shape[..ax]).to_expr();
         let inner = numel(&x.shape[ax + 1..]).to_expr();
         let dim = x.dim(ax);
@@ -60,10 +64,20 @@ impl Op for Gather {
                     cmp(CmpOp::Ge, fixed.clone(), dim.clone()),
                 );
                 kb.if_(bad, |kb| kb.fail(Status::BadIndex), |_| {});
-                let src_base = build::mul(build::add(build::mul(o.clone(), dim.clone()), fixed), inner.clone());
-                let dst_base = build::mul(build::add(build::mul(o.clone(), nidx.clone()), j), inner.clone());
+                let src_base = build::mul(
+                    build::add(build::mul(o.clone(), dim.clone()), fixed),
+                    inner.clone(),
+                );
+                let dst_base = build::mul(
+                    build::add(build::mul(o.clone(), nidx.clone()), j),
+                    inner.clone(),
+                );
                 kb.loop_(Expr::i64(0), inner.clone(), |kb, i| {
-                    kb.store(y.buf, build::add(dst_base.clone(), i.clone()), x.load(build::add(src_base.clone(), i)));
+                    kb.store(
+                        y.buf,
+                        build::add(dst_base.clone(), i.clone()),
+                        x.load(build::add(src_base.clone(), i)),
+                    );
                 });
             });
         });

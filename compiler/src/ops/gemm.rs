@@ -44,8 +44,16 @@ impl Op for Gemm {
         if cx.ty(1)?.dtype != d || a.len() != 2 || b.len() != 2 {
             return Err(cx.err("A and B must be 2-D and of the same element type"));
         }
-        let (m, ka) = if self.trans_a { (&a[1], &a[0]) } else { (&a[0], &a[1]) };
-        let (kb, n) = if self.trans_b { (&b[1], &b[0]) } else { (&b[0], &b[1]) };
+        let (m, ka) = if self.trans_a {
+            (&a[1], &a[0])
+        } else {
+            (&a[0], &a[1])
+        };
+        let (kb, n) = if self.trans_b {
+            (&b[1], &b[0])
+        } else {
+            (&b[0], &b[1])
+        };
         if ka != kb {
             return Err(cx.err(format!(
                 "inner dims differ: A {} and B {}",
@@ -58,7 +66,11 @@ impl Op for Gemm {
             let c = &cx.ty(2)?.shape;
             let bc = broadcast::broadcast_shapes(cx, &[&out, c])?;
             if bc != out {
-                return Err(cx.err(format!("C {} does not broadcast to {}", cx.shape_str(c), cx.shape_str(&out))));
+                return Err(cx.err(format!(
+                    "C {} does not broadcast to {}",
+                    cx.shape_str(c),
+                    cx.shape_str(&out)
+                )));
             }
         }
         Ok(vec![tt(d, out)])
@@ -70,7 +82,11 @@ impl Op for Gemm {
         if a.shape.is_empty() {
             return crate::ir::Dim::known(0);
         }
-        let k = if self.trans_a { &a.shape[0] } else { &a.shape[1] };
+        let k = if self.trans_a {
+            &a.shape[0]
+        } else {
+            &a.shape[1]
+        };
         crate::ir::dim::numel(&y.shape).mul(k).scale(2)
     }
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
@@ -86,8 +102,16 @@ impl Op for Gemm {
             let (m, n) = (idx[0].clone(), idx[1].clone());
             let acc = kb.let_mut(t, Expr::imm(t, 0.0));
             kb.loop_(Expr::i64(0), k_dim.clone(), |kb, k| {
-                let av = if ta { a.at(&[k.clone(), m.clone()]) } else { a.at(&[m.clone(), k.clone()]) };
-                let bv = if tb { b.at(&[n.clone(), k.clone()]) } else { b.at(&[k, n.clone()]) };
+                let av = if ta {
+                    a.at(&[k.clone(), m.clone()])
+                } else {
+                    a.at(&[m.clone(), k.clone()])
+                };
+                let bv = if tb {
+                    b.at(&[n.clone(), k.clone()])
+                } else {
+                    b.at(&[k, n.clone()])
+                };
                 kb.set(acc, mac(t, av, bv, Expr::Var(acc)));
             });
             let mut v = Expr::Var(acc);

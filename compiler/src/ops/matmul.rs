@@ -85,11 +85,23 @@ impl Op for MatMul {
         let mut yshape: Vec<Dim> = y0.shape[..batch_rank].to_vec();
         yshape.push(m);
         yshape.push(n);
-        let y = TensorRef { shape: yshape, ..y0 };
-        let ab = TensorRef { shape: a.shape[..ra - 2].to_vec(), ..a.clone() };
-        let bb = TensorRef { shape: b.shape[..rb - 2].to_vec(), ..b.clone() };
+        let y = TensorRef {
+            shape: yshape,
+            ..y0
+        };
+        let ab = TensorRef {
+            shape: a.shape[..ra - 2].to_vec(),
+            ..a.clone()
+        };
+        let bb = TensorRef {
+            shape: b.shape[..rb - 2].to_vec(),
+            ..b.clone()
+        };
         let t = y.elem;
-        let (mk, kn) = (build::mul(a.dim(ra - 2), k.clone()), build::mul(k.clone(), b.dim(rb - 1)));
+        let (mk, kn) = (
+            build::mul(a.dim(ra - 2), k.clone()),
+            build::mul(k.clone(), b.dim(rb - 1)),
+        );
         cx.kb.loops(&y.dims(), |kb, idx| {
             let bidx = &idx[..batch_rank];
             let (i, j) = (idx[batch_rank].clone(), idx[batch_rank + 1].clone());
@@ -97,8 +109,14 @@ impl Op for MatMul {
             let bbase = build::mul(broadcast::index(&bb, bidx), kn.clone());
             let acc = kb.let_mut(t, Expr::imm(t, 0.0));
             kb.loop_(Expr::i64(0), k.clone(), |kb, kk| {
-                let av = a.load(build::add(abase.clone(), build::add(build::mul(i.clone(), k.clone()), kk.clone())));
-                let bv = b.load(build::add(bbase.clone(), build::add(build::mul(kk, b.dim(rb - 1)), j.clone())));
+                let av = a.load(build::add(
+                    abase.clone(),
+                    build::add(build::mul(i.clone(), k.clone()), kk.clone()),
+                ));
+                let bv = b.load(build::add(
+                    bbase.clone(),
+                    build::add(build::mul(kk, b.dim(rb - 1)), j.clone()),
+                ));
                 kb.set(acc, mac(t, av, bv, Expr::Var(acc)));
             });
             kb.store(y.buf, build::linear(idx, &y.strides()), Expr::Var(acc));

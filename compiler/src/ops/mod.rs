@@ -87,9 +87,12 @@ impl InferCx<'_> {
     /// The kir element type of input `i` (errors for dtypes Kiln does not compute).
     pub fn scalar(&self, i: usize) -> Result<Scalar> {
         let t = self.ty(i)?;
-        t.dtype
-            .scalar()
-            .ok_or_else(|| self.err(format!("input {i}: element type {} is not supported", t.dtype)))
+        t.dtype.scalar().ok_or_else(|| {
+            self.err(format!(
+                "input {i}: element type {} is not supported",
+                t.dtype
+            ))
+        })
     }
     /// Require input `i`'s dtype to be one of `allowed`.
     pub fn expect_dtype(&self, i: usize, allowed: &[DType]) -> Result<DType> {
@@ -110,10 +113,19 @@ impl InferCx<'_> {
         match self.konst(i) {
             Some(t) if matches!(t.dtype, DType::I64 | DType::I32) => Ok(t.to_i64_vec()),
             Some(t) => Err(self.err(format!("{what} (input {i}) must be int64, got {}", t.dtype))),
-            None => Err(self.err(format!(
-                "{what} (input {i}) must be known at compile time (a constant or initializer; \
-                 bind a graph input with --bind NAME=FILE.npy)"
-            ))),
+            None => Err(self.need_const(i, what)),
+        }
+    }
+    /// The error for an input whose value is needed at compile time but is not a constant.
+    pub fn need_const(&self, i: usize, what: &str) -> Error {
+        Error::NeedsValue {
+            node: self.node.name.clone(),
+            input: i,
+            msg: format!(
+                "{}: {what} (input {i}) must be known at compile time (a constant or \
+                 initializer; bind a graph input with --bind NAME=FILE.npy)",
+                self.node.describe()
+            ),
         }
     }
     pub fn shape_str(&self, s: &[Dim]) -> String {
@@ -126,7 +138,11 @@ impl InferCx<'_> {
         if axis < -r || axis >= r.max(1) && !(r == 0 && axis == 0) {
             return Err(self.err(format!("{what} {axis} out of range for rank {rank}")));
         }
-        Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
+        Ok(if axis < 0 {
+            (axis + r) as usize
+        } else {
+            axis as usize
+        })
     }
 }
 
@@ -227,7 +243,11 @@ ops_table! { CORE:
 }
 
 fn norm_domain(d: &str) -> &str {
-    if d == "ai.onnx" { "" } else { d }
+    if d == "ai.onnx" {
+        ""
+    } else {
+        d
+    }
 }
 
 /// The registry entry for a node, if Kiln supports its op at its opset (the entry with the

@@ -28,7 +28,11 @@ pub enum ViewKind {
 pub struct View(pub ViewKind);
 
 pub fn import_reshape(a: &Attrs) -> Result<Box<dyn Op>> {
-    let allowzero = if a.node().opset >= 14 { a.int("allowzero", 0)? != 0 } else { false };
+    let allowzero = if a.node().opset >= 14 {
+        a.int("allowzero", 0)? != 0
+    } else {
+        false
+    };
     Ok(Box::new(View(ViewKind::Reshape { allowzero })))
 }
 pub fn import_flatten(a: &Attrs) -> Result<Box<dyn Op>> {
@@ -37,11 +41,22 @@ pub fn import_flatten(a: &Attrs) -> Result<Box<dyn Op>> {
     })))
 }
 pub fn import_squeeze(a: &Attrs) -> Result<Box<dyn Op>> {
-    let axes = if a.node().opset < 13 { a.ints_opt("axes")? } else { None };
+    let axes = if a.node().opset < 13 {
+        a.ints_opt("axes")?
+    } else {
+        None
+    };
     Ok(Box::new(View(ViewKind::Squeeze { axes })))
 }
 pub fn import_unsqueeze(a: &Attrs) -> Result<Box<dyn Op>> {
-    let axes = if a.node().opset < 13 { Some(a.ints_opt("axes")?.ok_or_else(|| a.err("axes", "required attribute missing"))?) } else { None };
+    let axes = if a.node().opset < 13 {
+        Some(
+            a.ints_opt("axes")?
+                .ok_or_else(|| a.err("axes", "required attribute missing"))?,
+        )
+    } else {
+        None
+    };
     Ok(Box::new(View(ViewKind::Unsqueeze { axes })))
 }
 pub fn import_identity(_a: &Attrs) -> Result<Box<dyn Op>> {
@@ -98,7 +113,10 @@ impl Op for View {
                         }
                         0 if !allowzero => {
                             let d = x.shape.get(i).ok_or_else(|| {
-                                cx.err(format!("shape[{i}] = 0 but the input has rank {}", x.shape.len()))
+                                cx.err(format!(
+                                    "shape[{i}] = 0 but the input has rank {}",
+                                    x.shape.len()
+                                ))
                             })?;
                             out.push(Some(d.clone()));
                         }
@@ -132,7 +150,11 @@ impl Op for View {
             }
             ViewKind::Flatten { axis } => {
                 let r = x.shape.len();
-                let a = if *axis == r as i64 { r } else { cx.axis(*axis, r, "axis")? };
+                let a = if *axis == r as i64 {
+                    r
+                } else {
+                    cx.axis(*axis, r, "axis")?
+                };
                 vec![numel(&x.shape[..a]), numel(&x.shape[a..])]
             }
             ViewKind::Squeeze { axes } => {
@@ -149,19 +171,33 @@ impl Op for View {
                                 )));
                             }
                         }
-                        (0..r).filter(|i| !ax.contains(i)).map(|i| x.shape[i].clone()).collect()
+                        (0..r)
+                            .filter(|i| !ax.contains(i))
+                            .map(|i| x.shape[i].clone())
+                            .collect()
                     }
-                    None => x.shape.iter().filter(|d| d.as_known() != Some(1)).cloned().collect(),
+                    None => x
+                        .shape
+                        .iter()
+                        .filter(|d| d.as_known() != Some(1))
+                        .cloned()
+                        .collect(),
                 }
             }
             ViewKind::Unsqueeze { axes } => {
-                let axes = axes_input(cx, axes)?
-                    .ok_or_else(|| cx.err("axes (input 1) is required"))?;
+                let axes =
+                    axes_input(cx, axes)?.ok_or_else(|| cx.err("axes (input 1) is required"))?;
                 let r = x.shape.len() + axes.len();
                 let ax = norm_axes(cx, &axes, r)?;
                 let mut it = x.shape.iter();
                 (0..r)
-                    .map(|i| if ax.contains(&i) { Dim::known(1) } else { it.next().cloned().unwrap_or_default() })
+                    .map(|i| {
+                        if ax.contains(&i) {
+                            Dim::known(1)
+                        } else {
+                            it.next().cloned().unwrap_or_default()
+                        }
+                    })
                     .collect()
             }
         };

@@ -18,8 +18,12 @@ pub struct Slice {
 
 pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
     if a.node().opset < 10 {
-        let s = a.ints_opt("starts")?.ok_or_else(|| a.err("starts", "required attribute missing"))?;
-        let e = a.ints_opt("ends")?.ok_or_else(|| a.err("ends", "required attribute missing"))?;
+        let s = a
+            .ints_opt("starts")?
+            .ok_or_else(|| a.err("starts", "required attribute missing"))?;
+        let e = a
+            .ints_opt("ends")?
+            .ok_or_else(|| a.err("ends", "required attribute missing"))?;
         return Ok(Box::new(Slice {
             attrs: Some((s, e, a.ints_opt("axes")?)),
         }));
@@ -39,8 +43,16 @@ impl Slice {
             None => (
                 cx.const_ints(1, "starts")?,
                 cx.const_ints(2, "ends")?,
-                if cx.has(3) { Some(cx.const_ints(3, "axes")?) } else { None },
-                if cx.has(4) { Some(cx.const_ints(4, "steps")?) } else { None },
+                if cx.has(3) {
+                    Some(cx.const_ints(3, "axes")?)
+                } else {
+                    None
+                },
+                if cx.has(4) {
+                    Some(cx.const_ints(4, "steps")?)
+                } else {
+                    None
+                },
             ),
         };
         let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
@@ -72,10 +84,17 @@ impl Slice {
             let (s, e) = if step > 0 {
                 (fix(starts[i]).clamp(0, d), fix(ends[i]).clamp(0, d))
             } else {
-                (fix(starts[i]).clamp(-1, d - 1), fix(ends[i]).clamp(-1, d - 1))
+                (
+                    fix(starts[i]).clamp(-1, d - 1),
+                    fix(ends[i]).clamp(-1, d - 1),
+                )
             };
             let len = if step > 0 {
-                if e > s { (e - s + step - 1) / step } else { 0 }
+                if e > s {
+                    (e - s + step - 1) / step
+                } else {
+                    0
+                }
             } else if s > e {
                 (s - e + (-step) - 1) / (-step)
             } else {
@@ -100,7 +119,12 @@ impl Op for Slice {
         let infer_cx_types: Vec<Option<TensorType>> = cx
             .ins
             .iter()
-            .map(|t| t.as_ref().map(|t| TensorType { dtype: crate::tensor::DType::from_scalar(t.elem), shape: t.shape.clone() }))
+            .map(|t| {
+                t.as_ref().map(|t| TensorType {
+                    dtype: crate::tensor::DType::from_scalar(t.elem),
+                    shape: t.shape.clone(),
+                })
+            })
             .collect();
         let icx = InferCx {
             node: cx.node,
@@ -112,10 +136,13 @@ impl Op for Slice {
         let xs = x.strides();
         let ys = y.strides();
         cx.kb.loops(&y.dims(), |kb, idx| {
-            let src = idx.iter().zip(&plan).zip(&xs).fold(Expr::i64(0), |acc, ((i, (s, st, _)), stride)| {
-                let pos = build::add(Expr::i64(*s), build::mul(i.clone(), Expr::i64(*st)));
-                build::add(acc, build::mul(pos, stride.clone()))
-            });
+            let src = idx.iter().zip(&plan).zip(&xs).fold(
+                Expr::i64(0),
+                |acc, ((i, (s, st, _)), stride)| {
+                    let pos = build::add(Expr::i64(*s), build::mul(i.clone(), Expr::i64(*st)));
+                    build::add(acc, build::mul(pos, stride.clone()))
+                },
+            );
             kb.store(y.buf, build::linear(idx, &ys), x.load(src));
         });
         Ok(())

@@ -39,19 +39,34 @@ impl Op for Softmax {
         let x = cx.input(0)?;
         let y = cx.output(0)?;
         let r = x.rank() as i64;
-        let ax = if self.axis < 0 { (self.axis + r).max(0) } else { self.axis } as usize;
+        let ax = if self.axis < 0 {
+            (self.axis + r).max(0)
+        } else {
+            self.axis
+        } as usize;
         // Rows of `n` elements at stride `inner`, `outer * inner` of them.
         let (outer, n, inner) = if self.legacy {
-            (numel(&x.shape[..ax]), numel(&x.shape[ax..]), crate::ir::Dim::known(1))
+            (
+                numel(&x.shape[..ax]),
+                numel(&x.shape[ax..]),
+                crate::ir::Dim::known(1),
+            )
         } else {
-            (numel(&x.shape[..ax]), x.shape[ax].clone(), numel(&x.shape[ax + 1..]))
+            (
+                numel(&x.shape[..ax]),
+                x.shape[ax].clone(),
+                numel(&x.shape[ax + 1..]),
+            )
         };
         let (outer, n, inner) = (outer.to_expr(), n.to_expr(), inner.to_expr());
         let t = x.elem;
         let log = self.log;
         cx.kb.loop_(Expr::i64(0), outer, |kb, o| {
             kb.loop_(Expr::i64(0), inner.clone(), |kb, i| {
-                let base = build::add(build::mul(build::mul(o.clone(), n.clone()), inner.clone()), i);
+                let base = build::add(
+                    build::mul(build::mul(o.clone(), n.clone()), inner.clone()),
+                    i,
+                );
                 let at = |k: Expr| build::add(base.clone(), build::mul(k, inner.clone()));
                 let m = kb.let_mut(t, Expr::imm(t, f64::NEG_INFINITY));
                 kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
@@ -59,7 +74,10 @@ impl Op for Softmax {
                 });
                 let s = kb.let_mut(t, Expr::imm(t, 0.0));
                 kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
-                    let e = call(MathFn::Exp, vec![build::binary(BinOp::Sub, x.load(at(k)), Expr::Var(m))]);
+                    let e = call(
+                        MathFn::Exp,
+                        vec![build::binary(BinOp::Sub, x.load(at(k)), Expr::Var(m))],
+                    );
                     kb.set(s, build::binary(BinOp::Add, Expr::Var(s), e));
                 });
                 if log {
@@ -74,7 +92,14 @@ impl Op for Softmax {
                     });
                 } else {
                     kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
-                        let e = call(MathFn::Exp, vec![build::binary(BinOp::Sub, x.load(at(k.clone())), Expr::Var(m))]);
+                        let e = call(
+                            MathFn::Exp,
+                            vec![build::binary(
+                                BinOp::Sub,
+                                x.load(at(k.clone())),
+                                Expr::Var(m),
+                            )],
+                        );
                         kb.store(y.buf, at(k), build::binary(BinOp::Div, e, Expr::Var(s)));
                     });
                 }

@@ -34,11 +34,20 @@ impl Op for Transpose {
         if let Some(p) = &self.perm {
             let mut seen = vec![false; x.len()];
             if p.len() != x.len() {
-                return Err(cx.err(format!("perm {p:?} has {} entries, input rank is {}", p.len(), x.len())));
+                return Err(cx.err(format!(
+                    "perm {p:?} has {} entries, input rank is {}",
+                    p.len(),
+                    x.len()
+                )));
             }
             for v in p {
-                if *v < 0 || *v as usize >= x.len() || std::mem::replace(&mut seen[*v as usize], true) {
-                    return Err(cx.err(format!("perm {p:?} is not a permutation of 0..{}", x.len())));
+                if *v < 0
+                    || *v as usize >= x.len()
+                    || std::mem::replace(&mut seen[*v as usize], true)
+                {
+                    return Err(
+                        cx.err(format!("perm {p:?} is not a permutation of 0..{}", x.len()))
+                    );
                 }
             }
         }
@@ -56,7 +65,9 @@ impl Op for Transpose {
             let src = idx
                 .iter()
                 .zip(&perm)
-                .fold(crate::kir::Expr::i64(0), |acc, (i, p)| build::add(acc, build::mul(i.clone(), xs[*p].clone())));
+                .fold(crate::kir::Expr::i64(0), |acc, (i, p)| {
+                    build::add(acc, build::mul(i.clone(), xs[*p].clone()))
+                });
             kb.store(y.buf, build::linear(idx, &ys), x.load(src));
         });
         Ok(())

@@ -31,7 +31,11 @@ pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
         if let Some(k) = &v.konst {
             v.ty = Some(TensorType {
                 dtype: k.dtype,
-                shape: k.shape.iter().map(|d| crate::ir::Dim::known(*d as i64)).collect(),
+                shape: k
+                    .shape
+                    .iter()
+                    .map(|d| crate::ir::Dim::known(*d as i64))
+                    .collect(),
             });
         }
     }
@@ -71,15 +75,24 @@ pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
         };
         let out_types = op.infer(&cx)?;
         if out_types.len() < node.outputs.iter().flatten().count() {
-            return Err(Error::Internal(format!("{}: too few output types", node.describe())));
+            return Err(Error::Internal(format!(
+                "{}: too few output types",
+                node.describe()
+            )));
         }
         for t in &out_types {
             check_shape(node, t)?;
         }
         // Fold: direct values, or the lowering on constant inputs.
-        let all_const = cx.inputs.iter().zip(&cx.consts).all(|(t, c)| t.is_none() || c.is_some());
+        let all_const = cx
+            .inputs
+            .iter()
+            .zip(&cx.consts)
+            .all(|(t, c)| t.is_none() || c.is_some());
         let small = out_types.iter().all(|t| {
-            numel(&t.shape).as_known().is_some_and(|n| (n as u64) <= FOLD_LIMIT)
+            numel(&t.shape)
+                .as_known()
+                .is_some_and(|n| (n as u64) <= FOLD_LIMIT)
         });
         let mut values = op.fold(&cx)?;
         if values.is_none() && fold && all_const && small && !node.outputs.is_empty() {

@@ -146,13 +146,19 @@ pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>]) -> Result<MemoryPlan> {
     // first use, then id, for determinism.
     let mut items: Vec<(ValueId, Dim, usize, usize)> = vec![];
     for (v, f) in &first {
-        let t = g.value(*v).ty.as_ref().ok_or_else(|| {
-            Error::Internal(format!("value {} has no type", g.value(*v).name))
-        })?;
+        let t =
+            g.value(*v).ty.as_ref().ok_or_else(|| {
+                Error::Internal(format!("value {} has no type", g.value(*v).name))
+            })?;
         items.push((*v, byte_size(t), *f, last[v]));
     }
     let probe = |d: &Dim| d.eval(&|_| 1 << 16).unwrap_or(i64::MAX);
-    items.sort_by(|a, b| probe(&b.1).cmp(&probe(&a.1)).then(a.2.cmp(&b.2)).then(a.0.cmp(&b.0)));
+    items.sort_by(|a, b| {
+        probe(&b.1)
+            .cmp(&probe(&a.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.0.cmp(&b.0))
+    });
     let mut placed: Vec<(Dim, Dim, usize, usize)> = vec![]; // offset, size, first, last
     let mut top = Dim::known(0);
     for (v, size, f, l) in items {
@@ -177,15 +183,19 @@ pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>]) -> Result<MemoryPlan> {
         }
         // The candidate must not overlap any other placed value (the scan above assumed
         // sorted, non-overlapping order, which symbolic sizes may break): check all.
-        let ok = overlapping.iter().all(|(o, s, _, _)| {
-            o.dominates(&cand.add(&size)) || cand.dominates(&o.add(s))
-        });
+        let ok = overlapping
+            .iter()
+            .all(|(o, s, _, _)| o.dominates(&cand.add(&size)) || cand.dominates(&o.add(s)));
         if !ok {
             cand = top.clone();
         }
         let end = cand.add(&size);
         if !top.dominates(&end) {
-            top = if end.dominates(&top) { end } else { top.add(&size) };
+            top = if end.dominates(&top) {
+                end
+            } else {
+                top.add(&size)
+            };
         }
         p.storage.insert(
             v,
@@ -216,7 +226,10 @@ pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>]) -> Result<MemoryPlan> {
 }
 
 /// Check that scratch values live at the same time never overlap, for the given dim values.
-pub fn check_no_overlap(p: &MemoryPlan, dims: &dyn Fn(crate::kir::SymId) -> i64) -> Result<(), String> {
+pub fn check_no_overlap(
+    p: &MemoryPlan,
+    dims: &dyn Fn(crate::kir::SymId) -> i64,
+) -> Result<(), String> {
     let mut spans = vec![];
     for (v, s) in &p.storage {
         if let Storage::Scratch {

@@ -139,11 +139,17 @@ pub fn compile(m: &ModelProto) -> kiln::Result<kiln::compile::Compiled> {
 }
 
 /// Run on a backend; outputs as tensors.
-pub fn run_on(c: &kiln::compile::Compiled, b: Backend, inputs: &[Tensor]) -> kiln::Result<Vec<Tensor>> {
+pub fn run_on(
+    c: &kiln::compile::Compiled,
+    b: Backend,
+    inputs: &[Tensor],
+) -> kiln::Result<Vec<Tensor>> {
     let p = &c.program;
     let prep = run::prepare(p, inputs)?;
     let loaded = run::load(p, b)?;
-    let r = run::execute(p, &loaded, &[&prep])?.pop().expect("one result");
+    let r = run::execute(p, &loaded, &[&prep])?
+        .pop()
+        .expect("one result");
     run::outputs(p, &prep, r)
 }
 
@@ -190,11 +196,15 @@ pub fn f32s(shape: &[u64], f: impl Fn(usize) -> f32) -> Tensor {
 }
 
 pub fn to_f32(t: &Tensor) -> Vec<f32> {
-    (0..t.numel() as usize).map(|i| t.get_f64(i) as f32).collect()
+    (0..t.numel() as usize)
+        .map(|i| t.get_f64(i) as f32)
+        .collect()
 }
 
 /// A deterministic pseudo-random value in [-2, 2).
 pub fn rnd(i: usize) -> f32 {
-    let x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+    let x = (i as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(17);
     ((x >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
 }

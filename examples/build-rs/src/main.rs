@@ -17,14 +17,27 @@ fn check(name: &str, got: &[f32], want: &[f32]) -> bool {
             .iter()
             .zip(want)
             .all(|(g, w)| (g - w).abs() <= 1e-6 + 1e-4 * w.abs());
-    println!("{name}: {got:?} {}", if ok { "(matches reference)" } else { "MISMATCH" });
+    println!(
+        "{name}: {got:?} {}",
+        if ok {
+            "(matches reference)"
+        } else {
+            "MISMATCH"
+        }
+    );
     ok
 }
 
 fn main() {
     // linreg: X is (N, 2) with N chosen at run time.
-    let x = floats(include_bytes!(concat!(env!("OUT_DIR"), "/linreg.input.bin")));
-    let want = floats(include_bytes!(concat!(env!("OUT_DIR"), "/linreg.expected.bin")));
+    let x = floats(include_bytes!(concat!(
+        env!("OUT_DIR"),
+        "/linreg.input.bin"
+    )));
+    let want = floats(include_bytes!(concat!(
+        env!("OUT_DIR"),
+        "/linreg.expected.bin"
+    )));
     let n = x.len() / 2;
     let mut y = vec![0f32; n];
     let mut scratch = vec![linreg::ScratchBlock::ZERO; linreg::scratch_blocks(n)];
@@ -32,8 +45,14 @@ fn main() {
     let ok1 = check("linreg", &y, &want);
 
     // tiny_mlp: x is (batch, 8), probs (batch, 4).
-    let x = floats(include_bytes!(concat!(env!("OUT_DIR"), "/tiny_mlp.input.bin")));
-    let want = floats(include_bytes!(concat!(env!("OUT_DIR"), "/tiny_mlp.expected.bin")));
+    let x = floats(include_bytes!(concat!(
+        env!("OUT_DIR"),
+        "/tiny_mlp.input.bin"
+    )));
+    let want = floats(include_bytes!(concat!(
+        env!("OUT_DIR"),
+        "/tiny_mlp.expected.bin"
+    )));
     let batch = x.len() / 8;
     let mut probs = vec![0f32; batch * 4];
     let mut scratch = vec![tiny_mlp::ScratchBlock::ZERO; tiny_mlp::scratch_blocks(batch)];

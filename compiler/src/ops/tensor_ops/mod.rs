@@ -172,9 +172,6 @@ pub(crate) fn const_scalar_f64(cx: &InferCx, i: usize, what: &str) -> Result<f64
             "{what} (input {i}) must be a single number, got {} of shape {:?}",
             t.dtype, t.shape
         ))),
-        None => Err(cx.err(format!(
-            "{what} (input {i}) must be known at compile time (a constant or initializer; \
-             bind a graph input with --bind NAME=FILE.npy)"
-        ))),
+        None => Err(cx.need_const(i, what)),
     }
 }

@@ -154,12 +154,7 @@ fn const_floats(cx: &InferCx, i: usize, what: &str) -> Result<Option<Vec<f64>>> 
     if !cx.has(i) {
         return Ok(None);
     }
-    let t = cx.konst(i).ok_or_else(|| {
-        cx.err(format!(
-            "{what} (input {i}) must be known at compile time (a constant or initializer; \
-             bind a graph input with --bind NAME=FILE.npy)"
-        ))
-    })?;
+    let t = cx.konst(i).ok_or_else(|| cx.need_const(i, what))?;
     if t.numel() == 0 {
         return Ok(None);
     }
