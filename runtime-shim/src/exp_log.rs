@@ -23,8 +23,7 @@ use crate::coeffs::{
     INV_LN2, LN2_DD_HI, LN2_DD_LO, LN2_HI, LN2_LO, TWO_FIFTHS, TWO_SEVENTHS, TWO_THIRDS,
 };
 use crate::fp::{
-    biased_exp, dd_add, dd_mul, dd_mul_d, fast_two_sum, poly, round_i32, scale, two_prod,
-    two_sum,
+    biased_exp, dd_add, dd_mul, dd_mul_d, fast_two_sum, poly, round_i32, scale, two_prod, two_sum,
 };
 
 /// [1/2!, 1/3!, ..., 1/14!]: Taylor coefficients of (exp(r) - 1 - r) / r^2.
@@ -64,16 +63,19 @@ const LOG_R: [f64; 11] = [
     2.0 / 23.0,
 ];
 
-/// exp(hi + lo) = y * 2^k with y in about [0.7, 1.42]; for |hi| <= 746, |lo| <= 2^-40 |hi|.
-/// The relative error of y is below 0.6 ulp.
-pub(crate) fn exp_kernel(hi: f64, lo: f64) -> (f64, i32) {
+/// exp(hi + lo) = (yh + yl) * 2^k with yh in about [0.7, 1.42], for |hi| <= 746 and
+/// |lo| <= 2^-40 |hi|. The double-double yh + yl has a relative error of about 2^-60 (so
+/// yh + yl rounded is within 0.52 ulp); sinh, cosh and tanh use the low part.
+pub(crate) fn exp_kernel(hi: f64, lo: f64) -> (f64, f64, i32) {
     let k = round_i32(hi * INV_LN2);
     let kd = k as f64;
     let rh = hi - kd * LN2_HI; // exact: k * LN2_HI is exact and rh is close to hi - k ln2
     let (r, c) = two_sum(rh, lo - kd * LN2_LO);
     // exp(r + c) ~ exp(r) (1 + c); exp(r) = 1 + r + r^2 P(r)
     let q = r * r * poly(r, &EXP_P) + c * (1.0 + r);
-    (1.0 + (r + q), k)
+    let (s, se) = two_sum(r, q);
+    let (yh, ye) = fast_two_sum(1.0, s);
+    (yh, ye + se, k)
 }
 
 /// e^x * 2^extra with one final rounding (used by cosh/sinh near overflow).
@@ -87,8 +89,8 @@ pub(crate) fn exp_scaled(x: f64, extra: i32) -> f64 {
     if x < -746.0 {
         return 0.0;
     }
-    let (y, k) = exp_kernel(x, 0.0);
-    scale(y, k + extra)
+    let (yh, yl, k) = exp_kernel(x, 0.0);
+    scale(yh + yl, k + extra)
 }
 
 /// e^x. exp(NaN) = NaN, exp(+inf) = +inf, exp(-inf) = +0, overflow -> +inf, underflow ->
@@ -148,6 +150,20 @@ pub fn log(x: f64) -> f64 {
     log_kernel(k, m - 1.0, 0.0)
 }
 
+/// log(x * 2^extra) for positive finite x, with a single final rounding (asinh and acosh
+/// use it for log(2x) when 2x could overflow).
+pub(crate) fn log_scaled(x: f64, extra: i32) -> f64 {
+    let (k, m) = log_reduce(x);
+    log_kernel(k + extra, m - 1.0, 0.0)
+}
+
+/// log(h + l) for a positive finite double-double (|l| <= ulp(h)).
+pub(crate) fn log_of_dd(h: f64, l: f64) -> f64 {
+    let (k, m) = log_reduce(h);
+    // log(h + l) = log(h) + log(1 + l/h); m = h 2^-k
+    log_kernel(k, m - 1.0, l / h)
+}
+
 /// log(1 + x), accurate also for tiny x. log1p(-1) = -inf, log1p(x < -1) = NaN.
 pub(crate) fn log1p(x: f64) -> f64 {
     if x.is_nan() {
@@ -189,7 +205,7 @@ const LOG_DD_TAIL: [f64; 9] = [
 pub(crate) fn log_dd(x: f64) -> (f64, f64) {
     let (k, m) = log_reduce(x);
     let f = m - 1.0; // exact
-    // s = f / (2 + f) in double-double
+                     // s = f / (2 + f) in double-double
     let (dh, dl) = two_sum(2.0, f);
     let sh = f / dh;
     let (p, pe) = two_prod(sh, dh);
@@ -288,6 +304,9 @@ pub fn pow(x: f64, y: f64) -> f64 {
     } else {
         1.0
     };
+    if ax == 1.0 {
+        return sign; // x = -1 with an integer y (huge y would overflow the splitting below)
+    }
     let (lh, ll) = log_dd(ax);
     let est = y * lh;
     if est > 710.0 {
@@ -297,6 +316,6 @@ pub fn pow(x: f64, y: f64) -> f64 {
         return sign * 0.0;
     }
     let (th, tl) = dd_mul_d(lh, ll, y);
-    let (v, k) = exp_kernel(th, tl);
-    sign * scale(v, k)
+    let (yh, yl, k) = exp_kernel(th, tl);
+    sign * scale(yh + yl, k)
 }

@@ -16,13 +16,7 @@
 /// 2^n as an f64 for -1022 <= n <= 1023 (clamped into that range).
 #[inline]
 pub fn pow2(n: i32) -> f64 {
-    let n = if n < -1022 {
-        -1022
-    } else if n > 1023 {
-        1023
-    } else {
-        n
-    };
+    let n = n.clamp(-1022, 1023);
     f64::from_bits(((n + 1023) as u64) << 52)
 }
 

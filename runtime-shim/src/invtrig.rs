@@ -41,7 +41,7 @@ fn atan_dd(y: f64, yl: f64) -> (f64, f64) {
     let j = (y * 8.0 + 0.5) as usize; // 0..=8
     let c = j as f64 * 0.125;
     let num = y - c; // exact (Sterbenz, or c = 0)
-    // den = 1 + y c as a double-double
+                     // den = 1 + y c as a double-double
     let (p, pe) = two_prod(y, c);
     let (dh, de) = two_sum(1.0, p);
     let dl = de + pe + yl * c;

@@ -9,18 +9,67 @@
 //! continued fraction for erfc (|x| > 4.5), and erff against the f64 erf.
 //!
 //! f32 functions are compared with the f64 `std` result rounded to f32 (the correctly
-//! rounded f32 result except in rare double-rounding cases). Errors are in ulps of the
-//! reference; each test prints its measured maximum (`cargo test -- --nocapture`) and
-//! asserts a bound. Measured maxima on x86_64 Linux (glibc), max ulp f32 / f64:
+//! rounded f32 result except in rare double-rounding cases). Sweep errors are whole ulps of
+//! the reference. In addition `exact_reference_table` measures fractional-ulp errors
+//! against exact values (tests/data/reference.txt, from tools/gen_reference.py / mpmath).
+//! Each test prints its measurements (`cargo test -- --nocapture`) and asserts a bound.
 //!
-//! exp 1/1   log 1/1   tanh 1/1   pow 1/1   erf 1/1 (f64: 0.61 ulp vs the reference)
-//! sin 1/1   cos 1/1   tan 1/1    asin 1/1  acos 1/1   atan 1/1
-//! sinh 1/2  cosh 1/2  asinh 1/2  acosh 1/1 atanh 1/2  fmod 0/0
+//! Measured on x86_64 Linux (glibc 2.36), max error f32 / f64:
+//!
+//! | fn    | exact table (ulp) | sweep vs libm (ulp) |
+//! |-------|-------------------|---------------------|
+//! | exp   | 0.495 / 0.505     | 0 / 1               |
+//! | log   | 0.493 / 0.615     | 0 / 1               |
+//! | tanh  | 0.474 / 0.633     | 0 / 2 *             |
+//! | pow   | 0.499 / 0.509     | 0 / 1               |
+//! | erf   | 0.498 / 0.644     | 0 / 0.780 (vs the double-double reference) |
+//! | sin   | 0.489 / 0.511     | 0 / 1               |
+//! | cos   | 0.498 / 0.486     | 0 / 1               |
+//! | tan   | 0.500 / 0.567     | 0 / 1               |
+//! | asin  | 0.494 / 0.557     | 0 / 1               |
+//! | acos  | 0.499 / 0.506     | 0 / 1               |
+//! | atan  | 0.500 / 0.491     | 0 / 1               |
+//! | sinh  | 0.499 / 0.557     | 0 / 2 *             |
+//! | cosh  | 0.493 / 0.750     | 0 / 1               |
+//! | asinh | 0.499 / 0.653     | 0 / 2 *             |
+//! | acosh | 0.494 / 0.653     | 0 / 2 *             |
+//! | atanh | 0.499 / 0.719     | 0 / 2 *             |
+//! | fmod  | 0 / 0 (exact)     | 0 / 0               |
+//!
+//! \* glibc's own error (its tanh/sinh/asinh/acosh/atanh are documented at up to 2 ulp);
+//! at the worst points the shim's result was checked against mpmath and is within 1 ulp.
+//! The sweep bounds are therefore 1 ulp (f32) and 1 ulp (f64), or 2 ulp (f64) where the
+//! libm reference itself is 2-ulp accurate; the exact table asserts 1 ulp everywhere.
+//!
+//! Explicit special cases (NaN, infinities, signed zeros, C99 pow/fmod rules, overflow and
+//! underflow) are asserted one by one in tests/special.rs.
 //!
 //! The shim is built without optimisation and with overflow checks here, so the sweeps
 //! also show that no input makes any function panic.
 
 use kiln_shim as shim;
+
+// The C library's inverse hyperbolic functions: Rust's own `f64::asinh`/`acosh`/`atanh`
+// are computed with formulas that overflow for |x| > ~1e154 or lose accuracy near +-1.
+mod libm {
+    extern "C" {
+        pub fn asinh(x: f64) -> f64;
+        pub fn acosh(x: f64) -> f64;
+        pub fn atanh(x: f64) -> f64;
+    }
+}
+fn c_asinh(x: f64) -> f64 {
+    // SAFETY: pure C library function without side effects.
+    unsafe { libm::asinh(x) }
+}
+fn c_acosh(x: f64) -> f64 {
+    // SAFETY: as above.
+    unsafe { libm::acosh(x) }
+}
+fn c_atanh(x: f64) -> f64 {
+    // SAFETY: as above.
+    unsafe { libm::atanh(x) }
+}
 
 const N: usize = 200_000;
 
@@ -100,7 +149,9 @@ const SPECIAL: [f64; 14] = [
 ];
 
 /// Builds N inputs: the special values, then `parts` (generator, share) filled in order.
-fn inputs(seed: u64, parts: &[(&dyn Fn(&mut Rng) -> f64, usize)]) -> Vec<f64> {
+type Gen<'a> = &'a dyn Fn(&mut Rng) -> f64;
+
+fn inputs(seed: u64, parts: &[(Gen, usize)]) -> Vec<f64> {
     let mut rng = Rng(seed);
     let mut v: Vec<f64> = SPECIAL.to_vec();
     let total: usize = parts.iter().map(|p| p.1).sum();
@@ -170,7 +221,10 @@ fn sweep_exp() {
             (&|r| r.logu(-80.0, 0.0, true), 1),
             (&|r| r.uniform(700.0, 710.0), 1),
             (&|r| r.uniform(-746.0, -700.0), 1),
-            (&|r| r.uniform(-40.0, 40.0).round() * std::f64::consts::LN_2, 1),
+            (
+                &|r| r.uniform(-40.0, 40.0).round() * std::f64::consts::LN_2,
+                1,
+            ),
         ],
     );
     check1("exp", &xs, shim::expf, shim::exp, f64::exp, 1, 1);
@@ -202,7 +256,7 @@ fn sweep_tanh() {
             (&|r| r.bits64(), 1),
         ],
     );
-    check1("tanh", &xs, shim::tanhf, shim::tanh, f64::tanh, 1, 1);
+    check1("tanh", &xs, shim::tanhf, shim::tanh, f64::tanh, 1, 2);
 }
 
 #[test]
@@ -250,7 +304,10 @@ fn trig_inputs(seed: u64) -> Vec<f64> {
             (&|r| r.logu(-60.0, 1024.0, true), 3),
             (&|r| r.logu(-30.0, 130.0, true), 2),
             // near multiples of pi/2 (including large ones)
-            (&|r| r.uniform(-1e6, 1e6).round() * std::f64::consts::FRAC_PI_2, 2),
+            (
+                &|r| r.uniform(-1e6, 1e6).round() * std::f64::consts::FRAC_PI_2,
+                2,
+            ),
             (&|r| r.bits64(), 1),
         ],
     )
@@ -258,17 +315,41 @@ fn trig_inputs(seed: u64) -> Vec<f64> {
 
 #[test]
 fn sweep_sin() {
-    check1("sin", &trig_inputs(6), shim::sinf, shim::sin, f64::sin, 1, 1);
+    check1(
+        "sin",
+        &trig_inputs(6),
+        shim::sinf,
+        shim::sin,
+        f64::sin,
+        1,
+        1,
+    );
 }
 
 #[test]
 fn sweep_cos() {
-    check1("cos", &trig_inputs(7), shim::cosf, shim::cos, f64::cos, 1, 1);
+    check1(
+        "cos",
+        &trig_inputs(7),
+        shim::cosf,
+        shim::cos,
+        f64::cos,
+        1,
+        1,
+    );
 }
 
 #[test]
 fn sweep_tan() {
-    check1("tan", &trig_inputs(8), shim::tanf, shim::tan, f64::tan, 1, 1);
+    check1(
+        "tan",
+        &trig_inputs(8),
+        shim::tanf,
+        shim::tan,
+        f64::tan,
+        1,
+        1,
+    );
 }
 
 fn unit_inputs(seed: u64) -> Vec<f64> {
@@ -277,7 +358,12 @@ fn unit_inputs(seed: u64) -> Vec<f64> {
         &[
             (&|r| r.uniform(-1.0, 1.0), 4),
             (&|r| r.logu(-70.0, 0.0, true), 3),
-            (&|r| (1.0 - r.logu(-53.0, -1.0, false)) * if r.next() & 1 == 0 { 1.0 } else { -1.0 }, 3),
+            (
+                &|r| {
+                    (1.0 - r.logu(-53.0, -1.0, false)) * if r.next() & 1 == 0 { 1.0 } else { -1.0 }
+                },
+                3,
+            ),
             (&|r| r.uniform(-1.5, 1.5), 1),
         ],
     )
@@ -285,12 +371,28 @@ fn unit_inputs(seed: u64) -> Vec<f64> {
 
 #[test]
 fn sweep_asin() {
-    check1("asin", &unit_inputs(9), shim::asinf, shim::asin, f64::asin, 1, 1);
+    check1(
+        "asin",
+        &unit_inputs(9),
+        shim::asinf,
+        shim::asin,
+        f64::asin,
+        1,
+        1,
+    );
 }
 
 #[test]
 fn sweep_acos() {
-    check1("acos", &unit_inputs(10), shim::acosf, shim::acos, f64::acos, 1, 1);
+    check1(
+        "acos",
+        &unit_inputs(10),
+        shim::acosf,
+        shim::acos,
+        f64::acos,
+        1,
+        1,
+    );
 }
 
 #[test]
@@ -346,7 +448,7 @@ fn sweep_asinh() {
             (&|r| r.bits64(), 1),
         ],
     );
-    check1("asinh", &xs, shim::asinhf, shim::asinh, f64::asinh, 1, 2);
+    check1("asinh", &xs, shim::asinhf, shim::asinh, c_asinh, 1, 2);
 }
 
 #[test]
@@ -360,12 +462,20 @@ fn sweep_acosh() {
             (&|r| r.uniform(-2.0, 1.0), 1),
         ],
     );
-    check1("acosh", &xs, shim::acoshf, shim::acosh, f64::acosh, 1, 1);
+    check1("acosh", &xs, shim::acoshf, shim::acosh, c_acosh, 1, 2);
 }
 
 #[test]
 fn sweep_atanh() {
-    check1("atanh", &unit_inputs(16), shim::atanhf, shim::atanh, f64::atanh, 1, 2);
+    check1(
+        "atanh",
+        &unit_inputs(16),
+        shim::atanhf,
+        shim::atanh,
+        c_atanh,
+        1,
+        2,
+    );
 }
 
 fn check2(
@@ -400,8 +510,20 @@ fn check2(
         w64.1,
         w64.2
     );
-    assert!(w32.0 <= bound32, "{name}f: {} ulp at ({:e}, {:e})", w32.0, w32.1, w32.2);
-    assert!(w64.0 <= bound64, "{name}: {} ulp at ({:e}, {:e})", w64.0, w64.1, w64.2);
+    assert!(
+        w32.0 <= bound32,
+        "{name}f: {} ulp at ({:e}, {:e})",
+        w32.0,
+        w32.1,
+        w32.2
+    );
+    assert!(
+        w64.0 <= bound64,
+        "{name}: {} ulp at ({:e}, {:e})",
+        w64.0,
+        w64.1,
+        w64.2
+    );
 }
 
 #[test]
@@ -459,6 +581,124 @@ fn sweep_fmod() {
     check2("fmod", &pairs, shim::fmodf, shim::fmod, |x, y| x % y, 0, 0);
 }
 
+// ---------------------------------------------------------------- exact reference table
+
+/// Inputs with exact results (double-double, from tools/gen_reference.py / mpmath).
+const REFERENCE: &str = include_str!("data/reference.txt");
+
+fn shim64(name: &str, x: f64, y: f64) -> f64 {
+    match name {
+        "exp" => shim::exp(x),
+        "log" => shim::log(x),
+        "tanh" => shim::tanh(x),
+        "pow" => shim::pow(x, y),
+        "erf" => shim::erf(x),
+        "sin" => shim::sin(x),
+        "cos" => shim::cos(x),
+        "tan" => shim::tan(x),
+        "asin" => shim::asin(x),
+        "acos" => shim::acos(x),
+        "atan" => shim::atan(x),
+        "sinh" => shim::sinh(x),
+        "cosh" => shim::cosh(x),
+        "asinh" => shim::asinh(x),
+        "acosh" => shim::acosh(x),
+        "atanh" => shim::atanh(x),
+        "fmod" => shim::fmod(x, y),
+        _ => panic!("unknown function {name}"),
+    }
+}
+
+fn shim32(name: &str, x: f32, y: f32) -> f32 {
+    match name {
+        "exp" => shim::expf(x),
+        "log" => shim::logf(x),
+        "tanh" => shim::tanhf(x),
+        "pow" => shim::powf(x, y),
+        "erf" => shim::erff(x),
+        "sin" => shim::sinf(x),
+        "cos" => shim::cosf(x),
+        "tan" => shim::tanf(x),
+        "asin" => shim::asinf(x),
+        "acos" => shim::acosf(x),
+        "atan" => shim::atanf(x),
+        "sinh" => shim::sinhf(x),
+        "cosh" => shim::coshf(x),
+        "asinh" => shim::asinhf(x),
+        "acosh" => shim::acoshf(x),
+        "atanh" => shim::atanhf(x),
+        "fmod" => shim::fmodf(x, y),
+        _ => panic!("unknown function {name}"),
+    }
+}
+
+fn ulp32_of(x: f32) -> f64 {
+    let a = x.abs();
+    (f32::from_bits(a.to_bits() + 1) - a) as f64
+}
+
+/// Error in (fractional) ulps of `ours` against the exact value hi + lo.
+fn frac_err64(ours: f64, hi: f64, lo: f64) -> f64 {
+    if hi.is_infinite() || ours.is_infinite() || ours.is_nan() {
+        return if ours == hi { 0.0 } else { f64::INFINITY };
+    }
+    ((ours - hi) - lo).abs() / ulp_of(hi)
+}
+
+fn frac_err32(ours: f32, hi: f64, lo: f64) -> f64 {
+    let r32 = hi as f32;
+    if r32.is_infinite() || ours.is_infinite() || ours.is_nan() {
+        return if ours == r32 { 0.0 } else { f64::INFINITY };
+    }
+    (((ours as f64) - hi) - lo).abs() / ulp32_of(r32)
+}
+
+#[test]
+fn exact_reference_table() {
+    use std::collections::BTreeMap;
+    let h = |s: &str| f64::from_bits(u64::from_str_radix(s, 16).unwrap());
+    // name -> (max f64 error, worst x, max f32 error, worst x, points)
+    let mut worst: BTreeMap<&str, (f64, f64, f64, f64, usize)> = BTreeMap::new();
+    for line in REFERENCE.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (tag, x, y, hi, lo) = (f[0], h(f[1]), h(f[2]), h(f[3]), h(f[4]));
+        let (name, is32) = match tag.strip_suffix(":32") {
+            Some(n) => (n, true),
+            None => (tag, false),
+        };
+        let w = worst.entry(name).or_insert((0.0, 0.0, 0.0, 0.0, 0));
+        w.4 += 1;
+        let e = frac_err64(shim64(name, x, y), hi, lo);
+        if e > w.0 {
+            (w.0, w.1) = (e, x);
+        }
+        if is32 {
+            let e = frac_err32(shim32(name, x as f32, y as f32), hi, lo);
+            if e > w.2 {
+                (w.2, w.3) = (e, x);
+            }
+        }
+    }
+    let mut bad = Vec::new();
+    for (name, (e64, x64, e32, x32, n)) in &worst {
+        println!(
+            "{name:>6}: {n} exact points, max err f32 {e32:.3} ulp (at {x32:e}), f64 {e64:.3} ulp (at {x64:e})"
+        );
+        // the correctly rounded result is within 0.5 ulp; allow 1 ulp (fmod must be exact)
+        let b64 = if *name == "fmod" { 0.0 } else { 1.0 };
+        let b32 = if *name == "fmod" { 0.0 } else { 1.0 };
+        if *e64 > b64 || *e32 > b32 {
+            bad.push(*name);
+        }
+    }
+    assert!(
+        worst.len() == 17,
+        "reference table covers {} functions",
+        worst.len()
+    );
+    assert!(bad.is_empty(), "above bound: {bad:?}");
+}
+
 // ---------------------------------------------------------------- erf reference
 
 /// ulp of a finite non-zero double.
@@ -493,7 +733,7 @@ fn dd_div_d(a: (f64, f64), d: f64) -> (f64, f64) {
 }
 
 /// 2/sqrt(pi) as a double-double.
-const TWO_OVER_SQRT_PI: (f64, f64) = (1.1283791670955126, 1.533545961316588e-17);
+const TWO_OVER_SQRT_PI: (f64, f64) = (std::f64::consts::FRAC_2_SQRT_PI, 1.533545961316588e-17);
 
 /// erf(x) as a double-double (relative error well below 2^-80 for |x| <= 4.5; absolute
 /// error below 1e-25 beyond).
@@ -511,7 +751,7 @@ fn erf_ref(x: f64) -> (f64, f64) {
             term = dd_div_d(dd_mul(term, mx2), n);
             let t = dd_div_d(term, 2.0 * n + 1.0);
             sum = dd_add(sum, t);
-            if t.0.abs() < 1e-40 * sum.0.abs() {
+            if t.0.abs() <= 1e-40 * sum.0.abs() || n > 400.0 {
                 break;
             }
             n += 1.0;
@@ -536,35 +776,39 @@ fn erf_ref(x: f64) -> (f64, f64) {
 
 #[test]
 fn erf_reference_matches_published_values() {
-    // 34-digit values (e.g. from DLMF / high-precision evaluation)
-    let cases: [(f64, f64, f64); 3] = [
-        (0.5, 0.520_499_877_813_046_5, 0.520_499_877_813_046_537_682_746_653_891_964_5),
-        (1.0, 0.842_700_792_949_714_9, 0.842_700_792_949_714_869_341_220_635_082_609_3),
-        (2.0, 0.995_322_265_018_952_7, 0.995_322_265_018_952_734_162_069_256_367_252_9),
+    // (x, published value to 34 digits, its nearest double, published value minus that
+    // double (worked out once in 300-bit arithmetic))
+    let cases: [(f64, &str, f64, f64); 3] = [
+        (
+            0.5,
+            "0.5204998778130465376827466538919645",
+            0.520_499_877_813_046_5,
+            1.900_077_467_916_287e-17,
+        ),
+        (
+            1.0,
+            "0.8427007929497148693412206350826092",
+            0.842_700_792_949_714_9,
+            -2.480_101_178_911_860_2e-17,
+        ),
+        (
+            2.0,
+            "0.9953222650189527341620692563672529",
+            0.995_322_265_018_952_7,
+            2.207_198_583_297_65e-17,
+        ),
     ];
-    for (x, hi, _) in cases {
+    for (x, published, hi, lo_expect) in cases {
+        assert_eq!(published.parse::<f64>().unwrap(), hi);
         let (rh, rl) = erf_ref(x);
-        // the reference rounds to the published value and its low part is consistent
         assert_eq!(rh + rl, hi, "erf_ref({x})");
-        assert!(rl.abs() <= ulp_of(rh) / 2.0);
-    }
-    // and the low parts agree with the next digits of the published values:
-    // erf(0.5) - 0.5204998778130465 = 3.768...e-17 etc.
-    let lows = [
-        (0.5, 0.520_499_877_813_046_5, 3.768_274_665_389_196e-17),
-        (1.0, 0.842_700_792_949_714_9, -3.065_877_936_491_740_7e-17),
-        (2.0, 0.995_322_265_018_952_7, 3.416_206_925_636_725e-17),
-    ];
-    for (x, hi, lo_expect) in lows {
-        let (rh, rl) = erf_ref(x);
         let lo = (rh - hi) + rl;
         assert!(
-            (lo - lo_expect).abs() < 1e-30,
+            (lo - lo_expect).abs() < 1e-31,
             "erf_ref({x}) low part {lo:e}, expected {lo_expect:e}"
         );
+        // the shim is correctly rounded on these points
+        assert_eq!(shim::erf(x), hi);
+        assert_eq!(shim::erff(x as f32), hi as f32);
     }
-    // the shim itself on those points: correctly rounded
-    assert_eq!(shim::erf(0.5), 0.520_499_877_813_046_5);
-    assert_eq!(shim::erf(1.0), 0.842_700_792_949_714_9);
-    assert_eq!(shim::erf(2.0), 0.995_322_265_018_952_7);
 }

@@ -1,0 +1,139 @@
+//! Keeps `include/kiln_shim.h` in sync with the crate: the set of functions the header
+//! declares, with their C signatures, must be exactly the set of `#[no_mangle] extern "C"`
+//! functions in `src/*.rs` (parsed as text), and the ABI version macro must match
+//! `KILN_SHIM_ABI_VERSION`.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+/// (name, return type, parameter types), in C spelling.
+type Sig = (String, String, Vec<String>);
+
+fn c_type_of_rust(t: &str) -> String {
+    match t.trim() {
+        "f32" => "float",
+        "f64" => "double",
+        "u32" => "uint32_t",
+        other => panic!("no C spelling for Rust type `{other}` in an exported signature"),
+    }
+    .to_string()
+}
+
+/// Every `extern "C" fn` in the source text, checking it is `#[no_mangle] pub`.
+fn rust_exports(src: &str, file: &str, out: &mut BTreeSet<Sig>) {
+    let lines: Vec<&str> = src.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(pos) = line.find("extern \"C\" fn ") else {
+            continue;
+        };
+        let t = line.trim_start();
+        if t.starts_with("//") {
+            continue;
+        }
+        assert!(
+            t.starts_with("pub extern \"C\" fn "),
+            "{file}:{}: exported function must be `pub extern \"C\" fn`",
+            i + 1
+        );
+        assert!(
+            i > 0 && lines[i - 1].trim() == "#[no_mangle]",
+            "{file}:{}: extern \"C\" fn without #[no_mangle] on the line before",
+            i + 1
+        );
+        let rest = &line[pos + "extern \"C\" fn ".len()..];
+        let open = rest.find('(').expect("(");
+        let close = rest.find(')').expect(")");
+        let name = rest[..open].trim().to_string();
+        let params: Vec<String> = rest[open + 1..close]
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| c_type_of_rust(p.split(':').nth(1).expect("param type")))
+            .collect();
+        let after = &rest[close + 1..];
+        let ret = after
+            .split("->")
+            .nth(1)
+            .map(|r| r.split('{').next().unwrap())
+            .expect("return type");
+        out.insert((name, c_type_of_rust(ret), params));
+    }
+}
+
+/// Every `type kiln_shim_name(params);` prototype in the header.
+fn header_decls(h: &str) -> BTreeSet<Sig> {
+    let mut out = BTreeSet::new();
+    for line in h.lines() {
+        let t = line.trim();
+        if !t.ends_with(");") || t.starts_with('#') || t.starts_with("/*") || t.starts_with('*') {
+            continue;
+        }
+        let open = t.find('(').unwrap();
+        let head: Vec<&str> = t[..open].split_whitespace().collect();
+        assert_eq!(head.len(), 2, "unexpected declaration `{t}`");
+        let params_txt = &t[open + 1..t.len() - 2];
+        let params: Vec<String> = if params_txt.trim() == "void" {
+            Vec::new()
+        } else {
+            params_txt
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .collect()
+        };
+        assert!(
+            head[1].starts_with("kiln_shim_"),
+            "`{t}` is not a shim function"
+        );
+        assert!(
+            out.insert((head[1].to_string(), head[0].to_string(), params)),
+            "`{t}` declared twice"
+        );
+    }
+    out
+}
+
+#[test]
+fn header_matches_exports() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let header = fs::read_to_string(root.join("include/kiln_shim.h")).unwrap();
+    let mut exports = BTreeSet::new();
+    let mut files: Vec<_> = fs::read_dir(root.join("src"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    files.sort();
+    for f in &files {
+        let src = fs::read_to_string(f).unwrap();
+        rust_exports(&src, &f.display().to_string(), &mut exports);
+    }
+    let decls = header_decls(&header);
+    let only_rs: Vec<_> = exports.difference(&decls).collect();
+    let only_h: Vec<_> = decls.difference(&exports).collect();
+    assert!(
+        only_rs.is_empty() && only_h.is_empty(),
+        "header and crate disagree:\n  exported but not declared: {only_rs:?}\n  declared but not exported: {only_h:?}"
+    );
+    // 17 functions in two precisions, plus the version query
+    assert_eq!(exports.len(), 35);
+    assert!(header.contains("#ifndef KILN_SHIM_H") && header.contains("#define KILN_SHIM_H"));
+    assert!(header.contains("#include <stdint.h>"));
+}
+
+#[test]
+fn header_abi_version_matches() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let header = fs::read_to_string(root.join("include/kiln_shim.h")).unwrap();
+    let line = header
+        .lines()
+        .find(|l| l.starts_with("#define KILN_SHIM_ABI_VERSION"))
+        .expect("KILN_SHIM_ABI_VERSION macro");
+    let v: u32 = line
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches('u')
+        .parse()
+        .unwrap();
+    assert_eq!(v, kiln_shim::KILN_SHIM_ABI_VERSION);
+}
