@@ -96,10 +96,8 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64)
         } else {
             got.get_i64(i) == want.get_i64(i)
         };
-        if abs.is_nan() || !ok {
-            if worst.is_none() {
-                worst = Some((i, g, w));
-            }
+        if (abs.is_nan() || !ok) && worst.is_none() {
+            worst = Some((i, g, w));
         }
         max_abs = max_abs.max(if abs.is_nan() { f64::INFINITY } else { abs });
         max_rel = max_rel.max(if rel.is_nan() { f64::INFINITY } else { rel });

@@ -142,11 +142,19 @@ pub fn specialise(g: &mut Graph, opts: &Options) -> Result<()> {
     // every input.
     for v in &g.inputs {
         let val = g.value(*v);
-        if val.ty.is_none() {
+        let Some(t) = &val.ty else {
             return Err(Error::Model(format!(
                 "input '{}' has no tensor type and shape",
                 val.name
             )));
+        };
+        if let Some(n) = crate::ir::dim::numel(&t.shape).as_known() {
+            if n >= passes::MAX_ELEMENTS {
+                return Err(Error::Limit(format!(
+                    "input '{}' has {n} elements (the limit is 2^40 - 1)",
+                    val.name
+                )));
+            }
         }
     }
     Ok(())

@@ -108,6 +108,9 @@ pub fn or(a: Expr, b: Expr) -> Expr {
     bin(BinOp::Or, a, b)
 }
 
+/// The body of `KernelBuilder::loops`, called once with the index variables.
+type LoopBody<'a> = Box<dyn FnOnce(&mut KernelBuilder, &[Expr]) + 'a>;
+
 /// Builds one kernel. Statements go to the innermost open block (loop or if body).
 pub struct KernelBuilder {
     vars: Vec<Scalar>,
@@ -181,7 +184,7 @@ impl KernelBuilder {
             kb: &mut KernelBuilder,
             dims: &[Expr],
             idx: &mut Vec<Expr>,
-            body: &mut Option<Box<dyn FnOnce(&mut KernelBuilder, &[Expr]) + '_>>,
+            body: &mut Option<LoopBody<'_>>,
         ) {
             if dims.is_empty() {
                 if let Some(b) = body.take() {
@@ -195,7 +198,7 @@ impl KernelBuilder {
                 idx.pop();
             });
         }
-        let mut b: Option<Box<dyn FnOnce(&mut KernelBuilder, &[Expr]) + '_>> = Some(Box::new(body));
+        let mut b: Option<LoopBody<'_>> = Some(Box::new(body));
         rec(self, dims, &mut vec![], &mut b);
     }
     pub fn if_(&mut self, cond: Expr, then: impl FnOnce(&mut Self), els: impl FnOnce(&mut Self)) {

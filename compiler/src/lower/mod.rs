@@ -257,7 +257,7 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
                 let k = g.value(*v).konst.as_ref().ok_or_else(|| {
                     Error::Internal(format!("weight {} has no value", g.value(*v).name))
                 })?;
-                while weights.len() % 64 != 0 {
+                while !weights.len().is_multiple_of(64) {
                     weights.push(0);
                 }
                 let offset = weights.len() as u64;
@@ -285,7 +285,7 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
             buf_of.insert(*v, b);
         }
     }
-    while weights.len() % 64 != 0 {
+    while !weights.len().is_multiple_of(64) {
         weights.push(0);
     }
     let tref = |v: ValueId| -> Result<TensorRef> {

@@ -10,10 +10,12 @@ use crate::kir::build;
 use crate::kir::Expr;
 use crate::lower::LowerCx;
 
+/// Opset < 10 attributes: starts, ends and optional axes.
+type SliceAttrs = (Vec<i64>, Vec<i64>, Option<Vec<i64>>);
+
 #[derive(Debug)]
 pub struct Slice {
-    /// Opset < 10: starts, ends, axes from attributes.
-    pub attrs: Option<(Vec<i64>, Vec<i64>, Option<Vec<i64>>)>,
+    pub attrs: Option<SliceAttrs>,
 }
 
 pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {

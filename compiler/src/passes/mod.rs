@@ -41,7 +41,7 @@ pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
     }
     let mut m = Model { graph: g, ops };
     let mut keep = vec![true; m.graph.nodes.len()];
-    for ni in 0..m.graph.nodes.len() {
+    for (ni, keep_node) in keep.iter_mut().enumerate() {
         let g = &m.graph;
         let node = &g.nodes[ni];
         let op = &m.ops[ni];
@@ -112,12 +112,15 @@ pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
             }
         }
         if folded {
-            keep[ni] = false;
+            *keep_node = false;
         }
     }
     retain_nodes(&mut m, &keep);
     Ok(m)
 }
+
+/// The largest tensor Kiln accepts, in elements (exclusive).
+pub const MAX_ELEMENTS: i64 = 1 << 40;
 
 /// Reject shapes with negative or absurd dims.
 fn check_shape(node: &crate::ir::Node, t: &TensorType) -> Result<()> {
@@ -131,9 +134,9 @@ fn check_shape(node: &crate::ir::Node, t: &TensorType) -> Result<()> {
         }
     }
     if let Some(n) = numel(&t.shape).as_known() {
-        if n > 1 << 40 {
+        if n >= MAX_ELEMENTS {
             return Err(Error::Limit(format!(
-                "{}: a tensor of {n} elements",
+                "{}: a tensor of {n} elements (the limit is 2^40 - 1)",
                 node.describe()
             )));
         }

@@ -166,7 +166,7 @@ pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>]) -> Result<MemoryPlan> {
             .iter()
             .filter(|(_, _, pf, pl)| *pf <= l && f <= *pl)
             .collect();
-        overlapping.sort_by(|a, b| probe(&a.0).cmp(&probe(&b.0)));
+        overlapping.sort_by_key(|a| probe(&a.0));
         // Lowest gap that fits for every dim value.
         let mut cand = Dim::known(0);
         for (o, s, _, _) in &overlapping {
