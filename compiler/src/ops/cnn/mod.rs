@@ -1,3 +1,8 @@
 //! Convolution, pooling and normalisation ops (CNN family).
 
-crate::ops_table! { pub OPS: }
+pub mod conv;
+pub mod window;
+
+crate::ops_table! { pub OPS:
+    "" "Conv" since 1 => conv::import,
+}
