@@ -1,8 +1,15 @@
 //! Convolution, pooling and normalisation ops (CNN family).
 
 pub mod conv;
+pub mod global_pool;
+pub mod pool;
 pub mod window;
 
 crate::ops_table! { pub OPS:
+    "" "AveragePool" since 1 => pool::import_avg,
     "" "Conv" since 1 => conv::import,
+    "" "GlobalAveragePool" since 1 => global_pool::import_avg,
+    "" "GlobalMaxPool" since 1 => global_pool::import_max,
+    "" "LpPool" since 1 => pool::import_lp,
+    "" "MaxPool" since 1 => pool::import_max,
 }
