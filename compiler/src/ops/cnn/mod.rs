@@ -1,5 +1,6 @@
 //! Convolution, pooling and normalisation ops (CNN family).
 
+pub mod batchnorm;
 pub mod conv;
 pub mod global_pool;
 pub mod pool;
@@ -7,6 +8,7 @@ pub mod window;
 
 crate::ops_table! { pub OPS:
     "" "AveragePool" since 1 => pool::import_avg,
+    "" "BatchNormalization" since 1 => batchnorm::import,
     "" "Conv" since 1 => conv::import,
     "" "GlobalAveragePool" since 1 => global_pool::import_avg,
     "" "GlobalMaxPool" since 1 => global_pool::import_max,
