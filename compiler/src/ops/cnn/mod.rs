@@ -2,6 +2,7 @@
 
 pub mod batchnorm;
 pub mod conv;
+pub mod conv_transpose;
 pub mod global_pool;
 pub mod pool;
 pub mod window;
@@ -10,6 +11,7 @@ crate::ops_table! { pub OPS:
     "" "AveragePool" since 1 => pool::import_avg,
     "" "BatchNormalization" since 1 => batchnorm::import,
     "" "Conv" since 1 => conv::import,
+    "" "ConvTranspose" since 1 => conv_transpose::import,
     "" "GlobalAveragePool" since 1 => global_pool::import_avg,
     "" "GlobalMaxPool" since 1 => global_pool::import_max,
     "" "LpPool" since 1 => pool::import_lp,
