@@ -4,6 +4,7 @@ pub mod batchnorm;
 pub mod conv;
 pub mod conv_transpose;
 pub mod global_pool;
+pub mod norm;
 pub mod pool;
 pub mod window;
 
@@ -14,6 +15,10 @@ crate::ops_table! { pub OPS:
     "" "ConvTranspose" since 1 => conv_transpose::import,
     "" "GlobalAveragePool" since 1 => global_pool::import_avg,
     "" "GlobalMaxPool" since 1 => global_pool::import_max,
+    "" "GroupNormalization" since 18 => norm::import_group,
+    "" "InstanceNormalization" since 1 => norm::import_instance,
+    "" "LRN" since 1 => norm::import_lrn,
+    "" "LpNormalization" since 1 => norm::import_lp,
     "" "LpPool" since 1 => pool::import_lp,
     "" "MaxPool" since 1 => pool::import_max,
 }
