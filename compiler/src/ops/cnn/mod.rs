@@ -10,6 +10,9 @@ pub mod norm;
 pub mod pool;
 pub mod window;
 
+#[cfg(test)]
+mod tests;
+
 crate::ops_table! { pub OPS:
     "" "AveragePool" since 1 => pool::import_avg,
     "" "BatchNormalization" since 1 => batchnorm::import,
