@@ -45,10 +45,11 @@ pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
             ));
         }
     } else if v < 14 && n.outputs.len() > 1 {
-        return Err(a.err(
-            "outputs",
-            "training mode (mean/var/saved outputs) is only supported from opset 14 (training_mode)",
-        ));
+        return Err(crate::error::Error::Node(format!(
+            "{}: training mode (the mean/var/saved outputs) is only supported from opset 14 \
+             (training_mode)",
+            n.describe()
+        )));
     }
     if v < 9 {
         let spatial = a.int("spatial", 1)?;
