@@ -1,0 +1,200 @@
+//! Conv (opset 1, 11; 22 only adds bfloat16):
+//! <https://onnx.ai/onnx/operators/onnx__Conv.html>
+//!
+//! `Y[n, m, o...] = B[m] + sum_{ic, k...} X[n, g * C/G + ic, o * s - pb + k * d] * W[m, ic, k...]`
+//! with `g = m / (M/G)`, for any number of spatial dims (1-D, 2-D, 3-D, ...). Opset 11 only
+//! clarified the `auto_pad` / `pads` text; both versions share this implementation. The window
+//! geometry (auto_pad, pads, strides, dilations) is in `window.rs`; `kernel_shape` is optional
+//! and must agree with W when given.
+//!
+//! Decisions: W's shape must be known (it is a weight); the batch dim may be symbolic, spatial
+//! dims when the output size stays a polynomial (stride 1). The sum runs in (ic, k...) order
+//! with `Fma` (`gemm::mac`); the bias is added after the sum. Kernel positions outside the
+//! input are skipped through per-output-position clamped ranges (computed once per output row
+//! level), so padding is never read.
+
+use super::window::{self, Axis, WindowAttrs};
+use crate::error::Result;
+use crate::ir::{dim::numel, Dim, TensorType};
+use crate::kir::build::{self, KernelBuilder};
+use crate::kir::{BinOp, Expr, Scalar};
+use crate::lower::LowerCx;
+use crate::ops::gemm::mac;
+use crate::ops::{tt, Attrs, InferCx, Op, FLOATS};
+
+#[derive(Debug)]
+pub struct Conv {
+    pub win: WindowAttrs,
+    pub group: i64,
+}
+
+pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
+    let win = WindowAttrs::import(a, true, false)?;
+    let group = a.int("group", 1)?;
+    if group < 1 {
+        return Err(a.err("group", format!("value {group} must be at least 1")));
+    }
+    Ok(Box::new(Conv { win, group }))
+}
+
+/// Known dims of a weight shape, or None.
+pub fn known_dims(s: &[Dim]) -> Option<Vec<i64>> {
+    s.iter().map(|d| d.as_known()).collect()
+}
+
+impl Conv {
+    /// (W's shape, spatial axes) from the input shapes.
+    fn geometry(
+        &self,
+        x: &[Dim],
+        w: &[Dim],
+        syms: &[String],
+    ) -> std::result::Result<(Vec<i64>, Vec<Axis>), String> {
+        if x.len() < 3 {
+            return Err(format!(
+                "X must have rank 3 or more (N, C, spatial...), got rank {}",
+                x.len()
+            ));
+        }
+        if w.len() != x.len() {
+            return Err(format!("W has rank {} but X has rank {}", w.len(), x.len()));
+        }
+        let wk = known_dims(w).ok_or("the shape of W must be known at compile time")?;
+        let (m, cg) = (wk[0], wk[1]);
+        if m % self.group != 0 {
+            return Err(format!(
+                "W has {m} output channels, not divisible by group {}",
+                self.group
+            ));
+        }
+        if x[1] != Dim::known(cg * self.group) {
+            return Err(format!(
+                "X has {} channels but W expects {cg} per group x {} groups",
+                x[1].show(syms),
+                self.group
+            ));
+        }
+        let axes = window::resolve(&self.win, &x[2..], Some(&wk[2..]), syms)?;
+        Ok((wk, axes))
+    }
+}
+
+impl Op for Conv {
+    fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
+        let d = cx.expect_dtype(0, FLOATS)?;
+        let x = &cx.ty(0)?.shape;
+        let w = cx.ty(1)?;
+        if w.dtype != d {
+            return Err(cx.err(format!("W has element type {} but X has {d}", w.dtype)));
+        }
+        let (wk, axes) = self.geometry(x, &w.shape, cx.syms).map_err(|e| cx.err(e))?;
+        if cx.has(2) {
+            let b = cx.ty(2)?;
+            if b.dtype != d || b.shape != [Dim::known(wk[0])] {
+                return Err(cx.err(format!(
+                    "B must be a 1-D {d} tensor of {} elements, got {} {}",
+                    wk[0],
+                    b.dtype,
+                    cx.shape_str(&b.shape)
+                )));
+            }
+        }
+        let mut out = vec![x[0].clone(), Dim::known(wk[0])];
+        out.extend(axes.iter().map(|a| a.out.clone()));
+        Ok(vec![tt(d, out)])
+    }
+
+    fn flops(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> Dim {
+        let (Some(w), Some(y)) = (inputs.get(1).copied().flatten(), outputs.first()) else {
+            return Dim::known(0);
+        };
+        // Two per multiply-add: each output sums C/G * prod(kernel) products.
+        numel(&y.shape).mul(&numel(&w.shape[1..])).scale(2)
+    }
+
+    fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let x = cx.input(0)?;
+        let w = cx.input(1)?;
+        let b = cx.ins.get(2).cloned().flatten();
+        let y = cx.output(0)?;
+        let (wk, axes) = self
+            .geometry(&x.shape, &w.shape, &[])
+            .map_err(|e| cx.err(e))?;
+        let t = y.elem;
+        let g = self.group;
+        let (m, cg) = (wk[0], wk[1]);
+        let mg = m / g;
+        let ksz: i64 = wk[2..].iter().product();
+        let in_plane = numel(&x.shape[2..]).to_expr();
+        let out_plane = numel(&y.shape[2..]).to_expr();
+        let xs = build::strides(&x.dims()[2..]);
+        let ws = window::const_strides(&wk[2..]);
+        let c = Expr::i64(cg * g);
+        let kb = &mut cx.kb;
+        kb.loop_(Expr::i64(0), x.dim(0), |kb, n| {
+            kb.loop_(Expr::i64(0), Expr::i64(g), |kb, gi| {
+                kb.loop_(Expr::i64(0), Expr::i64(mg), |kb, oc| {
+                    let mi = kb.let_(
+                        Scalar::I64,
+                        build::add(build::mul(gi.clone(), Expr::i64(mg)), oc),
+                    );
+                    // X plane of (n, first channel of the group); W block of m; Y plane of (n, m).
+                    let xg = build::mul(
+                        build::add(
+                            build::mul(n.clone(), c.clone()),
+                            build::mul(gi.clone(), Expr::i64(cg)),
+                        ),
+                        in_plane.clone(),
+                    );
+                    let xg = kb.let_(Scalar::I64, xg);
+                    let wm = kb.let_(Scalar::I64, build::mul(mi.clone(), Expr::i64(cg * ksz)));
+                    let yb = build::mul(
+                        build::add(build::mul(n.clone(), Expr::i64(m)), mi.clone()),
+                        out_plane.clone(),
+                    );
+                    let yb = kb.let_(Scalar::I64, yb);
+                    let bias = b.as_ref().map(|b| kb.let_(t, b.load(mi.clone())));
+                    let ys = y.strides();
+                    window::out_loops(
+                        kb,
+                        &axes,
+                        &mut |kb: &mut KernelBuilder, o: &[Expr], rs: &[window::Range]| {
+                            let acc = kb.let_mut(t, Expr::imm(t, 0.0));
+                            kb.loop_(Expr::i64(0), Expr::i64(cg), |kb, ic| {
+                                let xc = build::add(
+                                    xg.clone(),
+                                    build::mul(ic.clone(), in_plane.clone()),
+                                );
+                                let wc = build::add(wm.clone(), build::mul(ic, Expr::i64(ksz)));
+                                let (xc, wc) = if cg == 1 {
+                                    (xc, wc)
+                                } else {
+                                    (kb.let_(Scalar::I64, xc), kb.let_(Scalar::I64, wc))
+                                };
+                                window::kernel_loops(
+                                    kb,
+                                    &axes,
+                                    rs,
+                                    &xs,
+                                    &ws,
+                                    xc,
+                                    wc,
+                                    &mut |kb: &mut KernelBuilder, xo, wo, _: &[Expr]| {
+                                        kb.set(acc, mac(t, x.load(xo), w.load(wo), Expr::Var(acc)));
+                                    },
+                                );
+                            });
+                            let mut v = Expr::Var(acc);
+                            if let Some(bias) = &bias {
+                                v = build::binary(BinOp::Add, v, bias.clone());
+                            }
+                            let yo = build::linear(o, &ys[2..]);
+                            kb.store(y.buf, build::add(yb.clone(), yo), v);
+                        },
+                    );
+                });
+            });
+        });
+        Ok(())
+    }
+}
