@@ -51,6 +51,8 @@ float kiln_shim_atanhf(float);
 double kiln_shim_atanh(double);
 float kiln_shim_fmodf(float, float);
 double kiln_shim_fmod(double, double);
+float kiln_shim_fmaf(float, float, float);
+double kiln_shim_fma(double, double, double);
 
 #ifdef __cplusplus
 }

@@ -4,25 +4,26 @@
 //! platform libm for transcendental functions: they call the `kiln_shim_*` functions
 //! exported here (C ABI, declared in `include/kiln_shim.h`), so all backends, on all
 //! targets, produce bit-identical results. The same functions are available to Rust as
-//! `exp`/`expf`, `log`/`logf`, ... .
+//! `exp`/`expf`, `log`/`logf`, ... , and exact fused multiply-add `fma`/`fmaf`.
 //!
 //! Invariants:
 //! - `#![no_std]`, no allocation, no dependencies, no build script: the compiler also
 //!   builds this crate directly with `rustc` (as an rlib, or as a staticlib with
-//!   `--cfg kiln_shim_staticlib -C panic=abort`, which adds the panic handler below) for
-//!   arbitrary targets.
+//!   `--cfg kiln_shim_staticlib -C panic=abort`, which adds the panic handler and the
+//!   `rust_eh_personality` stub below) for arbitrary targets.
 //! - No function can panic: no fallible indexing, no unwrap, no integer overflow (checked
 //!   in debug builds by the test-suite sweeps).
 //! - Only IEEE-754 `+ - * /`, comparisons, integer and bit manipulation are used — no
-//!   platform libm, no fused multiply-add — so a given input gives the same bits on every
-//!   target.
+//!   platform libm, no hardware fused multiply-add (`fma`/`fmaf` are computed exactly in
+//!   software) — so a given input gives the same bits on every target.
 //! - All algorithms (range reductions, series, fits) are written for this crate; the
 //!   polynomial coefficients come from `tools/gen_coeffs.py`.
 //!
 //! Accuracy (measured by `tests/accuracy.rs` against exact values, the host libm and, for
 //! erf, a double-double reference): every f32 function is within 1 ulp of the exact result
 //! and in practice correctly rounded (it is computed in f64 and rounded once); every f64
-//! function is within 1 ulp (measured maximum 0.78 ulp); fmod is exact. sin/cos/tan reduce
+//! function is within 1 ulp (measured maximum 0.78 ulp); fmod is exact; fma and fmaf are
+//! correctly rounded (bit for bit equal to hardware FMA, `tests/fma.rs`). sin/cos/tan reduce
 //! their argument exactly enough for every finite input (Payne-Hanek beyond 2^20). Special
 //! values follow C99 Annex F (NaN propagation, signed zeros, infinities, pow's and fmod's
 //! special cases); see `tests/special.rs`.
@@ -32,6 +33,7 @@
 mod coeffs;
 mod erf;
 mod exp_log;
+mod fma;
 mod fmod;
 mod fp;
 mod hyperbolic;
@@ -41,6 +43,7 @@ mod trig;
 
 pub use erf::erf;
 pub use exp_log::{exp, log, pow};
+pub use fma::{fma, fmaf};
 pub use fmod::fmod;
 pub use hyperbolic::{acosh, asinh, atanh, cosh, sinh, tanh};
 pub use invtrig::{acos, asin, atan};
@@ -60,6 +63,16 @@ pub const KILN_SHIM_ABI_VERSION: u32 = 1;
 fn panic(_: &core::panic::PanicInfo) -> ! {
     loop {}
 }
+
+/// Unwinding personality stub for the staticlib build. The archive bundles
+/// `compiler_builtins`, which also defines C math symbols (`fmaf`, `floorf`, ...) and whose
+/// objects refer to `rust_eh_personality`; when a C program links the archive before `-lm`
+/// those symbols resolve to the bundled objects, and without this definition the link fails.
+/// With `panic=abort` nothing unwinds, so it is never called. Not part of the C API (so
+/// not in `kiln_shim.h`); the rlib has none (the final Rust binary provides it).
+#[cfg(kiln_shim_staticlib)]
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}
 
 // ---- C ABI exports (one line per signature: tests/header.rs checks them against
 // ---- include/kiln_shim.h) ----
@@ -239,4 +252,14 @@ pub extern "C" fn kiln_shim_fmodf(x: f32, y: f32) -> f32 {
 #[no_mangle]
 pub extern "C" fn kiln_shim_fmod(x: f64, y: f64) -> f64 {
     fmod(x, y)
+}
+/// C ABI export of [`fmaf`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_fmaf(a: f32, b: f32, c: f32) -> f32 {
+    fmaf(a, b, c)
+}
+/// C ABI export of [`fma`].
+#[no_mangle]
+pub extern "C" fn kiln_shim_fma(a: f64, b: f64, c: f64) -> f64 {
+    fma(a, b, c)
 }

@@ -28,6 +28,7 @@ pub fn shim_sources() -> Vec<(&'static str, &'static str)> {
             "exp_log.rs",
             include_str!("../../../runtime-shim/src/exp_log.rs"),
         ),
+        ("fma.rs", include_str!("../../../runtime-shim/src/fma.rs")),
         ("fmod.rs", include_str!("../../../runtime-shim/src/fmod.rs")),
         ("fp.rs", include_str!("../../../runtime-shim/src/fp.rs")),
         (
