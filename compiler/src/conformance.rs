@@ -174,6 +174,7 @@ fn load_case(case: &Case, tags: &Tags, auto_bind: bool) -> Result<Loaded> {
     let tol = Tolerance {
         rtol: tags.rtol.unwrap_or(d.rtol),
         atol: tags.atol.unwrap_or(d.atol),
+        stol: 0.0,
     };
     let graph = compile::load_graph(&case.model)?;
     let mut units = vec![];

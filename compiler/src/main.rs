@@ -63,6 +63,9 @@ enum Cmd {
         rtol: f64,
         #[arg(long, default_value_t = 1e-7)]
         atol: f64,
+        /// Tolerance relative to the largest reference magnitude of each output.
+        #[arg(long, default_value_t = 1e-6)]
+        stol: f64,
         /// When a case needs an input's value at compile time (a Reshape's shape fed as a
         /// graph input), bind its integer inputs from each data set (`kiln compile --bind`).
         #[arg(long)]
@@ -209,6 +212,7 @@ fn real_main(cli: Cli) -> Result<i32> {
             backend,
             rtol,
             atol,
+            stol,
             bind_inputs,
         } => {
             let backends = Backend::parse_list(&backend)?;
@@ -216,7 +220,7 @@ fn real_main(cli: Cli) -> Result<i32> {
             let results = check::check_paths(
                 &refs,
                 &backends,
-                Tolerance { rtol, atol },
+                Tolerance { rtol, atol, stol },
                 bind_inputs,
                 &mut |r| println!("{}", r.line()),
             )?;

@@ -87,18 +87,22 @@ int main(int argc, char **argv) {
 
     /* linreg_seed: X is (N, 2), predictions (N). */
     int64_t N = lx.shape[0];
-    int64_t dims_l[LINREG_SEED_NUM_DIMS > 0 ? LINREG_SEED_NUM_DIMS : 1] = {N};
+    int64_t dims_l[linreg_seed_NUM_DIMS > 0 ? linreg_seed_NUM_DIMS : 1] = {N};
     uint64_t scratch_l = linreg_seed_scratch_size(dims_l);
     void *scratch = aligned_alloc(64, scratch_l ? (scratch_l + 63) / 64 * 64 : 64);
     float *pred = malloc((size_t)N * sizeof(float));
     int32_t st = linreg_seed_infer(N, lx.data, lx.len, pred, (uint64_t)N, scratch, scratch_l);
     if (st != KILN_OK) { fprintf(stderr, "linreg_seed failed: status %d\n", st); return 1; }
     double w1 = report("linreg_seed predictions", pred, &ly, 1);
+
+    /* A wrong length is refused, not overrun. */
+    int32_t short_st = linreg_seed_infer(N, lx.data, lx.len - 1, pred, (uint64_t)N, scratch, scratch_l);
+    printf("short input buffer -> status %d (expected %d)\n", short_st, KILN_ERR_LENGTH);
     free(scratch);
 
     /* mlp_mnist: input (batch, 784), output (batch, 10). */
     int64_t B = mx.shape[0];
-    int64_t dims_m[MLP_MNIST_NUM_DIMS > 0 ? MLP_MNIST_NUM_DIMS : 1] = {B};
+    int64_t dims_m[mlp_mnist_NUM_DIMS > 0 ? mlp_mnist_NUM_DIMS : 1] = {B};
     uint64_t scratch_m = mlp_mnist_scratch_size(dims_m);
     scratch = aligned_alloc(64, scratch_m ? (scratch_m + 63) / 64 * 64 : 64);
     float *out = malloc((size_t)B * 10 * sizeof(float));
@@ -107,11 +111,7 @@ int main(int argc, char **argv) {
     double w2 = report("mlp_mnist output", out, &my, 10);
     free(scratch);
 
-    /* A wrong length is refused, not overrun. */
-    st = linreg_seed_infer(N, lx.data, lx.len - 1, pred, (uint64_t)N, scratch, 0);
-    printf("short input buffer -> status %d (expected %d)\n", st, KILN_ERR_LENGTH);
-
-    int ok = w1 <= 1.0 && w2 <= 1.0 && st == KILN_ERR_LENGTH;
+    int ok = w1 <= 1.0 && w2 <= 1.0 && short_st == KILN_ERR_LENGTH;
     printf("%s\n", ok ? "OK: outputs match the reference" : "MISMATCH");
     return ok ? 0 : 1;
 }

@@ -8,8 +8,10 @@
 //! - Mach-O objects carry an `LC_BUILD_VERSION` (cranelift-object derives it from the
 //!   triple); when the triple names no OS version, rustc's default minimum is used, so
 //!   linkers do not warn about a 0.0 deployment target;
-//! - ELF objects carry `.eh_frame` unwind tables (debuggers, profilers, backtraces); COFF and
-//!   Mach-O objects carry none (cranelift-object 0.135 cannot write them).
+//! - objects carry no unwind tables: cranelift-object 0.135 writes ELF `.eh_frame` with
+//!   absolute addresses, which makes a PIE link emit text relocations (DT_TEXTREL, refused by
+//!   Android's loader), and cannot write them for COFF or Mach-O. Generated code never unwinds
+//!   (it calls only the shim, which never panics).
 
 use cranelift_module::default_libcall_names;
 use cranelift_object::{ObjectBuilder, ObjectModule};
@@ -90,9 +92,7 @@ pub fn emit_object(p: &Program, target: &Target) -> Result<Vec<u8>, Error> {
     let isa = isa_for(&t)?;
     let mut ob = ObjectBuilder::new(isa, format!("{}.o", p.name), default_libcall_names())
         .map_err(|e| module_err(&format!("object for {}", target.triple), e))?;
-    if t.object_format == ObjectFormat::Elf {
-        ob.unwind_info(true);
-    }
+    ob.unwind_info(false);
     let mut m = ObjectModule::new(ob);
     define_program(&mut m, p)?;
     m.finish()
