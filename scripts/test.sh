@@ -35,11 +35,17 @@ step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test" cargo test --workspace
 step "kiln check examples/models (all backends)" "$kiln" check examples/models --backend all
 if [ -d "$KILN_MODELS" ]; then
-  step "kiln check shared models linreg_seed mlp_mnist (all backends)" \
-    "$kiln" check "$KILN_MODELS/linreg_seed" "$KILN_MODELS/mlp_mnist" --backend all
+  models=()
+  for m in linreg_seed mlp_mnist resnet18 mobilenet_v2 squeezenet1_1 transformer_tiny; do
+    if [ -d "$KILN_MODELS/$m" ]; then models+=("$KILN_MODELS/$m"); else echo "=== $m: skipped: absent"; fi
+  done
+  step "kiln check shared models (all backends)" "$kiln" check "${models[@]}" --backend all
 else
   echo "=== shared models: skipped: $KILN_MODELS is absent"
 fi
+step "conformance data (pinned onnx)" scripts/conformance-data.sh
+step "kiln conformance (all backends)" "$kiln" conformance target/conformance --backend all \
+  --manifest tests/conformance/manifest.txt --report target/conformance-report.md
 step "examples/c-static" env KILN="$kiln" examples/c-static/run.sh
 step "examples/build-rs" cargo run -q -p kiln-example-build-rs
 

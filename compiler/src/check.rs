@@ -87,7 +87,10 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64)
     let (mut max_abs, mut max_rel) = (0f64, 0f64);
     let mut worst: Option<(usize, f64, f64)> = None;
     let scale = if float {
-        (0..n).map(|i| want.get_f64(i).abs()).filter(|x| x.is_finite()).fold(0.0, f64::max)
+        (0..n)
+            .map(|i| want.get_f64(i).abs())
+            .filter(|x| x.is_finite())
+            .fold(0.0, f64::max)
     } else {
         0.0
     };

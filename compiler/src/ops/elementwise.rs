@@ -125,7 +125,16 @@ pub enum Binary {
 }
 
 #[derive(Debug)]
-pub struct BinaryOp(pub Binary);
+pub struct BinaryOp(pub Binary, pub Legacy);
+
+/// Opsets before 7: without `broadcast` the shapes must be equal; with `broadcast=1`, B is
+/// broadcast to A with its dims aligned at `axis` (default: the trailing dims).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Legacy {
+    No,
+    Equal,
+    Axis(Option<i64>),
+}
 
 pub fn import_binary(a: &Attrs) -> Result<Box<dyn Op>> {
     let b = match a.node().op_type.as_str() {
@@ -136,7 +145,21 @@ pub fn import_binary(a: &Attrs) -> Result<Box<dyn Op>> {
         "Pow" => Binary::Pow,
         other => return Err(a.err("op", format!("{other} is not a binary op"))),
     };
-    Ok(Box::new(BinaryOp(b)))
+    let opset = a.node().opset;
+    if opset < 6 {
+        a.ignore("consumed_inputs");
+    }
+    let legacy = if opset < 7 {
+        match a.int("broadcast", 0)? {
+            0 if a.has("axis") => return Err(a.err("axis", "only allowed with broadcast=1")),
+            0 => Legacy::Equal,
+            1 => Legacy::Axis(a.int_opt("axis")?),
+            v => return Err(a.err("broadcast", format!("must be 0 or 1, got {v}"))),
+        }
+    } else {
+        Legacy::No
+    };
+    Ok(Box::new(BinaryOp(b, legacy)))
 }
 
 /// The scalar function of a binary op on values of type `t`.
@@ -172,12 +195,40 @@ impl Op for BinaryOp {
                 cx.ty(1)?.dtype
             )));
         }
-        let shape = broadcast::broadcast_shapes(cx, &[&cx.ty(0)?.shape, &cx.ty(1)?.shape])?;
+        let (sa, sb) = (&cx.ty(0)?.shape, &cx.ty(1)?.shape);
+        let shape = match self.1 {
+            Legacy::No => broadcast::broadcast_shapes(cx, &[sa, sb])?,
+            Legacy::Equal if sa == sb => sa.clone(),
+            Legacy::Equal => {
+                return Err(cx.err(format!(
+                    "attribute 'broadcast' is 0 but the shapes {} and {} differ",
+                    cx.shape_str(sa),
+                    cx.shape_str(sb)
+                )))
+            }
+            Legacy::Axis(axis) => {
+                let pb = crate::ops::math::binary::legacy_b_shape(sa, sb, axis)
+                    .map_err(|m| cx.err(m))?;
+                let s = broadcast::broadcast_shapes(cx, &[sa, &pb])?;
+                if &s != sa {
+                    return Err(cx.err(format!(
+                        "legacy broadcast: B {} cannot be broadcast to A {}",
+                        cx.shape_str(sb),
+                        cx.shape_str(sa)
+                    )));
+                }
+                s
+            }
+        };
         Ok(vec![tt(d, shape)])
     }
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         let a = cx.input(0)?;
-        let b = cx.input(1)?;
+        let mut b = cx.input(1)?;
+        if let Legacy::Axis(axis) = self.1 {
+            b.shape = crate::ops::math::binary::legacy_b_shape(&a.shape, &b.shape, axis)
+                .map_err(|m| cx.err(m))?;
+        }
         let y = cx.output(0)?;
         let op = self.0;
         cx.kb.loops(&y.dims(), |kb, idx| {

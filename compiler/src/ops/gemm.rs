@@ -19,6 +19,11 @@ pub struct Gemm {
 }
 
 pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
+    if a.node().opset < 7 {
+        // Before opset 7 C broadcasts only with `broadcast=1`; numpy broadcasting (checked in
+        // `infer`) accepts every shape the old rule did.
+        a.ignore("broadcast");
+    }
     Ok(Box::new(Gemm {
         alpha: a.float("alpha", 1.0)?,
         beta: a.float("beta", 1.0)?,

@@ -100,6 +100,16 @@ pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
         other => return Err(a.err("op", format!("{other} is not a binary math op"))),
     };
     let legacy_op = matches!(op, Bin::Cmp(_) | Bin::And | Bin::Or | Bin::Xor);
+    if op == Bin::PRelu && n.opset < 7 {
+        // Opsets 1 and 6: the slope is a scalar or one value per channel (axis 1).
+        if n.opset < 6 {
+            a.ignore("consumed_inputs");
+        }
+        return Ok(Box::new(Binary {
+            op,
+            legacy: Some(Some(Some(1))),
+        }));
+    }
     let legacy = if legacy_op && n.opset < 7 {
         match a.int("broadcast", 0)? {
             0 => {
@@ -119,7 +129,7 @@ pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
 
 /// B's shape for legacy broadcasting against A's (trailing 1s appended so numpy rules align it
 /// at `axis`), or an error message.
-fn legacy_b_shape(
+pub(crate) fn legacy_b_shape(
     a: &[Dim],
     b: &[Dim],
     axis: Option<i64>,

@@ -64,7 +64,7 @@ crate::ops_table! { pub OPS:
     "" "Mod" since 10 => binary::import,
     "" "Not" since 1 => unary::import,
     "" "Or" since 1 => binary::import,
-    "" "PRelu" since 7 => binary::import,
+    "" "PRelu" since 1 => binary::import,
     "" "Reciprocal" since 1 => unary::import,
     "" "Round" since 11 => unary::import,
     "" "Selu" since 1 => activation::import,

@@ -1,0 +1,93 @@
+/* linreg.c: model "linreg" compiled by Kiln. Generated: do not edit.
+ * Entry: linreg_run (see linreg.h and the Kiln ABI). Self-contained C11: needs
+ * neither linreg.h nor any Kiln file, only the kiln_shim library at link time and
+ * the C math library (-lm).
+ * Assumes a little-endian target with IEEE-754 float/double, 8-bit bytes, 32-bit int
+ * and integer conversions that wrap (as gcc, clang and MSVC do), the default
+ * floating-point rounding mode, and no floating-point contraction (set below). */
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "Kiln-generated C assumes a little-endian target"
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#pragma clang diagnostic ignored "-Wtautological-compare"
+#elif defined(__GNUC__)
+#pragma GCC optimize ("fp-contract=off")
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#elif defined(_MSC_VER)
+#pragma fp_contract (off)
+#endif
+_Static_assert(sizeof(int) == 4 && sizeof(float) == 4 && sizeof(double) == 8, "Kiln-generated C assumes 32-bit int and IEEE-754 float and double");
+
+static inline float kiln_ld_f32(const uint8_t *p, int64_t i) { float v; memcpy(&v, p + i * (int64_t)sizeof v, sizeof v); return v; }
+static inline void kiln_st_f32(uint8_t *p, int64_t i, float v) { memcpy(p + i * (int64_t)sizeof v, &v, sizeof v); }
+
+/* 128 bytes of weights, little-endian */
+static const _Alignas(64) unsigned char linreg_weights[128] =
+    "\000\000\000\077\000\000\000\077\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000"
+    "\000\000\200\077\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000";
+
+/* kernel 0: linreg_check */
+static int32_t linreg_k0(const int64_t *dims, const void *const *inputs, void *const *outputs, uint8_t *scratch, const uint64_t *lens) {
+    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens;
+    if (((uint8_t)(((uint8_t)(dims[0] < INT64_C(0))) | ((uint8_t)(dims[0] > INT64_C(2147483647)))))) {
+        return 1;
+    }
+    if (((uint8_t)(((int64_t)lens[0]) < ((int64_t)(UINT64_C(2) * ((uint64_t)dims[0])))))) {
+        return 2;
+    }
+    if (((uint8_t)(((int64_t)lens[1]) < dims[0]))) {
+        return 2;
+    }
+    if (((uint8_t)(((int64_t)lens[2]) < ((int64_t)(UINT64_C(64) * ((uint64_t)dims[0])))))) {
+        return 2;
+    }
+    return 0;
+}
+
+/* kernel 1: 0_matmul */
+static int32_t linreg_k1(const int64_t *dims, const void *const *inputs, void *const *outputs, uint8_t *scratch, const uint64_t *lens) {
+    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens;
+    const float *b0 = (const float *)inputs[0]; /* X: f32 */
+    const uint8_t *b1 = linreg_weights + 0; /* w: f32 */
+    uint8_t *b3 = scratch + INT64_C(0); /* xw: f32 */
+    for (int64_t v0 = INT64_C(0), v0_end = dims[0]; v0 < v0_end; v0++) {
+        for (int64_t v1 = INT64_C(0), v1_end = INT64_C(1); v1 < v1_end; v1++) {
+            float v2 = 0x0p+0f;
+            for (int64_t v3 = INT64_C(0), v3_end = INT64_C(2); v3 < v3_end; v3++) {
+                v2 = fmaf(b0[((int64_t)((((uint64_t)v0) * UINT64_C(2)) + ((uint64_t)v3)))], kiln_ld_f32(b1, ((int64_t)(((uint64_t)v3) + ((uint64_t)v1)))), v2);
+            }
+            kiln_st_f32(b3, ((int64_t)(((uint64_t)v0) + ((uint64_t)v1))), v2);
+        }
+    }
+    return 0;
+}
+
+/* kernel 2: 1_add */
+static int32_t linreg_k2(const int64_t *dims, const void *const *inputs, void *const *outputs, uint8_t *scratch, const uint64_t *lens) {
+    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens;
+    const uint8_t *b2 = linreg_weights + 64; /* b: f32 */
+    uint8_t *b3 = scratch + INT64_C(0); /* xw: f32 */
+    float *b4 = (float *)outputs[0]; /* y: f32 */
+    for (int64_t v0 = INT64_C(0), v0_end = dims[0]; v0 < v0_end; v0++) {
+        b4[v0] = (kiln_ld_f32(b3, v0) + kiln_ld_f32(b2, INT64_C(0)));
+    }
+    return 0;
+}
+
+int32_t linreg_run(const int64_t *dims, const void *const *inputs, void *const *outputs, void *scratch, const uint64_t *lens);
+int32_t linreg_run(const int64_t *dims, const void *const *inputs, void *const *outputs, void *scratch, const uint64_t *lens) {
+    int32_t status;
+    uint8_t *s = (uint8_t *)scratch;
+    (void)linreg_weights;
+    (void)s;
+    if ((status = linreg_k0(dims, inputs, outputs, s, lens)) != 0) return status;
+    if ((status = linreg_k1(dims, inputs, outputs, s, lens)) != 0) return status;
+    if ((status = linreg_k2(dims, inputs, outputs, s, lens)) != 0) return status;
+    (void)status;
+    return 0;
+}
