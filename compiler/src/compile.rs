@@ -46,6 +46,10 @@ pub struct Options {
     pub binds: Vec<(String, Tensor)>,
     /// Passes turned off (`passes::PASSES`).
     pub disabled: Vec<String>,
+    /// Keep graph inputs that have an initializer as a default (exporters write every weight
+    /// so with `keep_initializers_as_inputs`) as inputs of the entry. By default their
+    /// initializer is used as a constant, so they fold and need not be passed.
+    pub keep_default_inputs: bool,
 }
 
 impl Options {
@@ -55,6 +59,7 @@ impl Options {
             dims: vec![],
             binds: vec![],
             disabled: vec![],
+            keep_default_inputs: false,
         }
     }
 }
@@ -138,8 +143,17 @@ pub fn specialise(g: &mut Graph, opts: &Options) -> Result<()> {
         g.value_mut(v).konst = Some(t.clone());
         g.inputs.remove(pos);
     }
-    // Inputs with defaults (initializers) keep them only as documentation: the caller passes
-    // every input.
+    // Inputs with a default (an initializer of the same name) become constants unless asked
+    // to stay inputs.
+    if !opts.keep_default_inputs {
+        let defaults = std::mem::take(&mut g.defaults);
+        for (v, t) in defaults {
+            if let Some(pos) = g.inputs.iter().position(|i| *i == v) {
+                g.inputs.remove(pos);
+                g.value_mut(v).konst = Some(t);
+            }
+        }
+    }
     for v in &g.inputs {
         let val = g.value(*v);
         let Some(t) = &val.ty else {

@@ -30,6 +30,10 @@ struct Spec {
     /// Turn a graph pass off (const-fold, dce).
     #[arg(long = "disable-pass", value_name = "PASS")]
     disabled: Vec<String>,
+    /// Keep inputs that have an initializer (a default value) as inputs; by default the
+    /// initializer is used as a constant.
+    #[arg(long)]
+    keep_default_inputs: bool,
 }
 
 #[derive(Subcommand)]
@@ -165,6 +169,7 @@ fn options(name: &str, spec: &Spec) -> Result<Options> {
         o.binds.push((n.to_string(), npy::read_npy(Path::new(f))?));
     }
     o.disabled = spec.disabled.clone();
+    o.keep_default_inputs = spec.keep_default_inputs;
     Ok(o)
 }
 

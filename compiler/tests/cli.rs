@@ -13,7 +13,10 @@ fn kiln() -> Command {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("kiln-cli-{}-{name}", std::process::id()));
+    // Unique per call: tests run in parallel.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let k = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("kiln-cli-{}-{k}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -266,4 +269,53 @@ fn check_reports_pass_lines_and_summary() {
         "4 passed, 0 failed",
         "{s}"
     );
+}
+
+#[test]
+fn dim_specialises_and_symbolic_scratch_is_a_function_of_n() {
+    let m = repo().join("examples/models/linreg/model.onnx");
+    let sym = tmp("sym");
+    let o = kiln()
+        .args([
+            "compile",
+            m.to_str().unwrap(),
+            "--emit",
+            "c",
+            "--name",
+            "lr",
+            "-o",
+        ])
+        .arg(&sym)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let h = std::fs::read_to_string(sym.join("lr.h")).unwrap();
+    assert!(
+        h.contains("#define lr_NUM_DIMS 1") && h.contains("lr_scratch_size(const int64_t *dims)"),
+        "{h}"
+    );
+    assert!(h.contains("dims[0]"), "scratch size depends on N:\n{h}");
+    let fixed = tmp("fixed");
+    let o = kiln()
+        .args([
+            "compile",
+            m.to_str().unwrap(),
+            "--emit",
+            "c",
+            "--name",
+            "lr",
+            "--dim",
+            "N=3",
+            "-o",
+        ])
+        .arg(&fixed)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let h = std::fs::read_to_string(fixed.join("lr.h")).unwrap();
+    assert!(
+        !h.contains("dims[0]"),
+        "specialised header still reads dims:\n{h}"
+    );
+    assert!(h.contains("shape [3, 2]"), "{h}");
 }

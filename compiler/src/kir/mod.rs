@@ -23,6 +23,7 @@
 pub mod build;
 pub mod interp;
 pub mod print;
+pub mod simplify;
 pub mod verify;
 
 use std::fmt;

@@ -393,7 +393,9 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
             &mut used_names,
             &format!("{}_{}", ni, crate::backend::ident(&node.name)),
         );
-        kernels.push(cx.kb.finish(kname));
+        let mut k = cx.kb.finish(kname);
+        kir::simplify::kernel(&mut k);
+        kernels.push(k);
     }
     // Copies into outputs that could not be computed in place.
     for (k, (ov, src)) in plan

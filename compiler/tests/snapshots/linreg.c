@@ -56,13 +56,11 @@ static int32_t linreg_k1(const int64_t *dims, const void *const *inputs, void *c
     const uint8_t *b1 = linreg_weights + 0; /* w: f32 */
     uint8_t *b3 = scratch + INT64_C(0); /* xw: f32 */
     for (int64_t v0 = INT64_C(0), v0_end = dims[0]; v0 < v0_end; v0++) {
-        for (int64_t v1 = INT64_C(0), v1_end = INT64_C(1); v1 < v1_end; v1++) {
-            float v2 = 0x0p+0f;
-            for (int64_t v3 = INT64_C(0), v3_end = INT64_C(2); v3 < v3_end; v3++) {
-                v2 = fmaf(b0[((int64_t)((((uint64_t)v0) * UINT64_C(2)) + ((uint64_t)v3)))], kiln_ld_f32(b1, ((int64_t)(((uint64_t)v3) + ((uint64_t)v1)))), v2);
-            }
-            kiln_st_f32(b3, ((int64_t)(((uint64_t)v0) + ((uint64_t)v1))), v2);
+        float v2 = 0x0p+0f;
+        for (int64_t v3 = INT64_C(0), v3_end = INT64_C(2); v3 < v3_end; v3++) {
+            v2 = fmaf(b0[((int64_t)((((uint64_t)v0) * UINT64_C(2)) + ((uint64_t)v3)))], kiln_ld_f32(b1, v3), v2);
         }
+        kiln_st_f32(b3, v0, v2);
     }
     return 0;
 }

@@ -182,13 +182,11 @@ pub mod linreg {
             let b1 = KILN_WEIGHTS.0.as_ptr().add(0) as *const f32; // w
             let b3 = scratch.add(0i64 as usize) as *mut f32; // xw
             for v0 in 0i64..(*dims.add(0)) {
-                for v1 in 0i64..1i64 {
-                    let mut v2: f32 = 0.0f32;
-                    for v3 in 0i64..2i64 {
-                        v2 = kiln_shim::fmaf((*b0.add(v0.wrapping_mul(2i64).wrapping_add(v3) as usize)), (*b1.add(v3.wrapping_add(v1) as usize)), v2);
-                    }
-                    *b3.add(v0.wrapping_add(v1) as usize) = v2;
+                let mut v2: f32 = 0.0f32;
+                for v3 in 0i64..2i64 {
+                    v2 = kiln_shim::fmaf((*b0.add(v0.wrapping_mul(2i64).wrapping_add(v3) as usize)), (*b1.add(v3 as usize)), v2);
                 }
+                *b3.add(v0 as usize) = v2;
             }
             0
         }
