@@ -56,10 +56,6 @@ fn block(body: Vec<Stmt>, subst: &[(VarId, Expr)]) -> Vec<Stmt> {
     out
 }
 
-fn bx(e: Box<Expr>, subst: &[(VarId, Expr)]) -> Expr {
-    expr(*e, subst)
-}
-
 fn expr(e: Expr, subst: &[(VarId, Expr)]) -> Expr {
     match e {
         Expr::Var(v) => subst
@@ -69,15 +65,15 @@ fn expr(e: Expr, subst: &[(VarId, Expr)]) -> Expr {
             .map(|(_, x)| x.clone())
             .unwrap_or(Expr::Var(v)),
         Expr::Imm(..) | Expr::Dim(_) | Expr::Len(_) => e,
-        Expr::Load(b, i) => build::load(b, bx(i, subst)),
-        Expr::Unary(op, a) => build::unary(op, bx(a, subst)),
+        Expr::Load(b, i) => build::load(b, expr(*i, subst)),
+        Expr::Unary(op, a) => build::unary(op, expr(*a, subst)),
         // `build::binary` folds I64 constants and identities; other types are rebuilt as is.
-        Expr::Binary(op, a, b) => build::binary(op, bx(a, subst), bx(b, subst)),
-        Expr::Fma(a, b, c) => build::fma(bx(a, subst), bx(b, subst), bx(c, subst)),
-        Expr::Cmp(op, a, b) => build::cmp(op, bx(a, subst), bx(b, subst)),
-        Expr::Select(c, a, b) => build::select(bx(c, subst), bx(a, subst), bx(b, subst)),
-        Expr::Cast(t, a) => build::cast(t, bx(a, subst)),
-        Expr::Bitcast(t, a) => build::bitcast(t, bx(a, subst)),
+        Expr::Binary(op, a, b) => build::binary(op, expr(*a, subst), expr(*b, subst)),
+        Expr::Fma(a, b, c) => build::fma(expr(*a, subst), expr(*b, subst), expr(*c, subst)),
+        Expr::Cmp(op, a, b) => build::cmp(op, expr(*a, subst), expr(*b, subst)),
+        Expr::Select(c, a, b) => build::select(expr(*c, subst), expr(*a, subst), expr(*b, subst)),
+        Expr::Cast(t, a) => build::cast(t, expr(*a, subst)),
+        Expr::Bitcast(t, a) => build::bitcast(t, expr(*a, subst)),
         Expr::Call(f, args) => Expr::Call(f, args.into_iter().map(|a| expr(a, subst)).collect()),
     }
 }
