@@ -18,10 +18,12 @@ pub mod qconv;
 pub mod qmatmul;
 pub mod quantize;
 
+#[cfg(test)]
+mod tests;
+
 use crate::error::Result;
-use crate::ir::Dim;
 use crate::kir::build;
-use crate::kir::{Expr, Lit, Scalar};
+use crate::kir::{Expr, Scalar};
 use crate::ops::InferCx;
 use crate::tensor::DType;
 
@@ -78,16 +80,6 @@ pub fn expect_q(cx: &InferCx, i: usize, allowed: &[DType], what: &str) -> Result
     cx.expect_dtype(i, allowed)
 }
 
-/// An I64 literal.
-pub fn i64c(v: i64) -> Expr {
-    Expr::i64(v)
-}
-
-/// A literal of integer type `t`.
-pub fn int_lit(t: Scalar, v: i64) -> Expr {
-    Expr::Imm(t, Lit::Int(v))
-}
-
 /// Convert `e` (of type `from`) to `to` (no-op when equal).
 pub fn conv(e: Expr, from: Scalar, to: Scalar) -> Expr {
     if from == to {
@@ -106,11 +98,6 @@ pub fn clamp_i64(v: Expr, lo: i64, hi: i64) -> Expr {
 pub fn qrange(t: Scalar) -> (i64, i64) {
     let (lo, hi) = t.int_range().unwrap_or((0, 0));
     (lo as i64, hi as i64)
-}
-
-/// Known value of a dim or None.
-pub fn known(d: &Dim) -> Option<i64> {
-    d.as_known()
 }
 
 /// The dims of `dims` that are kept (not reduced) and reduced.
