@@ -32,7 +32,10 @@ pub struct Upsample {
 pub fn import_upsample(a: &Attrs) -> Result<Box<dyn Op>> {
     let opset = a.node().opset;
     if opset >= 10 {
-        return Err(a.err("mode", "Upsample is deprecated since opset 10 (use Resize)"));
+        return Err(crate::error::Error::Node(format!(
+            "{}: Upsample is deprecated since opset 10 (use Resize)",
+            a.node().describe()
+        )));
     }
     let mode = match a.string("mode", "nearest")?.as_str() {
         "nearest" => Mode::Nearest,
