@@ -18,6 +18,7 @@ pub mod gemm;
 pub mod math;
 pub mod matmul;
 pub mod reshape;
+pub mod rnn;
 pub mod shape;
 pub mod slice;
 pub mod softmax;
@@ -201,7 +202,7 @@ macro_rules! ops_table {
 }
 
 /// Every registry table: the core ops below, then one table per op family.
-pub static TABLES: &[&[OpEntry]] = &[CORE, cnn::OPS, math::OPS, tensor_ops::OPS];
+pub static TABLES: &[&[OpEntry]] = &[CORE, cnn::OPS, math::OPS, tensor_ops::OPS, rnn::OPS];
 
 /// Every supported op, sorted by domain and name.
 pub fn registry() -> Vec<&'static OpEntry> {
