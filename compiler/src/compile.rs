@@ -186,6 +186,7 @@ pub fn compile_graph(mut g: Graph, opts: &Options) -> Result<Compiled> {
         }
     }
     specialise(&mut g, opts)?;
+    passes::control::inline_static_control(&mut g)?;
     let fold = !opts.disabled.iter().any(|d| d == passes::CONST_FOLD);
     let mut model = passes::infer(g, fold)?;
     for o in &model.graph.outputs {

@@ -19,6 +19,7 @@ pub mod math;
 pub mod matmul;
 pub mod quant;
 pub mod reshape;
+pub mod rnn;
 pub mod shape;
 pub mod slice;
 pub mod softmax;
@@ -202,7 +203,14 @@ macro_rules! ops_table {
 }
 
 /// Every registry table: the core ops below, then one table per op family.
-pub static TABLES: &[&[OpEntry]] = &[CORE, cnn::OPS, math::OPS, tensor_ops::OPS, quant::OPS];
+pub static TABLES: &[&[OpEntry]] = &[
+    CORE,
+    cnn::OPS,
+    math::OPS,
+    tensor_ops::OPS,
+    quant::OPS,
+    rnn::OPS,
+];
 
 /// Every supported op, sorted by domain and name.
 pub fn registry() -> Vec<&'static OpEntry> {

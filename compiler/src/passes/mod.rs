@@ -6,6 +6,7 @@
 //! - `dce`: nodes whose outputs nobody reads are dropped.
 //! - `plan`: the static memory plan (always on).
 
+pub mod control;
 pub mod plan;
 
 use crate::error::{Error, Result};
