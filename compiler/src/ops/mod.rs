@@ -7,6 +7,7 @@
 //! second evaluator to keep in sync.
 
 pub mod attrs;
+pub mod bitcast;
 pub mod broadcast;
 pub mod cast;
 pub mod cnn;
@@ -222,6 +223,7 @@ pub fn registry() -> Vec<&'static OpEntry> {
 ops_table! { CORE:
     "" "Abs" since 6 => elementwise::import_unary,
     "" "Add" since 1 => elementwise::import_binary,
+    "" "BitCast" since 26 => bitcast::import,
     "" "Cast" since 6 => cast::import,
     "" "Concat" since 4 => concat::import,
     "" "Constant" since 1 => constant::import,
