@@ -117,6 +117,19 @@ impl DType {
             _ => return None,
         })
     }
+    /// The kir element type of this dtype's buffers: `scalar()`, plus float16 and bfloat16,
+    /// which are stored as their 16-bit patterns (`U16`) and converted in kir
+    /// (`ops::half`).
+    pub fn storage(self) -> Option<Scalar> {
+        match self {
+            DType::F16 | DType::BF16 => Some(Scalar::U16),
+            _ => self.scalar(),
+        }
+    }
+    /// float16 or bfloat16.
+    pub fn is_half(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16)
+    }
     pub fn from_scalar(s: Scalar) -> DType {
         match s {
             Scalar::Bool => DType::Bool,
@@ -258,6 +271,8 @@ impl Tensor {
             DType::U32 => u32::from_le_bytes(e.try_into().unwrap()) as f64,
             DType::I64 => i64::from_le_bytes(e.try_into().unwrap()) as f64,
             DType::U64 => u64::from_le_bytes(e.try_into().unwrap()) as f64,
+            DType::F16 => f16_to_f32(u16::from_le_bytes(e.try_into().unwrap())) as f64,
+            DType::BF16 => bf16_to_f32(u16::from_le_bytes(e.try_into().unwrap())) as f64,
             _ => f64::NAN,
         }
     }
@@ -286,4 +301,23 @@ impl Tensor {
             .map(|i| self.get_i64(i))
             .collect()
     }
+}
+
+/// The value of float16 bits (exact; NaN payloads are kept, with the quiet bit set).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h as u32) & 0x8000) << 16;
+    let e = ((h >> 10) & 0x1f) as u32;
+    let m = (h & 0x3ff) as u32;
+    let mag = match e {
+        0 => (m as f32 * (1.0 / 16_777_216.0)).to_bits(),
+        31 if m == 0 => 0x7f80_0000,
+        31 => 0x7fc0_0000 | (m << 13),
+        _ => ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(sign | mag)
+}
+
+/// The value of bfloat16 bits (exact: the high half of an f32).
+pub fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
 }

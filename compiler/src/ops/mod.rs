@@ -15,6 +15,7 @@ pub mod constant;
 pub mod elementwise;
 pub mod gather;
 pub mod gemm;
+pub mod half;
 pub mod math;
 pub mod matmul;
 pub mod reshape;
