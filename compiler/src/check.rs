@@ -9,7 +9,7 @@
 use crate::compile::{self, Options};
 use crate::error::{Error, Result};
 use crate::run::{self, Backend};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 use crate::testdata::{self, Case, TestValue};
 use std::path::Path;
 
@@ -83,10 +83,7 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64)
         ));
     }
     let n = want.numel() as usize;
-    let float = matches!(
-        want.dtype,
-        DType::F32 | DType::F64 | DType::F16 | DType::BF16
-    );
+    let float = want.dtype.is_float();
     let (mut max_abs, mut max_rel) = (0f64, 0f64);
     let mut worst: Option<(usize, f64, f64)> = None;
     let scale = if float {

@@ -69,6 +69,42 @@ impl Format {
         nan: 0x7fc0,
         uz: false,
     };
+    pub const F8E4M3FN: Format = Format {
+        ebits: 4,
+        mbits: 3,
+        bias: 7,
+        max: 0x7e,
+        inf: None,
+        nan: 0x7f,
+        uz: false,
+    };
+    pub const F8E4M3FNUZ: Format = Format {
+        ebits: 4,
+        mbits: 3,
+        bias: 8,
+        max: 0x7f,
+        inf: None,
+        nan: 0x80,
+        uz: true,
+    };
+    pub const F8E5M2: Format = Format {
+        ebits: 5,
+        mbits: 2,
+        bias: 15,
+        max: 0x7b,
+        inf: Some(0x7c),
+        nan: 0x7e,
+        uz: false,
+    };
+    pub const F8E5M2FNUZ: Format = Format {
+        ebits: 5,
+        mbits: 2,
+        bias: 16,
+        max: 0x7f,
+        inf: None,
+        nan: 0x80,
+        uz: true,
+    };
     pub fn bits(self) -> u32 {
         1 + self.ebits + self.mbits
     }
@@ -87,6 +123,10 @@ impl Format {
         match d {
             DType::F16 => Some(Format::F16),
             DType::BF16 => Some(Format::BF16),
+            DType::F8E4M3FN => Some(Format::F8E4M3FN),
+            DType::F8E4M3FNUZ => Some(Format::F8E4M3FNUZ),
+            DType::F8E5M2 => Some(Format::F8E5M2),
+            DType::F8E5M2FNUZ => Some(Format::F8E5M2FNUZ),
             _ => None,
         }
     }
@@ -101,13 +141,117 @@ pub struct Overflow {
 }
 
 impl Overflow {
-    /// IEEE behaviour: both become infinity.
+    /// IEEE behaviour: both become infinity (NaN in a format without infinity).
     pub fn ieee(f: Format) -> Overflow {
         Overflow {
             finite: f.inf,
             inf: f.inf,
         }
     }
+    /// ONNX `saturate=1` (float8 targets): both become the largest finite value.
+    pub fn saturate(f: Format) -> Overflow {
+        Overflow {
+            finite: Some(f.max),
+            inf: Some(f.max),
+        }
+    }
+}
+
+/// The bits of a small format `f` (in `f.storage()`) → the f32 value, exactly.
+pub fn small_to_f32(kb: &mut KernelBuilder, f: Format, bits: Expr) -> Expr {
+    let u = Scalar::U32;
+    let x = kb.let_(u, build::cast(u, bits));
+    let md = f.mbits as u64;
+    let all_e = (1u64 << f.ebits) - 1;
+    let e = kb.let_(u, band(shr(x.clone(), u, md), u, all_e));
+    let m = kb.let_(u, band(x.clone(), u, (1 << md) - 1));
+    let sign = shl(band(x.clone(), u, f.sign()), u, 32 - f.bits() as u64);
+    let normal = build::add(
+        shl(band(x.clone(), u, f.sign() - 1), u, 23 - md),
+        k(u, ((127 - f.bias) as u64) << 23),
+    );
+    let unit = 2f64.powi(1 - f.bias as i32 - f.mbits as i32);
+    let sub = build::bitcast(
+        u,
+        build::mul(
+            build::cast(Scalar::F32, m.clone()),
+            Expr::Imm(Scalar::F32, Lit::f(unit)),
+        ),
+    );
+    let finite = build::select(eq(e.clone(), k(u, 0)), sub, normal);
+    let mag = match f.inf {
+        Some(_) => {
+            let quiet = build::select(
+                build::cmp(CmpOp::Ne, m.clone(), k(u, 0)),
+                k(u, 0x40_0000),
+                k(u, 0),
+            );
+            let infnan = build::or(build::or(k(u, 0x7f80_0000), shl(m, u, 23 - md)), quiet);
+            build::select(eq(e, k(u, all_e)), infnan, finite)
+        }
+        None => {
+            let is_nan = if f.uz {
+                eq(x.clone(), k(u, f.nan))
+            } else {
+                eq(band(x.clone(), u, f.sign() - 1), k(u, f.nan))
+            };
+            build::select(is_nan, k(u, 0x7fc0_0000), finite)
+        }
+    };
+    build::bitcast(Scalar::F32, build::or(sign, mag))
+}
+
+/// float8e8m0 bits (`U8`, the value 2^(b-127), 0xff NaN) → the f32 value, exactly.
+pub fn e8m0_to_f32(kb: &mut KernelBuilder, bits: Expr) -> Expr {
+    let u = Scalar::U32;
+    let x = kb.let_(u, build::cast(u, bits));
+    let v = build::select(
+        eq(x.clone(), k(u, 0)),
+        k(u, 0x40_0000),
+        build::select(eq(x.clone(), k(u, 0xff)), k(u, 0x7fc0_0000), shl(x, u, 23)),
+    );
+    build::bitcast(Scalar::F32, v)
+}
+
+/// Rounding of `Cast` to float8e8m0 (`round_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum E8m0Round {
+    Up,
+    Down,
+    Nearest,
+}
+
+/// An f32 value → float8e8m0 bits (`U8`) as the ONNX reference does it: the exponent field of
+/// the f32 (the sign is dropped), rounded by `mode` on the mantissa bits; inf and NaN give
+/// 0xff (NaN); with `saturate` rounding never reaches 0xff.
+pub fn f32_to_e8m0(kb: &mut KernelBuilder, x: Expr, mode: E8m0Round, saturate: bool) -> Expr {
+    let u = Scalar::U32;
+    let b = kb.let_(u, build::bitcast(u, x));
+    let e = kb.let_(u, band(shr(b.clone(), u, 23), u, 0xff));
+    let bit = |n: u64| eq(band(shr(b.clone(), u, n), u, 1), k(u, 1));
+    let nonzero = |m: u64| build::cmp(CmpOp::Ne, band(b.clone(), u, m), k(u, 0));
+    let up = match mode {
+        E8m0Round::Down => Expr::Imm(Scalar::Bool, Lit::Int(0)),
+        E8m0Round::Up => nonzero(0x7f_ffff),
+        E8m0Round::Nearest => build::and(
+            bit(22),
+            build::or(
+                build::or(bit(21), nonzero(0x1f_ffff)),
+                build::cmp(CmpOp::Gt, e.clone(), k(u, 0)),
+            ),
+        ),
+    };
+    let up = if saturate {
+        build::and(up, build::cmp(CmpOp::Ne, e.clone(), k(u, 0xfe)))
+    } else {
+        up
+    };
+    let r = build::select(
+        eq(e.clone(), k(u, 0xff)),
+        k(u, 0xff),
+        build::add(e, build::cast(u, up)),
+    );
+    build::cast(Scalar::U8, r)
 }
 
 /// float16/bfloat16 bits (a `U16` expression) → the f32 value, exactly.
@@ -517,5 +661,87 @@ mod tests {
     #[test]
     fn f64_to_bf16() {
         check_encode(DType::BF16, Scalar::F64);
+    }
+
+    const F8: [(DType, Format); 4] = [
+        (DType::F8E4M3FN, Format::F8E4M3FN),
+        (DType::F8E4M3FNUZ, Format::F8E4M3FNUZ),
+        (DType::F8E5M2, Format::F8E5M2),
+        (DType::F8E5M2FNUZ, Format::F8E5M2FNUZ),
+    ];
+
+    #[test]
+    fn f8_decode_exhaustive() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        for (d, f) in F8 {
+            let out = run(Scalar::U8, Scalar::F32, &all, |kb, v| {
+                small_to_f32(kb, f, v)
+            });
+            for b in 0..=255u8 {
+                let i = b as usize * 4;
+                let got = f32::from_le_bytes(out[i..i + 4].try_into().unwrap()) as f64;
+                let want = crate::tensor::f8_to_f64(d, b);
+                assert!(got == want || got.is_nan() && want.is_nan(), "{d} {b:#04x}");
+            }
+        }
+        let out = run(Scalar::U8, Scalar::F32, &all, e8m0_to_f32);
+        for b in 0..=255u8 {
+            let i = b as usize * 4;
+            let got = f32::from_le_bytes(out[i..i + 4].try_into().unwrap()) as f64;
+            let want = crate::tensor::f8_to_f64(DType::F8E8M0, b);
+            assert!(
+                got == want || got.is_nan() && want.is_nan(),
+                "e8m0 {b:#04x}"
+            );
+        }
+    }
+
+    /// f32 → float8, saturating or not, against a nearest-value search.
+    #[test]
+    fn f32_to_f8() {
+        for (d, f) in F8 {
+            let decode = |b: u8| crate::tensor::f8_to_f64(d, b);
+            let table: Vec<f64> = (0..=f.max as u8).map(decode).collect();
+            let max = table[table.len() - 1];
+            // The next value the exponent range would give after the largest finite one.
+            let above = max + (max - table[table.len() - 2]);
+            let xs = samples(&table, above, false);
+            let bytes: Vec<u8> = xs.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect();
+            for sat in [true, false] {
+                let ovf = if sat {
+                    Overflow::saturate(f)
+                } else {
+                    Overflow::ieee(f)
+                };
+                let out = run(Scalar::F32, Scalar::U8, &bytes, |kb, v| {
+                    encode(kb, v, Scalar::F32, f, ovf)
+                });
+                for (x, got) in xs.iter().zip(&out) {
+                    let got_v = decode(*got);
+                    let overflow = if sat {
+                        max
+                    } else if f.inf.is_some() {
+                        f64::INFINITY
+                    } else {
+                        f64::NAN
+                    };
+                    let mag = match ref_round(x.abs(), &table, above, u16::MAX, 0) {
+                        None => f64::NAN,
+                        _ if x.is_infinite() => overflow,
+                        Some(u16::MAX) => overflow,
+                        Some(w) => decode(w as u8),
+                    };
+                    let want = if mag == 0.0 && f.uz {
+                        0.0
+                    } else {
+                        mag.copysign(*x)
+                    };
+                    assert!(
+                        got_v.to_bits() == want.to_bits() || got_v.is_nan() && want.is_nan(),
+                        "{d} sat={sat}: {x:e} gave {got:#04x} = {got_v}, want {want}"
+                    );
+                }
+            }
+        }
     }
 }
