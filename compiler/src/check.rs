@@ -9,7 +9,7 @@
 use crate::compile::{self, Options};
 use crate::error::{Error, Result};
 use crate::run::{self, Backend};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 use crate::testdata::{self, Case, TestValue};
 use std::path::Path;
 
@@ -83,7 +83,7 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64)
         ));
     }
     let n = want.numel() as usize;
-    let float = matches!(want.dtype, DType::F32 | DType::F64);
+    let float = want.dtype.is_float();
     let (mut max_abs, mut max_rel) = (0f64, 0f64);
     let mut worst: Option<(usize, f64, f64)> = None;
     let scale = if float {
@@ -206,14 +206,14 @@ pub fn run_case(
                         .filter(|(i, _)| !mask.get(*i).copied().unwrap_or(false))
                         .map(|(_, t)| t.clone())
                         .collect();
-                    prepared.push(run::prepare(p, &ins)?);
+                    prepared.push(run::prepare_compiled(compiled, &ins)?);
                 }
                 let loaded = run::load(p, *b)?;
                 let refs: Vec<&run::Prepared> = prepared.iter().collect();
                 let rs = run::execute(p, &loaded, &refs)?;
                 for ((r, prep), k) in rs.into_iter().zip(&prepared).zip(set_ids) {
                     let want = &sets[*k].1;
-                    let got = run::outputs(p, prep, r)?;
+                    let got = run::outputs_compiled(compiled, prep, r)?;
                     if got.len() != want.len() {
                         return Ok(Outcome::Fail(format!(
                             "{} outputs but {} expected",

@@ -195,7 +195,7 @@ fn load_case(case: &Case, tags: &Tags, auto_bind: bool) -> Result<Loaded> {
                 .filter(|(k, _)| !mask.get(*k).copied().unwrap_or(false))
                 .map(|(_, t)| t.clone())
                 .collect();
-            let prep = run::prepare(&compiled.program, &free)?;
+            let prep = run::prepare_compiled(&compiled, &free)?;
             units.push(Unit {
                 compiled,
                 reqs: vec![(prep, outs)],
@@ -205,7 +205,7 @@ fn load_case(case: &Case, tags: &Tags, auto_bind: bool) -> Result<Loaded> {
         let compiled = free?;
         let mut reqs = vec![];
         for (ins, outs) in sets {
-            reqs.push((run::prepare(&compiled.program, &ins)?, outs));
+            reqs.push((run::prepare_compiled(&compiled, &ins)?, outs));
         }
         units.push(Unit { compiled, reqs });
     }
@@ -234,7 +234,7 @@ fn judge(
                 }
             }
         }
-        let got = match run::outputs(p, prep, r) {
+        let got = match run::outputs_compiled(&unit.compiled, prep, r) {
             Ok(g) => g,
             Err(e) => return Verdict::Fail(e.to_string()),
         };

@@ -3,6 +3,7 @@
 //! lengths, and collecting outputs as tensors. Used by `kiln run`, `kiln check` and tests.
 
 use crate::backend::exec::{self, NativeBackend, RunRequest, RunResult};
+use crate::compile::Compiled;
 use crate::error::{Error, Result};
 use crate::kir::{self, IoDim, Program, Status};
 use crate::tensor::{DType, Tensor};
@@ -70,8 +71,42 @@ pub struct Prepared {
     pub scratch_bytes: usize,
 }
 
-/// Bind dims from the inputs' shapes and check them against the program's inputs.
+/// The ONNX element types of a compiled model's inputs and outputs. The program only knows
+/// its buffers' storage types, and float16/bfloat16 are stored as uint16.
+pub struct IoTypes {
+    pub inputs: Vec<DType>,
+    pub outputs: Vec<DType>,
+}
+
+impl IoTypes {
+    pub fn of(c: &Compiled) -> IoTypes {
+        let g = &c.model.graph;
+        let ty = |v: &crate::ir::ValueId| g.value(*v).ty.as_ref().map_or(DType::U8, |t| t.dtype);
+        IoTypes {
+            inputs: g.inputs.iter().map(ty).collect(),
+            outputs: g.outputs.iter().map(ty).collect(),
+        }
+    }
+}
+
+/// `prepare` for a compiled model: input dtypes are checked exactly (float16 is not uint16).
+pub fn prepare_compiled(c: &Compiled, inputs: &[Tensor]) -> Result<Prepared> {
+    prepare_as(&c.program, Some(&IoTypes::of(c).inputs), inputs)
+}
+
+/// `outputs` for a compiled model: tensors get the graph's output dtypes.
+pub fn outputs_compiled(c: &Compiled, prep: &Prepared, r: RunResult) -> Result<Vec<Tensor>> {
+    outputs_as(&c.program, Some(&IoTypes::of(c).outputs), prep, r)
+}
+
+/// Bind dims from the inputs' shapes and check them against the program's inputs (dtypes by
+/// their storage type: a float16 input takes a float16 tensor, or uint16 bits).
 pub fn prepare(p: &Program, inputs: &[Tensor]) -> Result<Prepared> {
+    prepare_as(p, None, inputs)
+}
+
+/// `prepare`, with the inputs' dtypes when known (then checked exactly).
+pub fn prepare_as(p: &Program, dtypes: Option<&[DType]>, inputs: &[Tensor]) -> Result<Prepared> {
     if inputs.len() != p.inputs.len() {
         let names: Vec<&str> = p.inputs.iter().map(|i| i.name.as_str()).collect();
         return Err(Error::Usage(format!(
@@ -94,8 +129,13 @@ pub fn prepare(p: &Program, inputs: &[Tensor]) -> Result<Prepared> {
             .collect();
         format!("({})", d.join(", "))
     };
-    for (io, t) in p.inputs.iter().zip(inputs) {
-        let want = DType::from_scalar(io.elem);
+    for (k, (io, t)) in p.inputs.iter().zip(inputs).enumerate() {
+        let exact = dtypes.and_then(|d| d.get(k).copied());
+        let want = exact.unwrap_or(DType::from_scalar(io.elem));
+        let dtype_ok = match exact {
+            Some(d) => t.dtype == d,
+            None => t.dtype.storage() == Some(io.elem),
+        };
         let bad_shape = || {
             Error::Usage(format!(
                 "input '{}': expected {} {}, got {} {:?}",
@@ -106,7 +146,7 @@ pub fn prepare(p: &Program, inputs: &[Tensor]) -> Result<Prepared> {
                 t.shape
             ))
         };
-        if t.dtype != want || t.shape.len() != io.shape.len() {
+        if !dtype_ok || t.shape.len() != io.shape.len() {
             return Err(bad_shape());
         }
         for (d, v) in io.shape.iter().zip(&t.shape) {
@@ -243,8 +283,19 @@ pub fn execute(p: &Program, l: &Loaded, reqs: &[&Prepared]) -> Result<Vec<RunRes
     }
 }
 
-/// Outputs of a successful run as tensors; a non-zero status becomes an error.
+/// Outputs of a successful run as tensors; a non-zero status becomes an error. Their dtypes
+/// are the buffers' (float16 outputs come back as uint16 bits: see `outputs_compiled`).
 pub fn outputs(p: &Program, prep: &Prepared, r: RunResult) -> Result<Vec<Tensor>> {
+    outputs_as(p, None, prep, r)
+}
+
+/// `outputs`, with the outputs' dtypes when known.
+pub fn outputs_as(
+    p: &Program,
+    dtypes: Option<&[DType]>,
+    prep: &Prepared,
+    r: RunResult,
+) -> Result<Vec<Tensor>> {
     if r.status != 0 {
         let what = Status::from_code(r.status).map_or("unknown status", |s| s.describe());
         return Err(Error::Usage(format!(
@@ -256,8 +307,12 @@ pub fn outputs(p: &Program, prep: &Prepared, r: RunResult) -> Result<Vec<Tensor>
         .iter()
         .zip(&prep.out_shapes)
         .zip(r.outputs)
-        .map(|((io, shape), bytes)| {
-            Tensor::from_bytes(DType::from_scalar(io.elem), shape.clone(), bytes)
+        .enumerate()
+        .map(|(k, ((io, shape), bytes))| {
+            let d = dtypes
+                .and_then(|d| d.get(k).copied())
+                .unwrap_or(DType::from_scalar(io.elem));
+            Tensor::from_bytes(d, shape.clone(), bytes)
         })
         .collect())
 }

@@ -117,6 +117,39 @@ impl DType {
             _ => return None,
         })
     }
+    /// The kir element type of this dtype's buffers: `scalar()`, plus float16 and bfloat16,
+    /// stored as their 16-bit patterns (`U16`), and the float8 types (`U8`); kir converts them
+    /// (`ops::half`).
+    pub fn storage(self) -> Option<Scalar> {
+        match self {
+            DType::F16 | DType::BF16 => Some(Scalar::U16),
+            DType::F8E4M3FN
+            | DType::F8E4M3FNUZ
+            | DType::F8E5M2
+            | DType::F8E5M2FNUZ
+            | DType::F8E8M0 => Some(Scalar::U8),
+            _ => self.scalar(),
+        }
+    }
+    /// A floating-point type (computed or stored).
+    pub fn is_float(self) -> bool {
+        matches!(
+            self,
+            DType::F32
+                | DType::F64
+                | DType::F16
+                | DType::BF16
+                | DType::F8E4M3FN
+                | DType::F8E4M3FNUZ
+                | DType::F8E5M2
+                | DType::F8E5M2FNUZ
+                | DType::F8E8M0
+        )
+    }
+    /// float16 or bfloat16.
+    pub fn is_half(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16)
+    }
     pub fn from_scalar(s: Scalar) -> DType {
         match s {
             Scalar::Bool => DType::Bool,
@@ -258,6 +291,13 @@ impl Tensor {
             DType::U32 => u32::from_le_bytes(e.try_into().unwrap()) as f64,
             DType::I64 => i64::from_le_bytes(e.try_into().unwrap()) as f64,
             DType::U64 => u64::from_le_bytes(e.try_into().unwrap()) as f64,
+            DType::F16 => f16_to_f32(u16::from_le_bytes(e.try_into().unwrap())) as f64,
+            DType::BF16 => bf16_to_f32(u16::from_le_bytes(e.try_into().unwrap())) as f64,
+            DType::F8E4M3FN
+            | DType::F8E4M3FNUZ
+            | DType::F8E5M2
+            | DType::F8E5M2FNUZ
+            | DType::F8E8M0 => f8_to_f64(self.dtype, e[0]),
             _ => f64::NAN,
         }
     }
@@ -285,5 +325,57 @@ impl Tensor {
         (0..self.numel() as usize)
             .map(|i| self.get_i64(i))
             .collect()
+    }
+}
+
+/// The value of float16 bits (exact; NaN payloads are kept, with the quiet bit set).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h as u32) & 0x8000) << 16;
+    let e = ((h >> 10) & 0x1f) as u32;
+    let m = (h & 0x3ff) as u32;
+    let mag = match e {
+        0 => (m as f32 * (1.0 / 16_777_216.0)).to_bits(),
+        31 if m == 0 => 0x7f80_0000,
+        31 => 0x7fc0_0000 | (m << 13),
+        _ => ((e + 112) << 23) | (m << 13),
+    };
+    f32::from_bits(sign | mag)
+}
+
+/// The value of bfloat16 bits (exact: the high half of an f32).
+pub fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// The value of float8 bits (`dtype` one of the float8 types; NaN for others).
+pub fn f8_to_f64(dtype: DType, b: u8) -> f64 {
+    let (ebits, bias, uz) = match dtype {
+        DType::F8E4M3FN => (4, 7, false),
+        DType::F8E4M3FNUZ => (4, 8, true),
+        DType::F8E5M2 => (5, 15, false),
+        DType::F8E5M2FNUZ => (5, 16, true),
+        DType::F8E8M0 => {
+            return if b == 0xff {
+                f64::NAN
+            } else {
+                2f64.powi(b as i32 - 127)
+            };
+        }
+        _ => return f64::NAN,
+    };
+    let mbits = 7 - ebits;
+    let sign = if b & 0x80 != 0 { -1.0 } else { 1.0 };
+    let e = ((b & 0x7f) >> mbits) as i32;
+    let m = (b & ((1 << mbits) - 1)) as f64;
+    let scale = (1u32 << mbits) as f64;
+    if uz && b == 0x80 {
+        return f64::NAN;
+    }
+    match (dtype, e) {
+        (DType::F8E4M3FN, 15) if m == 7.0 => f64::NAN,
+        (DType::F8E5M2, 31) if m == 0.0 => sign * f64::INFINITY,
+        (DType::F8E5M2, 31) => f64::NAN,
+        (_, 0) => sign * m / scale * 2f64.powi(1 - bias),
+        _ => sign * (1.0 + m / scale) * 2f64.powi(e - bias),
     }
 }

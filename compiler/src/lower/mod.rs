@@ -118,7 +118,7 @@ pub fn eval_node(
                         node.describe()
                     )));
                 };
-                let elem = t.dtype.scalar().ok_or_else(|| {
+                let elem = t.dtype.storage().ok_or_else(|| {
                     Error::Node(format!("{}: cannot compute {}", node.describe(), t.dtype))
                 })?;
                 let id = BufId(buffers.len() as u32);
@@ -146,7 +146,7 @@ pub fn eval_node(
         let n = numel(&t.shape).as_known().ok_or_else(|| {
             Error::Internal(format!("{}: folding a symbolic shape", node.describe()))
         })?;
-        let elem = t.dtype.scalar().ok_or_else(|| {
+        let elem = t.dtype.storage().ok_or_else(|| {
             Error::Node(format!("{}: cannot compute {}", node.describe(), t.dtype))
         })?;
         let id = BufId(buffers.len() as u32);
@@ -242,7 +242,7 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
     // Buffers for every planned value, in value order (deterministic).
     for (v, st) in &plan.storage {
         let t = ty_of(*v)?;
-        let elem = t.dtype.scalar().ok_or_else(|| {
+        let elem = t.dtype.storage().ok_or_else(|| {
             Error::Node(format!(
                 "value {}: element type {} is not supported",
                 g.value(*v).name,
@@ -294,7 +294,7 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
             buf: *buf_of
                 .get(&v)
                 .ok_or_else(|| Error::Internal(format!("no buffer for {}", g.value(v).name)))?,
-            elem: t.dtype.scalar().unwrap_or(Scalar::U8),
+            elem: t.dtype.storage().unwrap_or(Scalar::U8),
             shape: t.shape.clone(),
         })
     };
@@ -304,7 +304,7 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
         let t = ty_of(v)?;
         Ok(IoInfo {
             name: name.to_string(),
-            elem: t.dtype.scalar().unwrap_or(Scalar::U8),
+            elem: t.dtype.storage().unwrap_or(Scalar::U8),
             buf: buf_of[&v],
             shape: t
                 .shape

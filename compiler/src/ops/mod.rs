@@ -16,6 +16,7 @@ pub mod constant;
 pub mod elementwise;
 pub mod gather;
 pub mod gemm;
+pub mod half;
 pub mod math;
 pub mod matmul;
 pub mod quant;

@@ -3,14 +3,16 @@
 //! - `infer` (always on): types and shapes of every value, node by node; nodes whose inputs
 //!   are all constants are evaluated at compile time (`const-fold`, through `kir::interp`) as
 //!   they are met, so that shape inputs computed in the graph are known to the nodes after.
+//!   Nodes reading float16/bfloat16 are rewritten to compute in f32 (`half`).
 //! - `dce`: nodes whose outputs nobody reads are dropped.
 //! - `plan`: the static memory plan (always on).
 
 pub mod control;
+pub mod half;
 pub mod plan;
 
 use crate::error::{Error, Result};
-use crate::ir::{dim::numel, Graph, TensorType};
+use crate::ir::{dim::numel, Graph, Node, TensorType};
 use crate::lower::{eval_node, FOLD_LIMIT};
 use crate::ops::{self, InferCx, Op};
 
@@ -24,7 +26,8 @@ pub const CONST_FOLD: &str = "const-fold";
 pub const DCE: &str = "dce";
 pub const PASSES: &[&str] = &[CONST_FOLD, DCE];
 
-/// Import ops, infer types and fold constants.
+/// Import ops, infer types and fold constants. Nodes computing on float16/bfloat16 are
+/// rewritten to compute in f32 on the way (`half`).
 pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
     let ops = ops::import_all(&g.nodes)?;
     // Constants (initializers) carry their own type.
@@ -40,41 +43,60 @@ pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
             });
         }
     }
-    let mut m = Model { graph: g, ops };
-    let mut keep = vec![true; m.graph.nodes.len()];
-    for (ni, keep_node) in keep.iter_mut().enumerate() {
-        let g = &m.graph;
-        let node = &g.nodes[ni];
-        let op = &m.ops[ni];
-        let mut inputs = vec![];
-        let mut consts = vec![];
-        for v in &node.inputs {
-            match v {
-                Some(v) => {
-                    let val = g.value(*v);
-                    if val.ty.is_none() {
-                        return Err(Error::Node(format!(
-                            "{}: the type of input '{}' is unknown",
-                            node.describe(),
-                            val.name
-                        )));
-                    }
-                    inputs.push(val.ty.as_ref());
-                    consts.push(val.konst.as_ref());
+    let nodes = std::mem::take(&mut g.nodes);
+    let mut m = Model {
+        graph: g,
+        ops: Vec::with_capacity(ops.len()),
+    };
+    let mut hx = half::HalfCx::default();
+    for (node, op) in nodes.into_iter().zip(ops) {
+        half::add_node(&mut m, &mut hx, node, op, fold)?;
+    }
+    Ok(m)
+}
+
+/// The output types of `op` on `node`'s inputs as the graph types them now.
+pub(crate) fn infer_types(g: &Graph, node: &Node, op: &dyn Op) -> Result<Vec<TensorType>> {
+    with_cx(g, node, |cx| op.infer(cx))
+}
+
+fn with_cx<T>(g: &Graph, node: &Node, f: impl FnOnce(&InferCx) -> Result<T>) -> Result<T> {
+    let mut inputs = vec![];
+    let mut consts = vec![];
+    for v in &node.inputs {
+        match v {
+            Some(v) => {
+                let val = g.value(*v);
+                if val.ty.is_none() {
+                    return Err(Error::Node(format!(
+                        "{}: the type of input '{}' is unknown",
+                        node.describe(),
+                        val.name
+                    )));
                 }
-                None => {
-                    inputs.push(None);
-                    consts.push(None);
-                }
+                inputs.push(val.ty.as_ref());
+                consts.push(val.konst.as_ref());
+            }
+            None => {
+                inputs.push(None);
+                consts.push(None);
             }
         }
-        let cx = InferCx {
-            node,
-            inputs,
-            consts,
-            syms: &g.syms,
-        };
-        let out_types = op.infer(&cx)?;
+    }
+    let cx = InferCx {
+        node,
+        inputs,
+        consts,
+        syms: &g.syms,
+    };
+    f(&cx)
+}
+
+/// Infer one node's output types, fold it when its inputs are constants, and append it to
+/// the model unless it was folded away.
+pub(crate) fn infer_node(m: &mut Model, node: Node, op: Box<dyn Op>, fold: bool) -> Result<()> {
+    let (out_types, values) = with_cx(&m.graph, &node, |cx| {
+        let out_types = op.infer(cx)?;
         if out_types.len() < node.outputs.iter().flatten().count() {
             return Err(Error::Internal(format!(
                 "{}: too few output types",
@@ -82,7 +104,7 @@ pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
             )));
         }
         for t in &out_types {
-            check_shape(node, t)?;
+            check_shape(&node, t)?;
         }
         // Fold: direct values, or the lowering on constant inputs.
         let all_const = cx
@@ -95,29 +117,29 @@ pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
                 .as_known()
                 .is_some_and(|n| (n as u64) <= FOLD_LIMIT)
         });
-        let mut values = op.fold(&cx)?;
+        let mut values = op.fold(cx)?;
         if values.is_none() && fold && all_const && small && !node.outputs.is_empty() {
-            values = Some(eval_node(node, op.as_ref(), &cx.consts, &out_types)?);
+            values = Some(eval_node(&node, op.as_ref(), &cx.consts, &out_types)?);
         }
-        let outs: Vec<_> = node.outputs.clone();
-        let folded = values.is_some();
-        let mut vals = values.map(|v| v.into_iter());
-        for (o, t) in outs.iter().zip(out_types) {
-            let v = vals.as_mut().and_then(|it| it.next());
-            if let Some(o) = o {
-                let val = m.graph.value_mut(*o);
-                val.ty = Some(t);
-                if let Some(v) = v {
-                    val.konst = Some(v);
-                }
+        Ok((out_types, values))
+    })?;
+    let folded = values.is_some();
+    let mut vals = values.map(|v| v.into_iter());
+    for (o, t) in node.outputs.iter().zip(out_types) {
+        let v = vals.as_mut().and_then(|it| it.next());
+        if let Some(o) = o {
+            let val = m.graph.value_mut(*o);
+            val.ty = Some(t);
+            if let Some(v) = v {
+                val.konst = Some(v);
             }
         }
-        if folded {
-            *keep_node = false;
-        }
     }
-    retain_nodes(&mut m, &keep);
-    Ok(m)
+    if !folded {
+        m.graph.nodes.push(node);
+        m.ops.push(op);
+    }
+    Ok(())
 }
 
 /// The largest tensor Kiln accepts, in elements (exclusive).
