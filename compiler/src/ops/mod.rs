@@ -6,6 +6,7 @@
 //! kir. Constant folding runs the op's own lowering through `kir::interp`, so there is no
 //! second evaluator to keep in sync.
 
+pub mod attn;
 pub mod attrs;
 pub mod broadcast;
 pub mod cast;
@@ -202,7 +203,14 @@ macro_rules! ops_table {
 }
 
 /// Every registry table: the core ops below, then one table per op family.
-pub static TABLES: &[&[OpEntry]] = &[CORE, cnn::OPS, math::OPS, tensor_ops::OPS, quant::OPS];
+pub static TABLES: &[&[OpEntry]] = &[
+    CORE,
+    attn::OPS,
+    cnn::OPS,
+    math::OPS,
+    tensor_ops::OPS,
+    quant::OPS,
+];
 
 /// Every supported op, sorted by domain and name.
 pub fn registry() -> Vec<&'static OpEntry> {
