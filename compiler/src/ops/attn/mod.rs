@@ -5,6 +5,8 @@ pub mod attention;
 pub mod crop_reverse;
 pub mod rotary;
 pub mod swish;
+#[cfg(test)]
+mod tests;
 
 crate::ops_table! { pub OPS:
     "" "Attention" since 23 => attention::import,
