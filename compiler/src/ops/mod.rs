@@ -6,6 +6,7 @@
 //! kir. Constant folding runs the op's own lowering through `kir::interp`, so there is no
 //! second evaluator to keep in sync.
 
+pub mod attn;
 pub mod attrs;
 pub mod bitcast;
 pub mod broadcast;
@@ -207,6 +208,7 @@ macro_rules! ops_table {
 /// Every registry table: the core ops below, then one table per op family.
 pub static TABLES: &[&[OpEntry]] = &[
     CORE,
+    attn::OPS,
     cnn::OPS,
     math::OPS,
     tensor_ops::OPS,
