@@ -86,6 +86,26 @@ impl Manifest {
         }
         Ok(Manifest { rules })
     }
+    /// The same rules with only their tolerances (for a run that rewrites the manifest).
+    pub fn tolerances_only(&self) -> Manifest {
+        Manifest {
+            rules: self
+                .rules
+                .iter()
+                .filter(|(_, t)| t.rtol.is_some() || t.atol.is_some())
+                .map(|(p, t)| {
+                    (
+                        p.clone(),
+                        Tags {
+                            rtol: t.rtol,
+                            atol: t.atol,
+                            ..Tags::default()
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
     pub fn tags(&self, case: &str) -> Tags {
         let mut t = Tags::default();
         for (p, r) in &self.rules {
@@ -598,8 +618,19 @@ pub fn report_markdown(
 /// A manifest that describes the results: `bind` for every bound case, `skip: reason` (the
 /// first failure) for every case that did not pass on every backend. Used to write
 /// `tests/conformance/manifest.txt`, which is then reviewed and committed.
-pub fn manifest_from(reports: &[CaseReport], header: &str) -> String {
+pub fn manifest_from(reports: &[CaseReport], tolerances: &Manifest, header: &str) -> String {
     let mut s = String::from(header);
+    // Tolerance rules are kept as they were written (they are reviewed by hand).
+    for (p, t) in &tolerances.rules {
+        let _ = write!(s, "{p}");
+        if let Some(r) = t.rtol {
+            let _ = write!(s, " rtol={r}");
+        }
+        if let Some(a) = t.atol {
+            let _ = write!(s, " atol={a}");
+        }
+        let _ = writeln!(s);
+    }
     for r in reports {
         let short = r.name.rsplit('/').next().unwrap_or(&r.name);
         let fail = r.verdicts.values().find_map(|v| match v {

@@ -250,7 +250,7 @@ fn real_main(cli: Cli) -> Result<i32> {
             let m = conf::Manifest::parse(&text)?;
             let t0 = std::time::Instant::now();
             let m = if write_manifest.is_some() {
-                conf::Manifest::default()
+                m.tolerances_only()
             } else {
                 m
             };
@@ -308,7 +308,7 @@ fn real_main(cli: Cli) -> Result<i32> {
                               # that input bound from its data set. `skip`: expected not to pass, with the reason.\n\
                               # Written by `kiln conformance --write-manifest` and reviewed; the runner fails on a\n\
                               # skipped case that passes and on a `bind` case that compiles with its inputs free.\n";
-                std::fs::write(&path, conf::manifest_from(&reports, header))
+                std::fs::write(&path, conf::manifest_from(&reports, &m, header))
                     .map_err(|e| Error::io(&path, e))?;
                 println!("wrote {}", path.display());
             }
@@ -366,12 +366,12 @@ fn real_main(cli: Cli) -> Result<i32> {
                     })
                 })
                 .collect::<Result<_>>()?;
-            let prep = run::prepare(p, &tensors)?;
+            let prep = run::prepare_compiled(&c, &tensors)?;
             let loaded = run::load(p, *b)?;
             let r = run::execute(p, &loaded, &[&prep])?
                 .pop()
                 .ok_or_else(|| Error::Internal("no result".into()))?;
-            let outs = run::outputs(p, &prep, r)?;
+            let outs = run::outputs_compiled(&c, &prep, r)?;
             std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
             let names: Vec<String> = p.outputs.iter().map(|o| o.name.clone()).collect();
             let idents = kiln::backend::unique_idents(&names);

@@ -145,12 +145,12 @@ pub fn run_on(
     inputs: &[Tensor],
 ) -> kiln::Result<Vec<Tensor>> {
     let p = &c.program;
-    let prep = run::prepare(p, inputs)?;
+    let prep = run::prepare_compiled(c, inputs)?;
     let loaded = run::load(p, b)?;
     let r = run::execute(p, &loaded, &[&prep])?
         .pop()
         .expect("one result");
-    run::outputs(p, &prep, r)
+    run::outputs_compiled(c, &prep, r)
 }
 
 /// Backends compared with interp in every op test. The C and Rust backends are slower to
