@@ -575,6 +575,20 @@ pub fn report_markdown(
             let _ = writeln!(s);
         }
     }
+    let _ = writeln!(
+        s,
+        "\n## Data-dependent shapes\n\n\
+         NonZero, Unique, NonMaxSuppression, Compress, StringSplit and TfIdfVectorizer produce \
+         outputs whose shape depends on input values, and Loop with a data-dependent trip count \
+         produces outputs whose length does. Kiln's artifact has a static memory plan and an \
+         entry whose output sizes follow from the dims alone, so these get a clear compile-time \
+         error naming the node. A sound design exists but is not built: a compile-time upper \
+         bound (NonZero: the input's element count; Unique: the same; NonMaxSuppression: \
+         max_output_boxes_per_class x classes x batches) sizes the buffers, and the entry \
+         returns the actual length in an extra `int64_t` output per such tensor, which every \
+         consumer reads as a run-time dim. It needs run-time dims inside the graph (not only \
+         at the inputs), which the IR does not have yet.\n"
+    );
     let _ = writeln!(s, "\n## Per op\n");
     let _ = write!(s, "| op | cases |");
     for b in backends {

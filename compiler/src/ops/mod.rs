@@ -299,7 +299,24 @@ pub fn import_all(nodes: &[Node]) -> Result<Vec<Box<dyn Op>>> {
     nodes.iter().map(import).collect()
 }
 
+/// Ops whose output shape depends on input values. An ahead-of-time compiler with a static
+/// memory plan cannot size their outputs; see docs/conformance.md ("Data-dependent shapes").
+const DATA_DEPENDENT: &[&str] = &[
+    "NonZero",
+    "Unique",
+    "NonMaxSuppression",
+    "Compress",
+    "StringSplit",
+    "TfIdfVectorizer",
+];
+
 fn op_label(n: &Node) -> String {
+    if norm_domain(&n.domain).is_empty() && DATA_DEPENDENT.contains(&n.op_type.as_str()) {
+        return format!(
+            "{} (opset {}: its output shape depends on input values, which a static memory plan cannot size)",
+            n.op_type, n.opset
+        );
+    }
     let d = norm_domain(&n.domain);
     if d.is_empty() {
         format!("{} (opset {})", n.op_type, n.opset)
