@@ -17,6 +17,7 @@ pub mod gather;
 pub mod gemm;
 pub mod math;
 pub mod matmul;
+pub mod ml;
 pub mod quant;
 pub mod reshape;
 pub mod shape;
@@ -202,7 +203,7 @@ macro_rules! ops_table {
 }
 
 /// Every registry table: the core ops below, then one table per op family.
-pub static TABLES: &[&[OpEntry]] = &[CORE, cnn::OPS, math::OPS, tensor_ops::OPS, quant::OPS];
+pub static TABLES: &[&[OpEntry]] = &[CORE, cnn::OPS, math::OPS, tensor_ops::OPS, quant::OPS, ml::OPS];
 
 /// Every supported op, sorted by domain and name.
 pub fn registry() -> Vec<&'static OpEntry> {
