@@ -203,7 +203,14 @@ macro_rules! ops_table {
 }
 
 /// Every registry table: the core ops below, then one table per op family.
-pub static TABLES: &[&[OpEntry]] = &[CORE, cnn::OPS, math::OPS, tensor_ops::OPS, quant::OPS, ml::OPS];
+pub static TABLES: &[&[OpEntry]] = &[
+    CORE,
+    cnn::OPS,
+    math::OPS,
+    tensor_ops::OPS,
+    quant::OPS,
+    ml::OPS,
+];
 
 /// Every supported op, sorted by domain and name.
 pub fn registry() -> Vec<&'static OpEntry> {
