@@ -21,6 +21,9 @@ pub mod preprocess;
 pub mod tree;
 pub mod tree_lower;
 
+#[cfg(test)]
+mod tests;
+
 use crate::error::Result;
 use crate::ir::Dim;
 use crate::kir::build::KernelBuilder;
