@@ -9,8 +9,9 @@
 //! LinearClassifier follows onnxruntime: the class count is the number of intercepts; with one
 //! score the label is `score > 0 ? labels[1] : labels[0]` (or 1 / 0 without two labels),
 //! otherwise the first maximal score's label; with one score and two `classlabels_ints` the
-//! score output gets two columns `[1 - s, s]` (no other transform except PROBIT, which writes
-//! `probit(s)` and 0). With two or more scores the post transform applies to each row.
+//! score output gets two columns `[1 - p, p]` with `p = logistic(s)` for LOGISTIC and `p = s`
+//! otherwise, except PROBIT, which writes `probit(s)` and 0 (onnxruntime leaves the second
+//! column unwritten and misplaces the first for more than one row). With two or more scores the post transform applies to each row.
 //! `classlabels_strings` is rejected (no string tensors yet).
 //!
 //! LinearRegressor: `targets` outputs per row; a single target is only transformed by PROBIT
@@ -203,10 +204,12 @@ impl Op for Linear {
                     vec![p]
                 }
             } else if cols == 2 {
-                vec![
-                    build::binary(BinOp::Sub, Expr::imm(t, 1.0), s[0].clone()),
-                    s[0].clone(),
-                ]
+                let p = if self.post == Post::Logistic {
+                    super::logistic(kb, t, s[0].clone())
+                } else {
+                    s[0].clone()
+                };
+                vec![build::binary(BinOp::Sub, Expr::imm(t, 1.0), p.clone()), p]
             } else {
                 s
             };

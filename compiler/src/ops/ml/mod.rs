@@ -1,6 +1,7 @@
 //! Traditional-ML ops of the `ai.onnx.ml` domain (spec index:
 //! <https://onnx.ai/onnx/operators/index.html#ai-onnx-ml>): Scaler, Normalizer, Binarizer,
 //! Imputer, ArrayFeatureExtractor, OneHotEncoder, LinearClassifier, LinearRegressor,
+//! SVMClassifier, SVMRegressor,
 //! TreeEnsembleClassifier, TreeEnsembleRegressor and TreeEnsemble.
 //!
 //! Shared decisions:
@@ -18,6 +19,7 @@
 pub mod feature;
 pub mod linear;
 pub mod preprocess;
+pub mod svm;
 pub mod tree;
 pub mod tree_lower;
 
@@ -39,6 +41,8 @@ crate::ops_table! { pub OPS:
     "ai.onnx.ml" "LinearRegressor" since 1 => linear::import_regressor,
     "ai.onnx.ml" "Normalizer" since 1 => preprocess::import_normalizer,
     "ai.onnx.ml" "OneHotEncoder" since 1 => feature::import_one_hot,
+    "ai.onnx.ml" "SVMClassifier" since 1 => svm::import_classifier,
+    "ai.onnx.ml" "SVMRegressor" since 1 => svm::import_regressor,
     "ai.onnx.ml" "Scaler" since 1 => preprocess::import_scaler,
     "ai.onnx.ml" "TreeEnsemble" since 5 => tree::import_ensemble5,
     "ai.onnx.ml" "TreeEnsembleClassifier" since 1 => tree::import_classifier,

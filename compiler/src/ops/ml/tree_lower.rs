@@ -30,7 +30,13 @@ impl Row<'_> {
     fn emit(&self, kb: &mut KernelBuilder, c: Child) {
         match c {
             Child::Leaf(l) => {
-                for &(k, w) in &self.e.leaves[l] {
+                // onnxruntime's single-target path gives every leaf one weight (0 if none).
+                let zero = [(0usize, 0.0f64)];
+                let ws: &[(usize, f64)] = match &self.e.leaves[l] {
+                    v if v.is_empty() && self.e.n_targets == 1 => &zero,
+                    v => v,
+                };
+                for &(k, w) in ws {
                     let (s, has) = (Expr::Var(self.s[k]), Expr::Var(self.has[k]));
                     let w = imm(self.at, w);
                     let v = match self.e.agg {
@@ -301,6 +307,15 @@ impl TreeEnsemble {
             )
         };
         let post = self.post;
+        // onnxruntime writes a score that never got a value (and was not reassigned by a
+        // transform) as 0.
+        let mask = |v: Expr, has: Expr| {
+            if post == Post::None {
+                select(has, v, imm(at, 0.0))
+            } else {
+                v
+            }
+        };
         let one = |kb: &mut KernelBuilder, s: Expr| -> Vec<Expr> {
             // write_scores with a single score.
             if post == Post::Probit {
@@ -308,7 +323,12 @@ impl TreeEnsemble {
             }
             let mixed = (binary_case && !all_positive) || (!binary_case && b.is_empty());
             if binary_case && all_positive {
-                vec![build::binary(BinOp::Sub, imm(at, 1.0), s.clone()), s]
+                let p = if post == Post::Logistic {
+                    logistic(kb, at, s)
+                } else {
+                    s
+                };
+                vec![build::binary(BinOp::Sub, imm(at, 1.0), p.clone()), p]
             } else if mixed {
                 if post == Post::Logistic {
                     let neg = build::unary(UnOp::Neg, s.clone());
@@ -335,6 +355,7 @@ impl TreeEnsemble {
                 let l = label_of(kb, s1.clone());
                 put_label(kb, l);
                 let z = post_transform(kb, at, post, &[s0, s1]);
+                let z = [mask(z[0].clone(), hv[0].clone()), z[1].clone()];
                 store(kb, &z);
             },
             |kb| {
@@ -349,6 +370,10 @@ impl TreeEnsemble {
                         let s0 = kb.let_(at, add(sv[0].clone(), b[0]));
                         pos0(kb, s0.clone());
                         let z = post_transform(kb, at, post, &[s0, s1]);
+                        let z = [
+                            mask(z[0].clone(), hv[0].clone()),
+                            mask(z[1].clone(), bool_lit(false)),
+                        ];
                         store(kb, &z);
                     }
                     0 | 1 => {
@@ -364,6 +389,10 @@ impl TreeEnsemble {
                     _ => {
                         pos0(kb, sv[0].clone());
                         let z = post_transform(kb, at, post, &[sv[0].clone(), sv[1].clone()]);
+                        let z = [
+                            mask(z[0].clone(), hv[0].clone()),
+                            mask(z[1].clone(), bool_lit(false)),
+                        ];
                         store(kb, &z);
                     }
                 }
