@@ -1,7 +1,8 @@
 # Generates ai.onnx.ml test cases (ONNX backend-test layout) with reference outputs from
 # onnxruntime (pip install onnxruntime onnx), for ops/ml: python3 ort_cases.py; then
-# `kiln check /tmp/mlcases/*/ --backend interp,jit`. Known onnxruntime quirks left out: PROBIT
-# with a single classifier score (second column unwritten / rows misplaced in onnxruntime).
+# `kiln check /tmp/mlcases/*/ --backend interp,jit`. Expected to differ (onnxruntime quirks):
+# linclf2_PROBIT and tec_2_0_True_PROBIT_False (PROBIT of a single classifier score: onnxruntime
+# leaves the second column unwritten and misplaces rows).
 import onnx, numpy as np, os, shutil
 from onnx import helper as h, TensorProto as TP, numpy_helper as nh
 import onnxruntime as ort
