@@ -20,6 +20,7 @@ pub mod gemm;
 pub mod half;
 pub mod math;
 pub mod matmul;
+pub mod ml;
 pub mod quant;
 pub mod reshape;
 pub mod rnn;
@@ -214,6 +215,7 @@ pub static TABLES: &[&[OpEntry]] = &[
     tensor_ops::OPS,
     quant::OPS,
     rnn::OPS,
+    ml::OPS,
 ];
 
 /// Every supported op, sorted by domain and name.
