@@ -36,7 +36,8 @@ step "cargo test" cargo test --workspace
 step "kiln check examples/models (all backends)" "$kiln" check examples/models --backend all
 if [ -d "$KILN_MODELS" ]; then
   models=()
-  for m in linreg_seed mlp_mnist resnet18 mobilenet_v2 squeezenet1_1 transformer_tiny; do
+  for m in linreg_seed mlp_mnist resnet18 mobilenet_v2 squeezenet1_1 transformer_tiny \
+    skl_logreg_pipeline skl_random_forest_clf skl_random_forest_reg xgb_clf; do
     if [ -d "$KILN_MODELS/$m" ]; then models+=("$KILN_MODELS/$m"); else echo "=== $m: skipped: absent"; fi
   done
   step "kiln check shared models (all backends)" "$kiln" check "${models[@]}" --backend all
