@@ -7,7 +7,6 @@
 //! target type's range; 4-bit, 2-bit and float8/float4 types have no storage in Kiln yet and
 //! are rejected with an error naming the type.
 
-pub mod cumprod;
 pub mod det;
 pub mod eyelike;
 pub mod hardmax;
@@ -29,7 +28,7 @@ use crate::tensor::DType;
 
 crate::ops_table! { pub OPS:
     "" "ConvInteger" since 10 => qconv::import_integer,
-    "" "CumProd" since 26 => cumprod::import,
+    "" "CumProd" since 26 => crate::ops::tensor_ops::cumsum::import,
     "" "DequantizeLinear" since 10 => quantize::import_dequantize,
     "" "Det" since 11 => det::import,
     "" "DynamicQuantizeLinear" since 11 => quantize::import_dynamic,

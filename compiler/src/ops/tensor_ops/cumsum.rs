@@ -1,7 +1,9 @@
-//! CumSum (opset 11, 14): <https://onnx.ai/onnx/operators/onnx__CumSum.html>. Running sums
+//! CumSum (opset 11, 14): <https://onnx.ai/onnx/operators/onnx__CumSum.html> and CumProd
+//! (opset 26): <https://onnx.ai/onnx/operators/onnx__CumProd.html>. Running sums (products)
 //! along `axis` (input 1, an int32/int64 scalar known at compile time; negative counts from the
-//! end). `exclusive` leaves out the element itself (the first output is 0); `reverse` sums from
-//! the end. Sums run in the element type in the order of the scan. Opset 14 only widened types.
+//! end). `exclusive` leaves out the element itself (the first output is 0, or 1 for products);
+//! `reverse` scans from the end. They run in the element type (integers wrap) in scan order.
+//! CumSum opset 14 only widened types.
 
 use super::fix_axis;
 use crate::error::Result;
@@ -15,19 +17,23 @@ use crate::ops::{tt, Attrs, InferCx, Op, NUMERIC};
 pub struct CumSum {
     pub exclusive: bool,
     pub reverse: bool,
+    /// CumProd: multiply instead of add.
+    pub product: bool,
 }
 
+/// Imports CumSum and CumProd.
 pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
     Ok(Box::new(CumSum {
         exclusive: a.int("exclusive", 0)? != 0,
         reverse: a.int("reverse", 0)? != 0,
+        product: a.node().op_type == "CumProd",
     }))
 }
 
 impl CumSum {
     fn axis(&self, cx: &InferCx) -> Result<usize> {
         let v = cx.const_ints(1, "axis")?;
-        if v.len() != 1 {
+        if v.len() != 1 || cx.ty(1)?.shape.len() > 1 {
             return Err(cx.err("axis (input 1) must be a scalar"));
         }
         cx.axis(v[0], cx.ty(0)?.shape.len(), "axis")
@@ -53,13 +59,18 @@ impl Op for CumSum {
         let n = x.dim(ax);
         let t = x.elem;
         let (excl, rev) = (self.exclusive, self.reverse);
+        let (init, op) = if self.product {
+            (1.0, BinOp::Mul)
+        } else {
+            (0.0, BinOp::Add)
+        };
         cx.kb.loop_(Expr::i64(0), outer, |kb, o| {
             kb.loop_(Expr::i64(0), inner.clone(), |kb, i| {
                 let base = build::add(
                     build::mul(build::mul(o.clone(), n.clone()), inner.clone()),
                     i,
                 );
-                let acc = kb.let_mut(t, Expr::imm(t, 0.0));
+                let acc = kb.let_mut(t, Expr::imm(t, init));
                 kb.loop_(Expr::i64(0), n.clone(), |kb, j| {
                     let k = if rev {
                         build::sub(build::sub(n.clone(), Expr::i64(1)), j)
@@ -71,7 +82,7 @@ impl Op for CumSum {
                     if excl {
                         kb.store(y.buf, at.clone(), Expr::Var(acc));
                     }
-                    kb.set(acc, build::binary(BinOp::Add, Expr::Var(acc), v));
+                    kb.set(acc, build::binary(op, Expr::Var(acc), v));
                     if !excl {
                         kb.store(y.buf, at, Expr::Var(acc));
                     }
