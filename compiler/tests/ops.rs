@@ -498,3 +498,44 @@ fn integer_arithmetic_semantics() {
     assert_eq!(y[0].to_i64_vec(), vec![3, -3, 0, i32::MIN as i64]);
     assert_eq!(y[1].to_i64_vec(), vec![14, -14, 0, i32::MIN as i64]);
 }
+
+#[test]
+fn if_with_a_run_time_condition_selects_the_branch() {
+    // y = cond ? x + 1 : x * 2, with cond a graph input.
+    let branch = |op: &str, c: f32| kiln::onnx::proto::GraphProto {
+        name: Some(op.into()),
+        node: vec![node(op, op, &["x", "k"], &["out"], vec![])],
+        initializer: vec![init("k", &Tensor::from_f32(vec![], &[c]))],
+        output: vec![vi("out", DType::F32, &[D::S("N")])],
+        ..Default::default()
+    };
+    let m = model(
+        16,
+        vec![
+            vi("cond", DType::Bool, &[]),
+            vi("x", DType::F32, &[D::S("N")]),
+        ],
+        vec![vi("y", DType::F32, &[D::S("N")])],
+        vec![node(
+            "If",
+            "if",
+            &["cond"],
+            &["y"],
+            vec![
+                ("then_branch", A::G(branch("Add", 1.0))),
+                ("else_branch", A::G(branch("Mul", 2.0))),
+            ],
+        )],
+        vec![],
+    );
+    let c = compile(&m).unwrap();
+    let x = f32s(&[5], |i| i as f32);
+    for (flag, want) in [
+        (1u8, [1.0f32, 2.0, 3.0, 4.0, 5.0]),
+        (0u8, [0.0, 2.0, 4.0, 6.0, 8.0]),
+    ] {
+        let cond = Tensor::from_bytes(DType::Bool, vec![], vec![flag]);
+        let y = run_all(&c, &[cond, x.clone()]);
+        assert_eq!(to_f32(&y[0]), want.to_vec(), "cond {flag}");
+    }
+}

@@ -425,7 +425,7 @@ fn expand_if(g: &mut Graph, at: usize, node: &Node, names: &mut Names) -> Result
     let prefix = g.nodes[..at].to_vec();
     let k = known(g, &prefix, &[], &[cond])?;
     let Some(c) = &k[0].1 else {
-        return Err(need_value(node, 0, "the condition"));
+        return expand_dynamic_if(g, node, cond, names);
     };
     let take_then = truth(node, c, "the condition")?;
     let branch = graph_attr(
@@ -452,6 +452,44 @@ fn expand_if(g: &mut Graph, at: usize, node: &Node, names: &mut Names) -> Result
     for (src, o) in outs.iter().zip(&node.outputs) {
         if let Some(o) = o {
             nodes.push(identity(names, node, *src, *o));
+        }
+    }
+    Ok(nodes)
+}
+
+/// An If whose condition is only known at run time: both branches are inlined and every
+/// output is `Where(cond, then, else)`. Both branches must give outputs of the same shape and
+/// type (the Where's inference reports a mismatch on the node `<if>/Where`). Both branches run,
+/// so a run-time error in the branch not taken (an out-of-range index) is still reported.
+fn expand_dynamic_if(
+    g: &mut Graph,
+    node: &Node,
+    cond: ValueId,
+    names: &mut Names,
+) -> Result<Vec<Node>> {
+    let then_b = graph_attr(node, "then_branch")?.clone();
+    let else_b = graph_attr(node, "else_branch")?.clone();
+    let (mut nodes, then_outs) =
+        inline(g, names, node, &then_b, &[], &format!("{}/then", node.name))?;
+    let (else_nodes, else_outs) =
+        inline(g, names, node, &else_b, &[], &format!("{}/else", node.name))?;
+    nodes.extend(else_nodes);
+    if then_outs.len() != node.outputs.len() || else_outs.len() != node.outputs.len() {
+        return Err(node_err(
+            node,
+            format!(
+                "the branches have {} and {} outputs, the node {}",
+                then_outs.len(),
+                else_outs.len(),
+                node.outputs.len()
+            ),
+        ));
+    }
+    for ((t, e), o) in then_outs.iter().zip(&else_outs).zip(&node.outputs) {
+        if let Some(o) = o {
+            let mut w = mk(names, node, "Where", vec![cond, *t, *e], *o, vec![]);
+            w.opset = w.opset.max(9);
+            nodes.push(w);
         }
     }
     Ok(nodes)

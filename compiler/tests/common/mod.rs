@@ -49,6 +49,7 @@ pub enum A {
     Fs(Vec<f32>),
     S(&'static str),
     T(Tensor),
+    G(GraphProto),
 }
 
 pub fn node(op: &str, name: &str, ins: &[&str], outs: &[&str], attrs: Vec<(&str, A)>) -> NodeProto {
@@ -88,6 +89,10 @@ pub fn node(op: &str, name: &str, ins: &[&str], outs: &[&str], attrs: Vec<(&str,
                     A::T(t) => {
                         p.r#type = Some(AttributeType::Tensor as i32);
                         p.t = Some(kiln::onnx::tensor_to_proto(&t));
+                    }
+                    A::G(g) => {
+                        p.r#type = Some(AttributeType::Graph as i32);
+                        p.g = Some(g);
                     }
                 }
                 p
