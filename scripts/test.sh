@@ -47,6 +47,11 @@ fi
 step "conformance data (pinned onnx)" scripts/conformance-data.sh
 step "kiln conformance (all backends)" "$kiln" conformance target/conformance --backend all \
   --manifest tests/conformance/manifest.txt --report target/conformance-report.md
+# Every passing case again through the C backend under AddressSanitizer and UBSan: generated
+# code never reads or writes out of bounds and never hits undefined behaviour.
+step "kiln conformance (C backend, ASan + UBSan)" env \
+  KILN_EXEC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+  "$kiln" conformance target/conformance --backend c --manifest tests/conformance/manifest.txt
 step "examples/c-static" env KILN="$kiln" examples/c-static/run.sh
 step "examples/build-rs" cargo run -q -p kiln-example-build-rs
 
