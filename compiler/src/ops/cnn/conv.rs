@@ -50,33 +50,45 @@ impl Conv {
         w: &[Dim],
         syms: &[String],
     ) -> std::result::Result<(Vec<i64>, Vec<Axis>), String> {
-        if x.len() < 3 {
-            return Err(format!(
-                "X must have rank 3 or more (N, C, spatial...), got rank {}",
-                x.len()
-            ));
-        }
-        if w.len() != x.len() {
-            return Err(format!("W has rank {} but X has rank {}", w.len(), x.len()));
-        }
-        let wk = known_dims(w).ok_or("the shape of W must be known at compile time")?;
-        let (m, cg) = (wk[0], wk[1]);
-        if m % self.group != 0 {
-            return Err(format!(
-                "W has {m} output channels, not divisible by group {}",
-                self.group
-            ));
-        }
-        if x[1] != Dim::known(cg * self.group) {
-            return Err(format!(
-                "X has {} channels but W expects {cg} per group x {} groups",
-                x[1].show(syms),
-                self.group
-            ));
-        }
-        let axes = window::resolve(&self.win, &x[2..], Some(&wk[2..]), syms)?;
-        Ok((wk, axes))
+        geometry(&self.win, self.group, x, w, syms)
     }
+}
+
+/// Shared by Conv and the integer convolutions: W's known shape and the spatial axes, from
+/// X's and W's shapes, checking ranks, groups and channels.
+pub(crate) fn geometry(
+    win: &WindowAttrs,
+    group: i64,
+    x: &[Dim],
+    w: &[Dim],
+    syms: &[String],
+) -> std::result::Result<(Vec<i64>, Vec<Axis>), String> {
+    if x.len() < 3 {
+        return Err(format!(
+            "X must have rank 3 or more (N, C, spatial...), got rank {}",
+            x.len()
+        ));
+    }
+    if w.len() != x.len() {
+        return Err(format!("W has rank {} but X has rank {}", w.len(), x.len()));
+    }
+    let wk = known_dims(w).ok_or("the shape of W must be known at compile time")?;
+    let (m, cg) = (wk[0], wk[1]);
+    if m % group != 0 {
+        return Err(format!(
+            "W has {m} output channels, not divisible by group {}",
+            group
+        ));
+    }
+    if x[1] != Dim::known(cg * group) {
+        return Err(format!(
+            "X has {} channels but W expects {cg} per group x {} groups",
+            x[1].show(syms),
+            group
+        ));
+    }
+    let axes = window::resolve(win, &x[2..], Some(&wk[2..]), syms)?;
+    Ok((wk, axes))
 }
 
 impl Op for Conv {

@@ -19,7 +19,7 @@ use crate::ir::{dim::numel, Dim, TensorType};
 use crate::kir::build::{self, cast, unary, KernelBuilder};
 use crate::kir::{BinOp, Expr, Scalar, UnOp};
 use crate::lower::{LowerCx, TensorRef};
-use crate::ops::cnn::conv::known_dims;
+use crate::ops::cnn::conv as cnn_conv;
 use crate::ops::cnn::window::{self, Axis, WindowAttrs};
 use crate::ops::{tt, Attrs, InferCx, Op, FLOATS};
 use crate::tensor::DType;
@@ -87,32 +87,7 @@ impl QConv {
         w: &[Dim],
         syms: &[String],
     ) -> std::result::Result<(Vec<i64>, Vec<Axis>), String> {
-        if x.len() < 3 {
-            return Err(format!(
-                "X must have rank 3 or more (N, C, spatial...), got rank {}",
-                x.len()
-            ));
-        }
-        if w.len() != x.len() {
-            return Err(format!("W has rank {} but X has rank {}", w.len(), x.len()));
-        }
-        let wk = known_dims(w).ok_or("the shape of W must be known at compile time")?;
-        let (m, cg) = (wk[0], wk[1]);
-        if m % self.group != 0 {
-            return Err(format!(
-                "W has {m} output channels, not divisible by group {}",
-                self.group
-            ));
-        }
-        if x[1] != Dim::known(cg * self.group) {
-            return Err(format!(
-                "X has {} channels but W expects {cg} per group x {} groups",
-                x[1].show(syms),
-                self.group
-            ));
-        }
-        let axes = window::resolve(&self.win, &x[2..], Some(&wk[2..]), syms)?;
-        Ok((wk, axes))
+        cnn_conv::geometry(&self.win, self.group, x, w, syms)
     }
     /// Whether input `i` is per output channel (else a scalar).
     fn per_channel(cx: &InferCx, i: usize, m: i64, what: &str) -> Result<bool> {
