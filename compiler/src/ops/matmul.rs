@@ -19,7 +19,7 @@ pub fn import(_a: &Attrs) -> Result<Box<dyn Op>> {
 }
 
 /// Shapes after promotion of 1-D operands.
-fn promote(a: &[Dim], b: &[Dim]) -> (Vec<Dim>, Vec<Dim>) {
+pub(crate) fn promote(a: &[Dim], b: &[Dim]) -> (Vec<Dim>, Vec<Dim>) {
     let mut a = a.to_vec();
     let mut b = b.to_vec();
     if a.len() == 1 {
@@ -31,32 +31,39 @@ fn promote(a: &[Dim], b: &[Dim]) -> (Vec<Dim>, Vec<Dim>) {
     (a, b)
 }
 
+/// Output shape of `a @ b` for inputs `ia` and `ib` (numpy matmul: 1-D operands promoted and
+/// the promoted dim dropped, batch dims broadcast).
+pub(crate) fn matmul_shape(cx: &InferCx, ia: usize, ib: usize) -> Result<Vec<Dim>> {
+    let (a0, b0) = (&cx.ty(ia)?.shape, &cx.ty(ib)?.shape);
+    if a0.is_empty() || b0.is_empty() {
+        return Err(cx.err("operands must have rank >= 1"));
+    }
+    let (a, b) = promote(a0, b0);
+    let (ra, rb) = (a.len(), b.len());
+    if a[ra - 1] != b[rb - 2] {
+        return Err(cx.err(format!(
+            "inner dims differ: A {} and B {}",
+            cx.shape_str(a0),
+            cx.shape_str(b0)
+        )));
+    }
+    let mut out = broadcast::broadcast_shapes(cx, &[&a[..ra - 2], &b[..rb - 2]])?;
+    if a0.len() > 1 {
+        out.push(a[ra - 2].clone());
+    }
+    if b0.len() > 1 {
+        out.push(b[rb - 1].clone());
+    }
+    Ok(out)
+}
+
 impl Op for MatMul {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
         let d = cx.expect_dtype(0, NUMERIC)?;
-        let (a0, b0) = (&cx.ty(0)?.shape, &cx.ty(1)?.shape);
         if cx.ty(1)?.dtype != d {
             return Err(cx.err("A and B must have the same element type"));
         }
-        if a0.is_empty() || b0.is_empty() {
-            return Err(cx.err("operands must have rank >= 1"));
-        }
-        let (a, b) = promote(a0, b0);
-        let (ra, rb) = (a.len(), b.len());
-        if a[ra - 1] != b[rb - 2] {
-            return Err(cx.err(format!(
-                "inner dims differ: A {} and B {}",
-                cx.shape_str(a0),
-                cx.shape_str(b0)
-            )));
-        }
-        let mut out = broadcast::broadcast_shapes(cx, &[&a[..ra - 2], &b[..rb - 2]])?;
-        if a0.len() > 1 {
-            out.push(a[ra - 2].clone());
-        }
-        if b0.len() > 1 {
-            out.push(b[rb - 1].clone());
-        }
+        let out = matmul_shape(cx, 0, 1)?;
         Ok(vec![tt(d, out)])
     }
     fn flops(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> crate::ir::Dim {

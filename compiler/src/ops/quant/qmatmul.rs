@@ -25,43 +25,7 @@ use crate::tensor::DType;
 
 const Q8: &[DType] = &[DType::I8, DType::U8];
 
-/// Shapes after promotion of 1-D operands.
-fn promote(a: &[Dim], b: &[Dim]) -> (Vec<Dim>, Vec<Dim>) {
-    let mut a = a.to_vec();
-    let mut b = b.to_vec();
-    if a.len() == 1 {
-        a.insert(0, Dim::known(1));
-    }
-    if b.len() == 1 {
-        b.push(Dim::known(1));
-    }
-    (a, b)
-}
-
-/// Output shape of `a @ b` (inputs `ia`, `ib`).
-fn matmul_shape(cx: &InferCx, ia: usize, ib: usize) -> Result<Vec<Dim>> {
-    let (a0, b0) = (&cx.ty(ia)?.shape, &cx.ty(ib)?.shape);
-    if a0.is_empty() || b0.is_empty() {
-        return Err(cx.err("operands must have rank >= 1"));
-    }
-    let (a, b) = promote(a0, b0);
-    let (ra, rb) = (a.len(), b.len());
-    if a[ra - 1] != b[rb - 2] {
-        return Err(cx.err(format!(
-            "inner dims differ: A {} and B {}",
-            cx.shape_str(a0),
-            cx.shape_str(b0)
-        )));
-    }
-    let mut out = broadcast::broadcast_shapes(cx, &[&a[..ra - 2], &b[..rb - 2]])?;
-    if a0.len() > 1 {
-        out.push(a[ra - 2].clone());
-    }
-    if b0.len() > 1 {
-        out.push(b[rb - 1].clone());
-    }
-    Ok(out)
-}
+use crate::ops::matmul::{matmul_shape, promote};
 
 /// A per-tensor or per-row/column parameter: true when it is a vector along `d`.
 fn vec_param(cx: &InferCx, i: usize, d: &Dim, what: &str) -> Result<bool> {
