@@ -172,30 +172,18 @@ impl Op for Conv {
                         &axes,
                         &mut |kb: &mut KernelBuilder, o: &[Expr], rs: &[window::Range]| {
                             let acc = kb.let_mut(t, Expr::imm(t, 0.0));
-                            kb.loop_(Expr::i64(0), Expr::i64(cg), |kb, ic| {
-                                let xc = build::add(
-                                    xg.clone(),
-                                    build::mul(ic.clone(), in_plane.clone()),
-                                );
-                                let wc = build::add(wm.clone(), build::mul(ic, Expr::i64(ksz)));
-                                let (xc, wc) = if cg == 1 {
-                                    (xc, wc)
-                                } else {
-                                    (kb.let_(Scalar::I64, xc), kb.let_(Scalar::I64, wc))
-                                };
-                                window::kernel_loops(
-                                    kb,
-                                    &axes,
-                                    rs,
-                                    &xs,
-                                    &ws,
-                                    xc,
-                                    wc,
-                                    &mut |kb: &mut KernelBuilder, xo, wo, _: &[Expr]| {
-                                        kb.set(acc, mac(t, x.load(xo), w.load(wo), Expr::Var(acc)));
-                                    },
-                                );
-                            });
+                            window::group_window_loops(
+                                kb,
+                                &axes,
+                                rs,
+                                &xs,
+                                &ws,
+                                (&xg, &wm, &in_plane),
+                                (cg, ksz),
+                                &mut |kb: &mut KernelBuilder, xo, wo| {
+                                    kb.set(acc, mac(t, x.load(xo), w.load(wo), Expr::Var(acc)));
+                                },
+                            );
                             let mut v = Expr::Var(acc);
                             if let Some(bias) = &bias {
                                 v = build::binary(BinOp::Add, v, bias.clone());

@@ -411,3 +411,38 @@ pub fn const_strides(shape: &[i64]) -> Vec<Expr> {
     }
     s.into_iter().map(Expr::i64).collect()
 }
+
+/// The reduction of one output position of a convolution: over the `cg` input channels of
+/// the group (channel `ic` starts at `xg + ic * in_plane` in X and `wm + ic * ksz` in W), then
+/// the kernel window. `mac(kb, x_offset, w_offset)` emits one multiply-accumulate, in order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn group_window_loops(
+    kb: &mut KernelBuilder,
+    axes: &[Axis],
+    rs: &[Range],
+    xs: &[Expr],
+    ws: &[Expr],
+    (xg, wm, in_plane): (&Expr, &Expr, &Expr),
+    (cg, ksz): (i64, i64),
+    mac: &mut dyn FnMut(&mut KernelBuilder, Expr, Expr),
+) {
+    kb.loop_(Expr::i64(0), Expr::i64(cg), |kb, ic| {
+        let xc = build::add(xg.clone(), build::mul(ic.clone(), in_plane.clone()));
+        let wc = build::add(wm.clone(), build::mul(ic, Expr::i64(ksz)));
+        let (xc, wc) = if cg == 1 {
+            (xc, wc)
+        } else {
+            (kb.let_(Scalar::I64, xc), kb.let_(Scalar::I64, wc))
+        };
+        kernel_loops(
+            kb,
+            axes,
+            rs,
+            xs,
+            ws,
+            xc,
+            wc,
+            &mut |kb: &mut KernelBuilder, xo, wo, _: &[Expr]| mac(kb, xo, wo),
+        );
+    });
+}

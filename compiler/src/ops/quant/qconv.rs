@@ -266,45 +266,33 @@ impl Op for QConv {
                         &axes,
                         &mut |kb: &mut KernelBuilder, o: &[Expr], rs: &[window::Range]| {
                             let acc = kb.let_mut(t, Expr::imm(t, 0.0));
-                            kb.loop_(Expr::i64(0), Expr::i64(cg), |kb, ic| {
-                                let xc = build::add(
-                                    xg.clone(),
-                                    build::mul(ic.clone(), in_plane.clone()),
-                                );
-                                let wc = build::add(wm.clone(), build::mul(ic, Expr::i64(ksz)));
-                                let (xc, wc) = if cg == 1 {
-                                    (xc, wc)
-                                } else {
-                                    (kb.let_(Scalar::I64, xc), kb.let_(Scalar::I64, wc))
-                                };
-                                window::kernel_loops(
-                                    kb,
-                                    &axes,
-                                    rs,
-                                    &xs,
-                                    &ws,
-                                    xc,
-                                    wc,
-                                    &mut |kb: &mut KernelBuilder, xo, wo, _: &[Expr]| {
-                                        let mut xv = conv(x.load(xo), x.elem, t);
-                                        let mut wv = conv(w.load(wo), w.elem, t);
-                                        if let Some(z) = &xzv {
-                                            xv = build::binary(BinOp::Sub, xv, z.clone());
-                                        }
-                                        if let Some(z) = &wzv {
-                                            wv = build::binary(BinOp::Sub, wv, z.clone());
-                                        }
-                                        kb.set(
-                                            acc,
-                                            build::binary(
-                                                BinOp::Add,
-                                                Expr::Var(acc),
-                                                build::binary(BinOp::Mul, xv, wv),
-                                            ),
-                                        );
-                                    },
-                                );
-                            });
+                            window::group_window_loops(
+                                kb,
+                                &axes,
+                                rs,
+                                &xs,
+                                &ws,
+                                (&xg, &wm, &in_plane),
+                                (cg, ksz),
+                                &mut |kb: &mut KernelBuilder, xo, wo| {
+                                    let mut xv = conv(x.load(xo), x.elem, t);
+                                    let mut wv = conv(w.load(wo), w.elem, t);
+                                    if let Some(z) = &xzv {
+                                        xv = build::binary(BinOp::Sub, xv, z.clone());
+                                    }
+                                    if let Some(z) = &wzv {
+                                        wv = build::binary(BinOp::Sub, wv, z.clone());
+                                    }
+                                    kb.set(
+                                        acc,
+                                        build::binary(
+                                            BinOp::Add,
+                                            Expr::Var(acc),
+                                            build::binary(BinOp::Mul, xv, wv),
+                                        ),
+                                    );
+                                },
+                            );
                             let mut v = Expr::Var(acc);
                             if let Some((ratio, yzv, bias)) = &qv {
                                 if let Some(b) = bias {
