@@ -74,6 +74,10 @@ enum Cmd {
         /// graph input), bind its integer inputs from each data set (`kiln compile --bind`).
         #[arg(long)]
         bind_inputs: bool,
+        /// Build object/c/rust programs for this target (triple or preset) and run them through
+        /// an emulator: KILN_EXEC_CC, KILN_EXEC_RUNNER (default qemu-user; see docs/cross.md).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Run a conformance suite (ONNX backend-test layout) against a manifest on every backend.
     Conformance {
@@ -108,6 +112,9 @@ enum Cmd {
         out: PathBuf,
         #[arg(long, default_value = "jit")]
         backend: String,
+        /// Run on this target through an emulator (see `kiln check --target`).
+        #[arg(long)]
+        target: Option<String>,
         #[command(flatten)]
         spec: Spec,
     },
@@ -184,6 +191,17 @@ fn default_name(model: &Path) -> String {
     kiln::backend::ident(&stem)
 }
 
+/// `--target` of `kiln check` and `kiln run`: validated, then handed to the native runner
+/// through `KILN_EXEC_TARGET` (set before any thread starts).
+fn set_exec_target(target: Option<&str>) -> Result<()> {
+    if let Some(t) = target {
+        let parsed = kiln_targets::Target::parse(t).map_err(Error::Usage)?;
+        kiln::backend::exec::CrossExec::for_target(&parsed)?;
+        std::env::set_var("KILN_EXEC_TARGET", t);
+    }
+    Ok(())
+}
+
 fn real_main(cli: Cli) -> Result<i32> {
     match cli.cmd {
         Cmd::Compile {
@@ -219,7 +237,9 @@ fn real_main(cli: Cli) -> Result<i32> {
             atol,
             stol,
             bind_inputs,
+            target,
         } => {
+            set_exec_target(target.as_deref())?;
             let backends = Backend::parse_list(&backend)?;
             let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
             let results = check::check_paths(
@@ -321,8 +341,10 @@ fn real_main(cli: Cli) -> Result<i32> {
             inputs,
             out,
             backend,
+            target,
             spec,
         } => {
+            set_exec_target(target.as_deref())?;
             let backends = Backend::parse_list(&backend)?;
             let [b] = backends.as_slice() else {
                 return Err(Error::Usage("kiln run takes one --backend".into()));
@@ -451,13 +473,23 @@ fn real_main(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Targets => {
+            println!(
+                "{:<30} {:<32} {:<6} {:<16} features",
+                "name", "triple", "format", "emits"
+            );
             for t in kiln_targets::presets() {
-                let emits = if t.cranelift {
-                    "object, c, rust"
-                } else {
-                    "c, rust"
-                };
-                println!("{:32} {:40} emits {emits}", t.name, t.triple.to_string());
+                println!(
+                    "{:<30} {:<32} {:<6} {:<16} {}",
+                    t.name,
+                    t.triple.to_string(),
+                    t.object_format.name(),
+                    t.emits().join(", "),
+                    if t.features.is_empty() {
+                        "-".to_string()
+                    } else {
+                        t.features.join(",")
+                    }
+                );
             }
             Ok(0)
         }

@@ -226,12 +226,21 @@ pub enum Loaded {
 pub fn load(p: &Program, b: Backend) -> Result<Loaded> {
     Ok(match b {
         Backend::Interp => Loaded::Interp,
-        Backend::Jit => Loaded::Jit(Box::new(crate::backend::cranelift::jit::JitProgram::new(
-            p,
-        )?)),
+        Backend::Jit => {
+            let t = exec::exec_target()?;
+            if !t.is_host_triple() {
+                return Err(Error::Usage(format!(
+                    "the jit backend runs only on the host, not on {}: use interp, object, c or rust",
+                    t.triple
+                )));
+            }
+            Loaded::Jit(Box::new(crate::backend::cranelift::jit::JitProgram::new(
+                p,
+            )?))
+        }
         Backend::Object => {
-            let obj =
-                crate::backend::cranelift::object::emit_object(p, &kiln_targets::Target::host())?;
+            // The host, or the cross target of `kiln check/run --target` (KILN_EXEC_TARGET).
+            let obj = crate::backend::cranelift::object::emit_object(p, &exec::exec_target()?)?;
             Loaded::Native(NativeBackend::Object, Some(obj))
         }
         Backend::C => Loaded::Native(NativeBackend::C, None),

@@ -240,9 +240,30 @@ const PRESETS: &[(&str, &str, &[&str])] = &[
     ),
     ("x86_64-pc-windows-msvc", "x86_64-pc-windows-msvc", &[]),
     (
+        "x86_64-linux-android",
+        "x86_64-linux-android",
+        // The Android x86_64 ABI requires SSE4.2 and POPCNT.
+        &["popcnt", "sse3", "sse4.1", "sse4.2", "ssse3"],
+    ),
+    (
         "aarch64-unknown-linux-gnu",
         "aarch64-unknown-linux-gnu",
         &["neon"],
+    ),
+    // aarch64 feature levels (Linux): ARMv8.2-A with the dot product (Cortex-A55/A75/A76 and
+    // later phones and boards), ARMv8.6-A adding the int8 matrix multiply (Cortex-A78C, X2,
+    // Neoverse V1/N2). Any other combination: a triple plus `+dotprod,+fp16,+i8mm`.
+    (
+        "aarch64-v8.2-dotprod",
+        "aarch64-unknown-linux-gnu",
+        &["crc", "dotprod", "fp16", "lse", "neon", "rdm"],
+    ),
+    (
+        "aarch64-v8.6-i8mm",
+        "aarch64-unknown-linux-gnu",
+        &[
+            "bf16", "crc", "dotprod", "fp16", "i8mm", "lse", "neon", "rcpc", "rdm",
+        ],
     ),
     ("aarch64-linux-android", "aarch64-linux-android", &["neon"]),
     (
@@ -273,7 +294,14 @@ const PRESETS: &[(&str, &str, &[&str])] = &[
         "armv7-unknown-linux-gnueabihf",
         &[],
     ),
+    ("armv7-linux-androideabi", "armv7-linux-androideabi", &[]),
+    ("thumbv6m-none-eabi", "thumbv6m-none-eabi", &[]),
     ("thumbv7em-none-eabihf", "thumbv7em-none-eabihf", &[]),
+    (
+        "thumbv8m.main-none-eabihf",
+        "thumbv8m.main-none-eabihf",
+        &[],
+    ),
     ("i686-unknown-linux-gnu", "i686-unknown-linux-gnu", &[]),
     (
         "riscv32imac-unknown-none-elf",
@@ -281,6 +309,7 @@ const PRESETS: &[(&str, &str, &[&str])] = &[
         &[],
     ),
     ("wasm32-unknown-unknown", "wasm32-unknown-unknown", &[]),
+    ("aarch64-pc-windows-msvc", "aarch64-pc-windows-msvc", &[]),
 ];
 
 /// Features of the x86_64 psABI level presets.
@@ -543,6 +572,16 @@ impl Target {
         Ok(t)
     }
 
+    /// What `kiln compile --emit` can produce for this target: `object` only where Cranelift
+    /// can generate code; C and Rust source everywhere.
+    pub fn emits(&self) -> &'static [&'static str] {
+        if self.cranelift && self.object_format != ObjectFormat::None {
+            &["object", "c", "rust"]
+        } else {
+            &["c", "rust"]
+        }
+    }
+
     pub fn has_feature(&self, f: &str) -> bool {
         self.features.iter().any(|x| x == f)
     }
@@ -555,11 +594,11 @@ impl Target {
     /// One-line description for `kiln targets`.
     pub fn describe(&self) -> String {
         format!(
-            "{:<32} {:<32} {:<6} cranelift={} features={}",
+            "{:<28} {:<32} {:<6} emits={:<15} features={}",
             self.name,
             self.triple.to_string(),
             self.object_format.name(),
-            if self.cranelift { "yes" } else { "no" },
+            self.emits().join(","),
             if self.features.is_empty() {
                 "-".to_string()
             } else {

@@ -147,3 +147,67 @@ fn host() {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     assert!(h.cranelift);
 }
+
+/// The triples of issue 5: every one is a preset, and what it emits follows Cranelift support.
+#[test]
+fn issue_triples_are_presets_with_emits() {
+    let object = [
+        "x86_64-unknown-linux-gnu",
+        "x86_64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+        "x86_64-linux-android",
+        "aarch64-unknown-linux-gnu",
+        "aarch64-linux-android",
+        "aarch64-apple-ios",
+        "aarch64-apple-ios-sim",
+        "aarch64-apple-darwin",
+        "riscv64gc-unknown-linux-gnu",
+        "s390x-unknown-linux-gnu",
+        "x86_64-v2",
+        "x86_64-v3",
+        "x86_64-v4",
+        "aarch64-v8.2-dotprod",
+        "aarch64-v8.6-i8mm",
+    ];
+    let source_only = [
+        "armv7-unknown-linux-gnueabihf",
+        "armv7-linux-androideabi",
+        "thumbv6m-none-eabi",
+        "thumbv7em-none-eabihf",
+        "thumbv8m.main-none-eabihf",
+        "i686-unknown-linux-gnu",
+        "riscv32imac-unknown-none-elf",
+        "wasm32-unknown-unknown",
+        "aarch64-pc-windows-msvc",
+    ];
+    let all = presets();
+    for s in object.iter().chain(&source_only) {
+        assert!(all.iter().any(|p| p.name == *s), "{s} is not a preset");
+    }
+    for s in object {
+        let t = Target::parse(s).unwrap();
+        assert_eq!(t.emits(), &["object", "c", "rust"], "{s}");
+        assert!(t.cranelift && t.object_format != ObjectFormat::None, "{s}");
+    }
+    for s in source_only {
+        let t = Target::parse(s).unwrap();
+        assert_eq!(t.emits(), &["c", "rust"], "{s}");
+        assert!(!t.cranelift, "{s}");
+    }
+    for p in &all {
+        assert!(p.describe().contains(&p.emits().join(",")), "{}", p.name);
+    }
+}
+
+#[test]
+fn aarch64_levels() {
+    let a = Target::parse("aarch64-v8.2-dotprod").unwrap();
+    assert_eq!(a.triple.to_string(), "aarch64-unknown-linux-gnu");
+    assert!(a.has_feature("dotprod") && a.has_feature("fp16") && !a.has_feature("i8mm"));
+    let b = Target::parse("aarch64-v8.6-i8mm").unwrap();
+    assert!(b.has_feature("i8mm") && b.has_feature("dotprod") && b.has_feature("bf16"));
+    let c = Target::parse("aarch64-linux-android+dotprod,+fp16,+i8mm").unwrap();
+    assert_eq!(c.features, vec!["dotprod", "fp16", "i8mm", "neon"]);
+    let x = Target::parse("x86_64-linux-android").unwrap();
+    assert!(x.has_feature("sse4.2") && x.has_feature("popcnt") && !x.has_feature("avx"));
+}

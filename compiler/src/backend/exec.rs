@@ -24,6 +24,14 @@
 //! `KILN_EXEC_RUSTFLAGS` (extra flags, split at whitespace, e.g. `-fsanitize=address,undefined`),
 //! `KILN_RUN_TIMEOUT` (seconds per program run, default 300), `KILN_KEEP_TEMP` (keep the
 //! temporary directory and print where it is).
+//!
+//! Cross execution: `KILN_EXEC_TARGET` (a triple or preset; `kiln check/run --target` set it)
+//! makes the object backend emit for that target, links the driver with a cross C compiler
+//! (`KILN_EXEC_CC`, default `<gnu triple>-gcc`, e.g. `aarch64-linux-gnu-gcc`) or with
+//! `rustc --target T -C linker=<that compiler>`, against the shim built for the triple, and
+//! runs the executable through `KILN_EXEC_RUNNER` (split at whitespace; default
+//! `qemu-<arch> -L /usr/<gnu triple>`, Debian's qemu-user and cross sysroots). Only
+//! little-endian targets: the request and response files, and tensor bytes, are little-endian.
 
 use super::shim::{cached_shim, rustc, truncate_output, unique_suffix, ShimLibs};
 use super::{c, header, rust};
@@ -70,6 +78,82 @@ pub struct ExecOptions {
     pub rustflags: Vec<String>,
     /// Limit for one program's run, in seconds.
     pub timeout_secs: u64,
+    /// Build for and run on another target (`KILN_EXEC_TARGET`); `None`: the host.
+    pub cross: Option<CrossExec>,
+}
+
+/// How to build for and run on a target other than the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrossExec {
+    /// The Rust target triple (for the shim and `rustc --target`).
+    pub triple: String,
+    /// The C compiler and linker for the triple.
+    pub cc: String,
+    /// The command that runs one of the triple's executables (the executable and its
+    /// arguments are appended), e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`.
+    pub runner: Vec<String>,
+}
+
+/// The target native programs are built for: `KILN_EXEC_TARGET`, or the host.
+pub fn exec_target() -> Result<kiln_targets::Target> {
+    match std::env::var("KILN_EXEC_TARGET") {
+        Ok(s) if !s.trim().is_empty() && s.trim() != "host" => kiln_targets::Target::parse(&s)
+            .map_err(|e| Error::Usage(format!("KILN_EXEC_TARGET: {e}"))),
+        _ => Ok(kiln_targets::Target::host()),
+    }
+}
+
+/// Debian's GNU triple and qemu-user name for a Rust triple's architecture.
+fn gnu_triple(t: &kiln_targets::Target) -> Option<(&'static str, &'static str)> {
+    use target_lexicon::Architecture as A;
+    let gnueabihf = t.triple.to_string().ends_with("gnueabihf");
+    Some(match t.triple.architecture {
+        A::Aarch64(_) => ("aarch64-linux-gnu", "aarch64"),
+        A::Riscv64(_) => ("riscv64-linux-gnu", "riscv64"),
+        A::X86_64 => ("x86_64-linux-gnu", "x86_64"),
+        A::X86_32(_) => ("i686-linux-gnu", "i386"),
+        A::Arm(_) if gnueabihf => ("arm-linux-gnueabihf", "arm"),
+        _ => return None,
+    })
+}
+
+impl CrossExec {
+    /// The cross set-up for `t` from `KILN_EXEC_CC` and `KILN_EXEC_RUNNER` or the Debian
+    /// defaults; `None` for the host's own triple.
+    pub fn for_target(t: &kiln_targets::Target) -> Result<Option<CrossExec>> {
+        if t.is_host_triple() {
+            return Ok(None);
+        }
+        let triple = t.triple.to_string();
+        if t.triple.endianness() != Ok(target_lexicon::Endianness::Little)
+            || t.triple.pointer_width() != Ok(target_lexicon::PointerWidth::U64)
+        {
+            return Err(Error::Usage(format!(
+                "running programs for {triple} is not supported: the native runner needs a \
+                 64-bit little-endian target (compile with `kiln compile --target {triple}` instead)"
+            )));
+        }
+        let gnu = gnu_triple(t);
+        let cc = match std::env::var("KILN_EXEC_CC").ok().filter(|s| !s.trim().is_empty()) {
+            Some(cc) => cc,
+            None => match gnu {
+                Some((g, _)) => format!("{g}-gcc"),
+                None => {
+                    return Err(Error::Usage(format!(
+                        "no default C cross compiler for {triple}: set KILN_EXEC_CC and KILN_EXEC_RUNNER"
+                    )))
+                }
+            },
+        };
+        let runner = match std::env::var("KILN_EXEC_RUNNER").ok() {
+            Some(r) => r.split_whitespace().map(str::to_string).collect(),
+            None => match gnu {
+                Some((g, q)) => vec![format!("qemu-{q}"), "-L".into(), format!("/usr/{g}")],
+                None => vec![],
+            },
+        };
+        Ok(Some(CrossExec { triple, cc, runner }))
+    }
 }
 
 impl ExecOptions {
@@ -82,6 +166,12 @@ impl ExecOptions {
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok())
                 .unwrap_or(300),
+            cross: exec_target()
+                .and_then(|t| CrossExec::for_target(&t))
+                .unwrap_or_else(|e| {
+                    eprintln!("kiln: {e}");
+                    None
+                }),
         }
     }
 }
@@ -158,7 +248,7 @@ pub fn run_native_batch_with(
         }
     }
     if !valid.is_empty() {
-        let shim = cached_shim(None)?;
+        let shim = cached_shim(opts.cross.as_ref().map(|c| c.triple.as_str()))?;
         let tmp = TempDir::new(backend)?;
         let mut ex = Exec {
             backend,
@@ -368,10 +458,13 @@ impl Exec<'_, '_> {
             NativeBackend::Object | NativeBackend::C => {
                 let driver = self.dir.join(format!("driver{id}.c"));
                 write(&driver, self.c_driver(idxs).as_bytes())?;
-                let cc = std::env::var("CC")
-                    .ok()
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "cc".into());
+                let cc = match &self.opts.cross {
+                    Some(x) => x.cc.clone(),
+                    None => std::env::var("CC")
+                        .ok()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "cc".into()),
+                };
                 let mut cmd = Command::new(cc);
                 cmd.args([
                     "-O2",
@@ -410,6 +503,10 @@ impl Exec<'_, '_> {
                 ])
                 .args(["--crate-name", "kiln_driver", "--extern"])
                 .arg(format!("kiln_shim={}", self.shim.rlib.display()));
+                if let Some(x) = &self.opts.cross {
+                    cmd.args(["--target", &x.triple])
+                        .arg(format!("-Clinker={}", x.cc));
+                }
                 cmd.args(&self.opts.rustflags);
                 cmd.arg("-o").arg(&bin).arg(&driver);
                 cmd
@@ -495,7 +592,20 @@ impl Exec<'_, '_> {
         let log_path = self.dir.join(format!("log{i}.txt"));
         write(&req_path, &encode_requests(entry as u32, reqs))?;
         let log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
-        let mut child = Command::new(bin)
+        let mut cmd = match self
+            .opts
+            .cross
+            .as_ref()
+            .and_then(|x| x.runner.split_first())
+        {
+            Some((prog, args)) => {
+                let mut c = Command::new(prog);
+                c.args(args).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
             .arg(&req_path)
             .arg(&res_path)
             .current_dir(&self.dir)
@@ -503,7 +613,16 @@ impl Exec<'_, '_> {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .map_err(|e| err(self.backend, format!("cannot run {}: {e}", bin.display())))?;
+            .map_err(|e| {
+                err(
+                    self.backend,
+                    format!(
+                        "cannot run {:?} ({}): {e}",
+                        cmd.get_program(),
+                        bin.display()
+                    ),
+                )
+            })?;
         let limit = self.opts.timeout_secs;
         let start = Instant::now();
         let status = loop {
