@@ -52,6 +52,10 @@ step "kiln conformance (all backends)" "$kiln" conformance target/conformance --
 step "kiln conformance (C backend, ASan + UBSan)" env \
   KILN_EXEC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   "$kiln" conformance target/conformance --backend c --manifest tests/conformance/manifest.txt
+# Cross-compilation (docs/cross.md): installs cross gcc, qemu-user, arm-none-eabi-gcc, llvm and
+# the rust-std of every listed triple, then runs aarch64/riscv64 builds under qemu-user,
+# the thumbv7em embedded build and build.rs cross-compiled (about 3.5 min warm, 7 min fresh).
+step "cross-compilation (scripts/cross.sh)" scripts/cross.sh
 step "examples/c-static" env KILN="$kiln" examples/c-static/run.sh
 step "examples/build-rs" cargo run -q -p kiln-example-build-rs
 
