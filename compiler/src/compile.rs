@@ -5,6 +5,7 @@ use crate::backend;
 use crate::error::{Error, Result};
 use crate::ir::{Dim, Graph};
 use crate::kir::Program;
+use crate::limits::Limits;
 use crate::passes::{self, plan::MemoryPlan, Model};
 use crate::tensor::Tensor;
 use kiln_targets::Target;
@@ -50,6 +51,9 @@ pub struct Options {
     /// so with `keep_initializers_as_inputs`) as inputs of the entry. By default their
     /// initializer is used as a constant, so they fold and need not be passed.
     pub keep_default_inputs: bool,
+    /// Resource limits (`--max-tensor-bytes`, `--max-nodes`, `--max-depth`,
+    /// `--max-fold-bytes`).
+    pub limits: Limits,
 }
 
 impl Options {
@@ -60,6 +64,7 @@ impl Options {
             binds: vec![],
             disabled: vec![],
             keep_default_inputs: false,
+            limits: Limits::default(),
         }
     }
 }
@@ -87,8 +92,13 @@ pub fn check_name(name: &str) -> Result<()> {
 
 /// Load and import a model file.
 pub fn load_graph(path: &Path) -> Result<Graph> {
+    load_graph_with(path, &Limits::default())
+}
+
+/// `load_graph` with resource limits.
+pub fn load_graph_with(path: &Path, limits: &Limits) -> Result<Graph> {
     let (model, dir) = crate::onnx::load(path)?;
-    crate::onnx::import(&model, &dir)
+    crate::onnx::import_with(&model, &dir, limits)
 }
 
 /// Apply `--dim` and `--bind` to a graph.
@@ -169,6 +179,9 @@ pub fn specialise(g: &mut Graph, opts: &Options) -> Result<()> {
                     val.name
                 )));
             }
+            let size = t.dtype.size().unwrap_or(1) as u64;
+            opts.limits
+                .check_tensor(&format!("input '{}'", val.name), n as u64, size)?;
         }
     }
     Ok(())
@@ -186,9 +199,9 @@ pub fn compile_graph(mut g: Graph, opts: &Options) -> Result<Compiled> {
         }
     }
     specialise(&mut g, opts)?;
-    passes::control::inline_static_control(&mut g)?;
+    passes::control::inline_static_control_with(&mut g, &opts.limits)?;
     let fold = !opts.disabled.iter().any(|d| d == passes::CONST_FOLD);
-    let mut model = passes::infer(g, fold)?;
+    let mut model = passes::infer_with(g, fold, &opts.limits)?;
     for o in &model.graph.outputs {
         if model.graph.value(*o).ty.is_none() {
             return Err(Error::Model(format!(
@@ -211,7 +224,7 @@ pub fn compile_graph(mut g: Graph, opts: &Options) -> Result<Compiled> {
 
 /// Compile a model file.
 pub fn compile_file(path: &Path, opts: &Options) -> Result<Compiled> {
-    compile_graph(load_graph(path)?, opts)
+    compile_graph(load_graph_with(path, &opts.limits)?, opts)
 }
 
 /// The files of an artifact: (file name, contents).
@@ -248,15 +261,47 @@ pub fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<Vec<PathBu
     let mut written = vec![];
     for (name, bytes) in files {
         let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-        std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(&path, e)
-        })?;
+        write_atomic(&path, bytes)?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Writes `bytes` to `path` atomically: into a temporary file in the same folder (unique per
+/// process and call, so concurrent writers never share one), flushed to disk, then renamed
+/// over `path`. Readers see the old file or the whole new one, never a part; on any error the
+/// temporary file is removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::io(path, "not a file name"))?
+        .to_string_lossy();
+    let tmp = dir.join(format!(
+        ".{name}.tmp{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
 }
 
 /// The build-script API: compile a model into `OUT_DIR` for cargo's `TARGET`.

@@ -9,9 +9,12 @@ pub mod check;
 pub mod compile;
 pub mod conformance;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod inspect;
 pub mod ir;
 pub mod kir;
+pub mod limits;
 pub mod lower;
 pub mod npy;
 pub mod onnx;
@@ -23,3 +26,4 @@ pub mod testdata;
 
 pub use compile::{Builder, Emit, Options};
 pub use error::{Error, Result};
+pub use limits::Limits;

@@ -34,6 +34,19 @@ struct Spec {
     /// initializer is used as a constant.
     #[arg(long)]
     keep_default_inputs: bool,
+    /// Largest tensor the model may declare or compute, in bytes (K/M/G/T suffixes).
+    #[arg(long, value_name = "BYTES", default_value = "16G")]
+    max_tensor_bytes: String,
+    /// Most nodes after inlining functions and unrolling control flow.
+    #[arg(long, value_name = "N", default_value_t = 4 << 20)]
+    max_nodes: usize,
+    /// Deepest nesting of subgraphs (If/Loop/Scan bodies).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_depth: usize,
+    /// Largest value constant folding computes at compile time, in bytes (bigger ones are
+    /// computed at run time).
+    #[arg(long, value_name = "BYTES", default_value = "256M")]
+    max_fold_bytes: String,
 }
 
 #[derive(Subcommand)]
@@ -177,6 +190,15 @@ fn options(name: &str, spec: &Spec) -> Result<Options> {
     }
     o.disabled = spec.disabled.clone();
     o.keep_default_inputs = spec.keep_default_inputs;
+    let bytes = |flag: &str, v: &str| {
+        kiln::limits::parse_bytes(v).map_err(|e| Error::Usage(format!("--{flag}: {e}")))
+    };
+    o.limits = kiln::Limits {
+        max_tensor_bytes: bytes("max-tensor-bytes", &spec.max_tensor_bytes)?,
+        max_nodes: spec.max_nodes,
+        max_depth: spec.max_depth,
+        max_fold_bytes: bytes("max-fold-bytes", &spec.max_fold_bytes)?,
+    };
     Ok(o)
 }
 
@@ -328,8 +350,8 @@ fn real_main(cli: Cli) -> Result<i32> {
                               # that input bound from its data set. `skip`: expected not to pass, with the reason.\n\
                               # Written by `kiln conformance --write-manifest` and reviewed; the runner fails on a\n\
                               # skipped case that passes and on a `bind` case that compiles with its inputs free.\n";
-                std::fs::write(&path, conf::manifest_from(&reports, &m, header))
-                    .map_err(|e| Error::io(&path, e))?;
+                let text = conf::manifest_from(&reports, &m, header);
+                compile::write_atomic(&path, text.as_bytes())?;
                 println!("wrote {}", path.display());
             }
             println!("wall time {secs:.0} s");

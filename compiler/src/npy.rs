@@ -31,7 +31,7 @@ pub fn read_npy(path: &Path) -> Result<Tensor> {
 /// `try_to_npy_bytes`).
 pub fn write_npy(path: &Path, t: &Tensor) -> Result<()> {
     let bytes = try_to_npy_bytes(t)?;
-    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+    crate::compile::write_atomic(path, &bytes)
 }
 
 fn bad(msg: impl std::fmt::Display) -> Error {

@@ -176,7 +176,7 @@ pub fn build_shim(target_triple: Option<&str>, out_dir: &Path) -> Result<ShimLib
         .arg(&libs.rlib)
         .arg(&lib_rs);
     run_tool(&mut rl, "building the kiln_shim rlib")?;
-    std::fs::write(&libs.header, SHIM_HEADER).map_err(|e| Error::io(&libs.header, e))?;
+    crate::compile::write_atomic(&libs.header, SHIM_HEADER.as_bytes())?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(libs)
 }

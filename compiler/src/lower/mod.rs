@@ -94,9 +94,6 @@ impl LowerCx<'_> {
     }
 }
 
-/// Values too large to fold at compile time (elements).
-pub const FOLD_LIMIT: u64 = 1 << 26;
-
 /// Evaluate one node on constant inputs through its lowering and `kir::interp`. Output types
 /// must be known (all dims constant).
 pub fn eval_node(

@@ -7,7 +7,7 @@
 
 use super::graph::{import_graph, Ctx, Scope};
 use super::proto::{attribute_proto::AttributeType, AttributeProto};
-use super::tensor::tensor_from_proto;
+use super::tensor::tensor_from_proto_with;
 use super::Opsets;
 use crate::error::{Error, Result};
 use crate::ir::AttrValue;
@@ -43,7 +43,7 @@ pub(crate) fn convert(
     }
     let code = a.r#type.unwrap_or(0);
     let tensor = |t: &super::proto::TensorProto| {
-        tensor_from_proto(t, ctx.model_dir)
+        tensor_from_proto_with(t, ctx.model_dir, &ctx.limits)
             .map_err(|e| super::with_context(e, &format!("{}, attribute '{name}'", site.node)))
     };
     let graph = |g| {

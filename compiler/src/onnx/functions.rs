@@ -9,7 +9,7 @@
 //! (`attribute_proto`), else the attribute is dropped. Copied nodes use the function's
 //! `opset_import` (falling back to the caller's for domains it does not list); subgraphs in the
 //! body are renamed and substituted too. Calls in the body are inlined recursively, up to
-//! `MAX_CALL_DEPTH` (which also stops recursive functions) and `MAX_NODES` in total.
+//! `MAX_CALL_DEPTH` (which also stops recursive functions) and `Limits::max_nodes` in total.
 //!
 //! Standard ONNX function ops (e.g. `Gelu` decompositions) are not expanded here.
 
@@ -23,8 +23,6 @@ use std::rc::Rc;
 
 /// Deepest nesting of function calls (a function calling a function ...).
 pub(crate) const MAX_CALL_DEPTH: usize = 32;
-/// Most nodes in a model after inlining, all graphs together.
-pub(crate) const MAX_NODES: usize = 1 << 22;
 
 /// The model's local functions by (domain, name, overload), with their opset imports.
 pub(crate) struct Functions<'m> {
@@ -164,7 +162,8 @@ fn expand<'m>(
         let left = budget.get();
         if left == 0 {
             return Err(Error::Limit(format!(
-                "more than {MAX_NODES} nodes (after inlining functions)"
+                "node {name}: the model has more nodes than --max-nodes allows (after \
+                 inlining functions)"
             )));
         }
         budget.set(left - 1);

@@ -7,37 +7,41 @@
 //! name used before it is defined is an error, so node order is verified to be topological.
 
 use super::attrs::{self, AttrSite};
-use super::functions::{flatten, Functions, MAX_NODES};
+use super::functions::{flatten, Functions};
 use super::proto::{type_proto, GraphProto, ModelProto, ValueInfoProto};
-use super::tensor::{tensor_from_proto, MAX_NUMEL};
+use super::tensor::{tensor_from_proto_with, MAX_NUMEL};
 use super::{norm_domain, Opsets};
 use crate::error::{Error, Result};
 use crate::ir::{Dim, Graph, Node, TensorType, ValueId};
+use crate::limits::Limits;
 use crate::tensor::DType;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::rc::Rc;
 
-/// Deepest nesting of subgraphs (after inlining).
-pub(crate) const MAX_GRAPH_DEPTH: usize = 64;
-
 /// What every graph import of one model shares.
 pub(crate) struct Ctx<'m> {
     pub ir_version: i64,
     pub model_dir: &'m Path,
     pub funcs: Functions<'m>,
+    pub limits: Limits,
     /// Nodes that may still be created.
     pub budget: Cell<usize>,
 }
 
 impl<'m> Ctx<'m> {
-    pub(crate) fn new(model: &'m ModelProto, model_dir: &'m Path) -> Result<Ctx<'m>> {
+    pub(crate) fn new(
+        model: &'m ModelProto,
+        model_dir: &'m Path,
+        limits: Limits,
+    ) -> Result<Ctx<'m>> {
         Ok(Ctx {
             ir_version: model.ir_version.unwrap_or(0),
             model_dir,
             funcs: Functions::new(model)?,
-            budget: Cell::new(MAX_NODES),
+            budget: Cell::new(limits.max_nodes),
+            limits,
         })
     }
 }
@@ -65,9 +69,10 @@ pub(crate) fn import_graph(
     depth: usize,
 ) -> Result<Graph> {
     let gname = g.name.clone().unwrap_or_default();
-    if depth > MAX_GRAPH_DEPTH {
+    if depth > ctx.limits.max_depth {
         return Err(Error::Limit(format!(
-            "graph '{gname}': subgraphs nested deeper than {MAX_GRAPH_DEPTH}"
+            "graph '{gname}': subgraphs nested deeper than --max-depth {}",
+            ctx.limits.max_depth
         )));
     }
     let mut graph = Graph {
@@ -115,7 +120,7 @@ pub(crate) fn import_graph(
                 "initializer '{name}'{in_graph} is defined twice"
             )));
         }
-        let tensor = tensor_from_proto(t, ctx.model_dir)?;
+        let tensor = tensor_from_proto_with(t, ctx.model_dir, &ctx.limits)?;
         match ids.get(name) {
             // IR ≥ 4: an initializer that is also an input is that input's default.
             Some(&id) if ctx.ir_version >= 4 => {

@@ -35,10 +35,13 @@ mod tests_functions;
 #[cfg(test)]
 mod tests_tensor;
 
-pub use tensor::{save_tensor_pb, tensor_from_proto, tensor_to_proto, MAX_NUMEL};
+pub use tensor::{
+    save_tensor_pb, tensor_from_proto, tensor_from_proto_with, tensor_to_proto, MAX_NUMEL,
+};
 
 use crate::error::{Error, Result};
 use crate::ir::Graph;
+use crate::limits::Limits;
 use prost::Message;
 use proto::{ModelProto, OperatorSetIdProto};
 use std::collections::BTreeMap;
@@ -93,6 +96,11 @@ pub(crate) fn with_context(e: Error, prefix: &str) -> Error {
 
 /// Imports a decoded model into the graph IR. `model_dir` is where external data lives.
 pub fn import(model: &ModelProto, model_dir: &Path) -> Result<Graph> {
+    import_with(model, model_dir, &Limits::default())
+}
+
+/// `import` with resource limits (node count, subgraph depth, tensor sizes).
+pub fn import_with(model: &ModelProto, model_dir: &Path, limits: &Limits) -> Result<Graph> {
     let ir = model.ir_version.unwrap_or(0);
     if ir == 0 {
         return Err(Error::Model("the model has no ir_version".into()));
@@ -112,7 +120,7 @@ pub fn import(model: &ModelProto, model_dir: &Path) -> Result<Graph> {
         .graph
         .as_ref()
         .ok_or_else(|| Error::Model("the model has no graph".into()))?;
-    let ctx = graph::Ctx::new(model, model_dir)?;
+    let ctx = graph::Ctx::new(model, model_dir, *limits)?;
     graph::import_graph(&ctx, g, &Rc::new(opsets), None, 0, 0)
 }
 

@@ -14,6 +14,7 @@
 
 use super::proto::{tensor_proto::DataLocation, TensorProto};
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use crate::tensor::{DType, Tensor, TensorData};
 use prost::Message;
 use std::io::{Read, Seek, SeekFrom};
@@ -24,6 +25,16 @@ pub const MAX_NUMEL: u64 = 1 << 40;
 
 /// Converts a `TensorProto` to a `Tensor`. External data is looked up under `model_dir`.
 pub fn tensor_from_proto(t: &TensorProto, model_dir: &Path) -> Result<Tensor> {
+    tensor_from_proto_with(t, model_dir, &Limits::default())
+}
+
+/// `tensor_from_proto`, rejecting a tensor larger than `limits.max_tensor_bytes` before any of
+/// its data is read.
+pub fn tensor_from_proto_with(
+    t: &TensorProto,
+    model_dir: &Path,
+    limits: &Limits,
+) -> Result<Tensor> {
     let what = match t.name.as_deref() {
         Some(n) if !n.is_empty() => format!("tensor '{n}'"),
         _ => "tensor <unnamed>".to_string(),
@@ -35,6 +46,7 @@ pub fn tensor_from_proto(t: &TensorProto, model_dir: &Path) -> Result<Tensor> {
     let code = t.data_type.unwrap_or(0);
     let dtype = DType::from_onnx(code).ok_or_else(|| bad(format!("unknown data type {code}")))?;
     let (shape, numel) = checked_shape(&t.dims, &what)?;
+    limits.check_tensor(&what, numel, dtype.size().unwrap_or(1) as u64)?;
 
     let typed = typed_fields(t);
     let external = match t.data_location.map(DataLocation::try_from) {
@@ -99,7 +111,7 @@ pub fn tensor_to_proto(t: &Tensor) -> TensorProto {
 
 /// Writes a tensor as a serialized `TensorProto` (the ONNX test-data `.pb` format).
 pub fn save_tensor_pb(path: &Path, t: &Tensor) -> Result<()> {
-    std::fs::write(path, tensor_to_proto(t).encode_to_vec()).map_err(|e| Error::io(path, e))
+    crate::compile::write_atomic(path, &tensor_to_proto(t).encode_to_vec())
 }
 
 /// Shape as `u64`s and element count, checked: every dim ≥ 0 and ≤ `MAX_NUMEL`, and the

@@ -31,15 +31,18 @@
 
 use crate::error::{Error, Result};
 use crate::ir::{AttrValue, Graph, Node, TensorType, ValueId};
+use crate::limits::Limits;
 use crate::tensor::{DType, Tensor};
 use std::collections::{HashMap, HashSet};
 
 /// Most iterations (body copies) one Loop or Scan may unroll into.
 pub const MAX_UNROLL: i64 = 64;
-/// Most nodes the graph may hold after inlining.
-const MAX_NODES: usize = 1 << 22;
-
 pub fn inline_static_control(g: &mut Graph) -> Result<()> {
+    inline_static_control_with(g, &Limits::default())
+}
+
+/// `inline_static_control`, with at most `limits.max_nodes` nodes after unrolling.
+pub fn inline_static_control_with(g: &mut Graph, limits: &Limits) -> Result<()> {
     let mut names = Names::new(g);
     let mut i = 0;
     while i < g.nodes.len() {
@@ -56,10 +59,11 @@ pub fn inline_static_control(g: &mut Graph) -> Result<()> {
             _ => expand_scan(g, i, &node, &mut names)?,
         };
         g.nodes.splice(i..i + 1, new);
-        if g.nodes.len() > MAX_NODES {
+        if g.nodes.len() > limits.max_nodes {
             return Err(Error::Limit(format!(
-                "{}: more than {MAX_NODES} nodes after unrolling control flow",
-                node.describe()
+                "{}: more than --max-nodes {} nodes after unrolling control flow",
+                node.describe(),
+                limits.max_nodes
             )));
         }
     }

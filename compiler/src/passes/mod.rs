@@ -13,13 +13,16 @@ pub mod plan;
 
 use crate::error::{Error, Result};
 use crate::ir::{dim::numel, Graph, Node, TensorType};
-use crate::lower::{eval_node, FOLD_LIMIT};
+use crate::limits::Limits;
+use crate::lower::eval_node;
 use crate::ops::{self, InferCx, Op};
 
 /// A graph with the typed op of each node (parallel to `graph.nodes`).
 pub struct Model {
     pub graph: Graph,
     pub ops: Vec<Box<dyn Op>>,
+    /// The limits `infer` checked tensors and constant folding against.
+    pub limits: Limits,
 }
 
 pub const CONST_FOLD: &str = "const-fold";
@@ -28,7 +31,13 @@ pub const PASSES: &[&str] = &[CONST_FOLD, DCE];
 
 /// Import ops, infer types and fold constants. Nodes computing on float16/bfloat16 are
 /// rewritten to compute in f32 on the way (`half`).
-pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
+pub fn infer(g: Graph, fold: bool) -> Result<Model> {
+    infer_with(g, fold, &Limits::default())
+}
+
+/// `infer` with resource limits: every inferred tensor within `max_tensor_bytes`, folded
+/// values within `max_fold_bytes`.
+pub fn infer_with(mut g: Graph, fold: bool, limits: &Limits) -> Result<Model> {
     let ops = ops::import_all(&g.nodes)?;
     // Constants (initializers) carry their own type.
     for v in &mut g.values {
@@ -47,6 +56,7 @@ pub fn infer(mut g: Graph, fold: bool) -> Result<Model> {
     let mut m = Model {
         graph: g,
         ops: Vec::with_capacity(ops.len()),
+        limits: *limits,
     };
     let mut hx = half::HalfCx::default();
     for (node, op) in nodes.into_iter().zip(ops) {
@@ -95,6 +105,7 @@ fn with_cx<T>(g: &Graph, node: &Node, f: impl FnOnce(&InferCx) -> Result<T>) -> 
 /// Infer one node's output types, fold it when its inputs are constants, and append it to
 /// the model unless it was folded away.
 pub(crate) fn infer_node(m: &mut Model, node: Node, op: Box<dyn Op>, fold: bool) -> Result<()> {
+    let limits = m.limits;
     let (out_types, values) = with_cx(&m.graph, &node, |cx| {
         let out_types = op.infer(cx)?;
         if out_types.len() < node.outputs.iter().flatten().count() {
@@ -104,7 +115,7 @@ pub(crate) fn infer_node(m: &mut Model, node: Node, op: Box<dyn Op>, fold: bool)
             )));
         }
         for t in &out_types {
-            check_shape(&node, t)?;
+            check_shape(&node, t, &limits)?;
         }
         // Fold: direct values, or the lowering on constant inputs.
         let all_const = cx
@@ -113,9 +124,11 @@ pub(crate) fn infer_node(m: &mut Model, node: Node, op: Box<dyn Op>, fold: bool)
             .zip(&cx.consts)
             .all(|(t, c)| t.is_none() || c.is_some());
         let small = out_types.iter().all(|t| {
+            let size = t.dtype.size().unwrap_or(1) as u64;
             numel(&t.shape)
                 .as_known()
-                .is_some_and(|n| (n as u64) <= FOLD_LIMIT)
+                .and_then(|n| (n as u64).checked_mul(size))
+                .is_some_and(|n| n <= limits.max_fold_bytes)
         });
         let mut values = op.fold(cx)?;
         if values.is_none() && fold && all_const && small && !node.outputs.is_empty() {
@@ -145,8 +158,8 @@ pub(crate) fn infer_node(m: &mut Model, node: Node, op: Box<dyn Op>, fold: bool)
 /// The largest tensor Kiln accepts, in elements (exclusive).
 pub const MAX_ELEMENTS: i64 = 1 << 40;
 
-/// Reject shapes with negative or absurd dims.
-fn check_shape(node: &crate::ir::Node, t: &TensorType) -> Result<()> {
+/// Reject shapes with negative or absurd dims, and tensors larger than the limit.
+fn check_shape(node: &crate::ir::Node, t: &TensorType, limits: &Limits) -> Result<()> {
     for d in &t.shape {
         if !d.nonneg() {
             return Err(Error::Node(format!(
@@ -163,6 +176,8 @@ fn check_shape(node: &crate::ir::Node, t: &TensorType) -> Result<()> {
                 node.describe()
             )));
         }
+        let size = t.dtype.size().unwrap_or(1) as u64;
+        limits.check_tensor(&format!("{}: output", node.describe()), n as u64, size)?;
     }
     Ok(())
 }
