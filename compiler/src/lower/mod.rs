@@ -59,6 +59,10 @@ pub struct LowerCx<'a> {
     pub ins: Vec<Option<TensorRef>>,
     pub outs: Vec<Option<TensorRef>>,
     pub consts: Vec<Option<&'a Tensor>>,
+    /// Constant arrays the op added with `weight` (appended to the weight blob after lowering).
+    pub extra_weights: Vec<(String, Scalar, Vec<u8>)>,
+    /// The `BufId` the first extra weight gets (the program's buffer count before this node).
+    pub next_buf: u32,
 }
 
 impl LowerCx<'_> {
@@ -81,6 +85,16 @@ impl LowerCx<'_> {
     }
     pub fn konst(&self, i: usize) -> Option<&Tensor> {
         self.consts.get(i).copied().flatten()
+    }
+    /// Add a read-only constant array (raw bytes, native layout of `elem`) to the weight blob
+    /// and return its buffer. Lowerings use it for tables built at compile time (e.g. flat
+    /// tree-ensemble node arrays).
+    pub fn weight(&mut self, name: &str, elem: Scalar, bytes: Vec<u8>) -> BufId {
+        debug_assert!(bytes.len().is_multiple_of(elem.size()));
+        let id = BufId(self.next_buf + self.extra_weights.len() as u32);
+        self.extra_weights
+            .push((format!("{}_{name}", self.node.name), elem, bytes));
+        id
     }
     /// Copy input 0 to output 0 element by element (views that cannot alias).
     pub fn copy_linear(&mut self) -> Result<()> {
@@ -167,8 +181,16 @@ pub fn eval_node(
         ins,
         outs,
         consts: inputs.to_vec(),
+        extra_weights: vec![],
+        next_buf: buffers.len() as u32,
     };
     op.lower(&mut cx)?;
+    let mut weights = vec![];
+    add_extra_weights(
+        &mut buffers,
+        &mut weights,
+        std::mem::take(&mut cx.extra_weights),
+    );
     let kernel = cx.kb.finish("fold");
     let n_in = in_bytes.len();
     let program = Program {
@@ -176,7 +198,7 @@ pub fn eval_node(
         syms: vec![],
         buffers,
         kernels: vec![KernelBuilder::new().finish("check"), kernel],
-        weights: vec![],
+        weights,
         scratch_len: Expr::i64(0),
         inputs: (0..n_in)
             .map(|i| IoInfo {
@@ -380,12 +402,19 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
                 .iter()
                 .map(|v| v.and_then(|v| g.value(v).konst.as_ref()))
                 .collect(),
+            extra_weights: vec![],
+            next_buf: buffers.len() as u32,
         };
         if op.is_view() {
             cx.copy_linear()?;
         } else {
             op.lower(&mut cx)?;
         }
+        add_extra_weights(
+            &mut buffers,
+            &mut weights,
+            std::mem::take(&mut cx.extra_weights),
+        );
         let kname = unique(
             &mut used_names,
             &format!("{}_{}", ni, crate::backend::ident(&node.name)),
@@ -425,6 +454,30 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
         kir::verify::verify(&p).map_err(Error::Internal)?;
     }
     Ok(p)
+}
+
+/// Append arrays added through `LowerCx::weight` to the weight blob (64-byte aligned).
+fn add_extra_weights(
+    buffers: &mut Vec<Buffer>,
+    weights: &mut Vec<u8>,
+    extra: Vec<(String, Scalar, Vec<u8>)>,
+) {
+    for (name, elem, bytes) in extra {
+        while !weights.len().is_multiple_of(64) {
+            weights.push(0);
+        }
+        let offset = weights.len() as u64;
+        weights.extend_from_slice(&bytes);
+        buffers.push(Buffer {
+            name,
+            elem,
+            len: Expr::i64((bytes.len() / elem.size()) as i64),
+            kind: BufKind::Weight { offset },
+        });
+    }
+    while !weights.len().is_multiple_of(64) {
+        weights.push(0);
+    }
 }
 
 fn unique(used: &mut Vec<String>, base: &str) -> String {

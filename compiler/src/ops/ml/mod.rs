@@ -21,6 +21,7 @@ pub mod linear;
 pub mod preprocess;
 pub mod svm;
 pub mod tree;
+pub mod tree_flat;
 pub mod tree_lower;
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Inference and lowering of the tree ensembles imported in `tree.rs` (see its header for the
-//! semantics and the nested-`If` layout).
+//! semantics and the nested-`If` layout; `tree_flat.rs` holds the flat layout used for large
+//! ensembles).
 
 use super::tree::{Agg, Child, Kind, Mode, TreeEnsemble};
 use super::{imm, logistic, post_transform, probit, to, Post};
@@ -140,10 +141,16 @@ impl Op for TreeEnsemble {
         let features: std::collections::BTreeSet<usize> =
             self.nodes.iter().map(|b| b.feature).collect();
         let nt = self.n_targets;
+        let flat = if super::tree_flat::use_flat(self)? {
+            Some(super::tree_flat::Flat::build(self, cx, ct, at)?)
+        } else {
+            None
+        };
         cx.kb.loop_(Expr::i64(0), n, |kb, r| {
             let base = build::mul(r.clone(), f.clone());
             let mut xs = BTreeMap::new();
-            for &fi in &features {
+            // The nested layout loads every feature it uses once per row.
+            for &fi in features.iter().filter(|_| flat.is_none()) {
                 let v = to(
                     ct,
                     x.elem,
@@ -163,8 +170,13 @@ impl Op for TreeEnsemble {
                 ct,
                 at,
             };
-            for &root in &self.roots {
-                row.emit(kb, root);
+            match &flat {
+                Some(fl) => fl.emit(kb, &x, &base, self.agg, &row.s, &row.has),
+                None => {
+                    for &root in &self.roots {
+                        row.emit(kb, root);
+                    }
+                }
             }
             let sv: Vec<Expr> = row.s.iter().map(|v| Expr::Var(*v)).collect();
             let hv: Vec<Expr> = row.has.iter().map(|v| Expr::Var(*v)).collect();

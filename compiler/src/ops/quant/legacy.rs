@@ -102,9 +102,12 @@ impl Op for Upsample {
             ins: vec![Some(x), Some(fake)],
             outs: cx.outs.clone(),
             consts: vec![None, Some(s)],
+            extra_weights: std::mem::take(&mut cx.extra_weights),
+            next_buf: cx.next_buf,
         };
         let r = self.inner.lower(&mut l);
         cx.kb = l.kb;
+        cx.extra_weights = l.extra_weights;
         r
     }
 }
