@@ -102,6 +102,7 @@ impl Op for Upsample {
             ins: vec![Some(x), Some(fake)],
             outs: cx.outs.clone(),
             consts: vec![None, Some(s)],
+            strings: cx.strings,
         };
         let r = self.inner.lower(&mut l);
         cx.kb = l.kb;
