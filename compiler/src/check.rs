@@ -9,7 +9,7 @@
 use crate::compile::{self, Options};
 use crate::error::{Error, Result};
 use crate::run::{self, Backend};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor, TensorData};
 use crate::testdata::{self, Case, TestValue};
 use std::path::Path;
 
@@ -71,6 +71,101 @@ fn one_line(s: &str) -> String {
     }
 }
 
+/// A data set's input values as the program takes them: a map becomes two inputs, its keys
+/// and its values (`onnx::graph`, map inputs).
+pub fn flatten_inputs(vals: Vec<TestValue>) -> Result<Vec<Tensor>> {
+    let mut out = vec![];
+    for v in vals {
+        match v {
+            TestValue::Tensor(t) => out.push(t),
+            TestValue::Map { keys, values } => {
+                out.push(keys);
+                out.push(values);
+            }
+            o => {
+                return Err(crate::Error::Usage(format!(
+                    "a {} input is not supported",
+                    o.kind()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The reference of output `k` as a tensor: a sequence of maps (ZipMap) becomes the [N, C]
+/// array of its values in the order of the output's class labels.
+pub fn reference_tensor(
+    p: &crate::kir::Program,
+    k: usize,
+    got: &Tensor,
+    want: &TestValue,
+) -> Result<Tensor, String> {
+    let maps = match want {
+        TestValue::Tensor(t) => return Ok(t.clone()),
+        TestValue::Seq(v) => v,
+        o => return Err(format!("a {} reference is not supported", o.kind())),
+    };
+    let Some(labels) = p.strings.labels_of(k) else {
+        return Err("a sequence reference for an output that is not a ZipMap".into());
+    };
+    let keys: Vec<Vec<u8>> = match labels {
+        crate::kir::Labels::Strings(ids) => ids
+            .iter()
+            .map(|i| p.strings.table[*i as usize].clone())
+            .collect(),
+        crate::kir::Labels::Ints(v) => v.iter().map(|i| i.to_string().into_bytes()).collect(),
+    };
+    let c = keys.len();
+    let mut vals = vec![];
+    let mut dtype = got.dtype;
+    for (r, m) in maps.iter().enumerate() {
+        let TestValue::Map { keys: mk, values } = m else {
+            return Err(format!("element {r} of the reference is not a map"));
+        };
+        if mk.numel() as usize != c {
+            return Err(format!(
+                "row {r}: the reference map has {} keys, the model {c} labels",
+                mk.numel()
+            ));
+        }
+        dtype = values.dtype;
+        let key_text = |i: usize| match &mk.data {
+            TensorData::Strings(s) => s[i].clone(),
+            _ => mk.get_i64(i).to_string().into_bytes(),
+        };
+        for key in &keys {
+            let Some(i) = (0..c).find(|i| key_text(*i) == *key) else {
+                return Err(format!(
+                    "row {r}: label '{}' is not a key of the reference map",
+                    String::from_utf8_lossy(key)
+                ));
+            };
+            vals.push(values.get_f64(i));
+        }
+    }
+    let n = maps.len() as u64;
+    let shape = if got.shape.len() == 2 || maps.len() != 1 {
+        vec![n, c as u64]
+    } else {
+        vec![c as u64]
+    };
+    Ok(match dtype {
+        DType::F64 => {
+            let b: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+            Tensor::from_bytes(DType::F64, shape, b)
+        }
+        DType::I64 => {
+            let v: Vec<i64> = vals.iter().map(|v| *v as i64).collect();
+            Tensor::from_i64(shape, &v)
+        }
+        _ => {
+            let v: Vec<f32> = vals.iter().map(|v| *v as f32).collect();
+            Tensor::from_f32(shape, &v)
+        }
+    })
+}
+
 /// Compare one output. Returns (max abs error, max rel error) or why it differs.
 pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64), String> {
     if got.dtype != want.dtype {
@@ -81,6 +176,16 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64)
             "shape {:?} but expected {:?}",
             got.shape, want.shape
         ));
+    }
+    if let (TensorData::Strings(g), TensorData::Strings(w)) = (&got.data, &want.data) {
+        return match g.iter().zip(w).position(|(a, b)| a != b) {
+            None => Ok((0.0, 0.0)),
+            Some(i) => Err(format!(
+                "element {i}: got '{}' expected '{}'",
+                String::from_utf8_lossy(&g[i]),
+                String::from_utf8_lossy(&w[i])
+            )),
+        };
     }
     let n = want.numel() as usize;
     let float = want.dtype.is_float();
@@ -148,8 +253,9 @@ pub fn run_case(
         let ins: Result<Vec<Tensor>> = ds
             .inputs
             .iter()
-            .map(|p| testdata::load_tensor_pb(p))
-            .collect();
+            .map(|p| testdata::load_value_pb(p))
+            .collect::<Result<Vec<_>>>()
+            .and_then(flatten_inputs);
         let outs: Result<Vec<TestValue>> = ds
             .outputs
             .iter()
@@ -222,12 +328,11 @@ pub fn run_case(
                         )));
                     }
                     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-                        let TestValue::Tensor(w) = w else {
-                            return Ok(Outcome::Fail(format!(
-                                "output {i}: non-tensor reference values are not supported yet"
-                            )));
+                        let w = match reference_tensor(p, i, g, w) {
+                            Ok(w) => w,
+                            Err(m) => return Ok(Outcome::Fail(format!("output {i}: {m}"))),
                         };
-                        match compare(g, w, tol) {
+                        match compare(g, &w, tol) {
                             Ok((a, r)) => {
                                 ma = ma.max(a);
                                 mr = mr.max(r);

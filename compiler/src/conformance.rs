@@ -173,13 +173,7 @@ fn load_case(case: &Case, tags: &Tags, auto_bind: bool) -> Result<Loaded> {
             .iter()
             .map(|p| testdata::load_value_pb(p))
             .collect::<Result<_>>()?;
-        let ins: Vec<Tensor> = ins
-            .into_iter()
-            .map(|v| match v {
-                TestValue::Tensor(t) => Ok(t),
-                TestValue::Other(k) => Err(Error::Usage(format!("a {k} input is not supported"))),
-            })
-            .collect::<Result<_>>()?;
+        let ins: Vec<Tensor> = crate::check::flatten_inputs(ins)?;
         let outs: Vec<TestValue> = ds
             .outputs
             .iter()
@@ -262,12 +256,11 @@ fn judge(
             return Verdict::Fail(format!("{} outputs, {} expected", got.len(), want.len()));
         }
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            let TestValue::Tensor(w) = w else {
-                return Verdict::Fail(format!(
-                    "output {i}: non-tensor references are not supported"
-                ));
+            let w = match crate::check::reference_tensor(p, i, g, w) {
+                Ok(w) => w,
+                Err(m) => return Verdict::Fail(format!("output {i}: {m}")),
             };
-            if let Err(m) = compare(g, w, tol) {
+            if let Err(m) = compare(g, &w, tol) {
                 return Verdict::Fail(format!("output {i}: {m}"));
             }
         }

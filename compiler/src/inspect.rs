@@ -87,11 +87,9 @@ pub fn report(c: &Compiled) -> String {
             Storage::Input(i) => format!("input {i}"),
             Storage::Output(i) => format!("output {i}"),
             Storage::Weight => {
-                let b = g
-                    .value(*v)
-                    .ty
-                    .as_ref()
-                    .map(|t| numel(&t.shape).scale(t.dtype.size().unwrap_or(1) as i64));
+                let b = g.value(*v).ty.as_ref().map(|t| {
+                    numel(&t.shape).scale(t.dtype.storage().map_or(1, |e| e.size()) as i64)
+                });
                 format!("weight {} bytes", b.map_or("?".into(), |b| b.show(&g.syms)))
             }
             Storage::Scratch {

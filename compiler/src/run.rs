@@ -207,7 +207,19 @@ pub fn prepare_as(p: &Program, dtypes: Option<&[DType]>, inputs: &[Tensor]) -> R
     Ok(Prepared {
         req: RunRequest {
             dims,
-            inputs: inputs.iter().map(|t| t.bytes().to_vec()).collect(),
+            inputs: inputs
+                .iter()
+                .map(|t| match &t.data {
+                    // String inputs are interned into the model's table (`ir::strings`).
+                    crate::tensor::TensorData::Strings(v) => {
+                        crate::ir::strings::intern_all(&p.strings.table, v)
+                            .iter()
+                            .flat_map(|id| id.to_le_bytes())
+                            .collect()
+                    }
+                    _ => t.bytes().to_vec(),
+                })
+                .collect(),
             output_bytes,
             lens,
         },
@@ -321,7 +333,32 @@ pub fn outputs_as(
             let d = dtypes
                 .and_then(|d| d.get(k).copied())
                 .unwrap_or(DType::from_scalar(io.elem));
-            Tensor::from_bytes(d, shape.clone(), bytes)
+            if d != DType::String {
+                return Ok(Tensor::from_bytes(d, shape.clone(), bytes));
+            }
+            // String ids back to the table's strings.
+            let table = &p.strings.table;
+            let strings = bytes
+                .chunks_exact(4)
+                .map(|c| {
+                    let id = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    usize::try_from(id)
+                        .ok()
+                        .and_then(|i| table.get(i))
+                        .cloned()
+                        .ok_or_else(|| {
+                            Error::Usage(format!(
+                                "output '{}': string id {id} is not in the string table",
+                                io.name
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Tensor {
+                dtype: DType::String,
+                shape: shape.clone(),
+                data: crate::tensor::TensorData::Strings(strings),
+            })
         })
-        .collect())
+        .collect::<Result<_>>()?)
 }

@@ -128,6 +128,8 @@ impl DType {
             | DType::F8E5M2
             | DType::F8E5M2FNUZ
             | DType::F8E8M0 => Some(Scalar::U8),
+            // A string element is an int32 id into the model's string table (`ir::strings`).
+            DType::String => Some(Scalar::I32),
             _ => self.scalar(),
         }
     }

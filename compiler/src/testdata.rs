@@ -35,8 +35,94 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, PartialEq)]
 pub enum TestValue {
     Tensor(Tensor),
-    /// A value Kiln does not compare yet: `"sequence"` or `"map"`.
+    /// A map: its keys and its values (one element per key), each a rank-1 tensor.
+    Map {
+        keys: Tensor,
+        values: Tensor,
+    },
+    /// A sequence of tensors or maps.
+    Seq(Vec<TestValue>),
+    /// A value Kiln does not compare yet: `"sequence"` (of sparse tensors or optionals) or
+    /// `"map"` (of non-scalar values).
     Other(String),
+}
+
+impl TestValue {
+    /// "tensor", "map", "sequence", or the `Other` kind.
+    pub fn kind(&self) -> &str {
+        match self {
+            TestValue::Tensor(_) => "tensor",
+            TestValue::Map { .. } => "map",
+            TestValue::Seq(_) => "sequence",
+            TestValue::Other(k) => k,
+        }
+    }
+}
+
+/// A decoded `SequenceProto` of tensors or maps (None for other element kinds).
+fn decode_sequence(s: &SequenceProto, base: &Path) -> Result<Option<TestValue>> {
+    let mut out = vec![];
+    match s.elem_type {
+        Some(1) => {
+            for t in &s.tensor_values {
+                out.push(TestValue::Tensor(tensor_from_proto(t, base)?));
+            }
+        }
+        Some(4) => {
+            for m in &s.map_values {
+                match decode_map(m, base)? {
+                    Some(v) => out.push(v),
+                    None => return Ok(None),
+                }
+            }
+        }
+        Some(3) => {
+            for q in &s.sequence_values {
+                match decode_sequence(q, base)? {
+                    Some(v) => out.push(v),
+                    None => return Ok(None),
+                }
+            }
+        }
+        _ => return Ok(None),
+    }
+    Ok(Some(TestValue::Seq(out)))
+}
+
+/// A decoded `MapProto` whose values are one-element tensors (None otherwise).
+fn decode_map(m: &MapProto, base: &Path) -> Result<Option<TestValue>> {
+    let kt = m.key_type.and_then(DType::from_onnx);
+    let keys = match kt {
+        Some(DType::String) => Tensor {
+            dtype: DType::String,
+            shape: vec![m.string_keys.len() as u64],
+            data: crate::tensor::TensorData::Strings(m.string_keys.clone()),
+        },
+        Some(DType::I64) => Tensor::from_i64(vec![m.keys.len() as u64], &m.keys),
+        _ => return Ok(None),
+    };
+    let Some(vs) = &m.values else {
+        return Ok(None);
+    };
+    if vs.elem_type != Some(1) {
+        return Ok(None);
+    }
+    let mut dtype = None;
+    let mut bytes = vec![];
+    for t in &vs.tensor_values {
+        let t = tensor_from_proto(t, base)?;
+        if t.numel() != 1 || dtype.is_some_and(|d| d != t.dtype) || t.dtype == DType::String {
+            return Ok(None);
+        }
+        dtype = Some(t.dtype);
+        bytes.extend_from_slice(t.bytes());
+    }
+    let n = vs.tensor_values.len() as u64;
+    if n != keys.numel() {
+        return Ok(None);
+    }
+    let values = Tensor::from_bytes(dtype.unwrap_or(DType::F32), vec![n], bytes);
+    Ok(Some(TestValue::Map { keys, values }))
 }
 
 /// One test case: a model and its data sets.
@@ -110,9 +196,13 @@ pub fn parse_value_pb(bytes: &[u8], base: &Path) -> Result<TestValue> {
         return tensor.map(TestValue::Tensor);
     }
     if is_sequence(bytes, 0) {
-        Ok(TestValue::Other("sequence".into()))
+        let s = SequenceProto::decode(bytes)
+            .map_err(|e| Error::Model(format!("cannot decode a SequenceProto: {e}")))?;
+        Ok(decode_sequence(&s, base)?.unwrap_or(TestValue::Other("sequence".into())))
     } else if is_map(bytes, 0) {
-        Ok(TestValue::Other("map".into()))
+        let m = MapProto::decode(bytes)
+            .map_err(|e| Error::Model(format!("cannot decode a MapProto: {e}")))?;
+        Ok(decode_map(&m, base)?.unwrap_or(TestValue::Other("map".into())))
     } else {
         tensor.map(TestValue::Tensor)
     }
@@ -420,8 +510,8 @@ mod tests {
 
     #[test]
     fn containers_are_recognised() {
-        let seq = |s: SequenceProto| classify(&s.encode_to_vec()).unwrap();
-        let sequence = TestValue::Other("sequence".into());
+        let seq = |s: SequenceProto| classify(&s.encode_to_vec()).unwrap().kind().to_string();
+        let sequence = "sequence".to_string();
         for name in ["output_probability", "", "x"] {
             assert_eq!(seq(zipmap(name, 3)), sequence, "{name}");
             assert_eq!(seq(zipmap(name, 0)), sequence, "{name}");
@@ -446,12 +536,9 @@ mod tests {
             tensor_value: Some(tensor_to_proto(&Tensor::from_f32(vec![1], &[1.0]))),
             ..Default::default()
         };
-        assert_eq!(classify(&opt.encode_to_vec()).unwrap(), sequence);
+        assert_eq!(classify(&opt.encode_to_vec()).unwrap().kind(), sequence);
         let map = zipmap("", 1).map_values.remove(0);
-        assert_eq!(
-            classify(&map.encode_to_vec()).unwrap(),
-            TestValue::Other("map".into())
-        );
+        assert_eq!(classify(&map.encode_to_vec()).unwrap().kind(), "map");
     }
 
     #[test]
@@ -531,10 +618,7 @@ mod tests {
         assert_eq!(load_value_pb(p).unwrap(), TestValue::Tensor(t));
         let z = root.join("zip.pb");
         std::fs::write(&z, zipmap("p", 1).encode_to_vec()).unwrap();
-        assert_eq!(
-            load_value_pb(&z).unwrap(),
-            TestValue::Other("sequence".into())
-        );
+        assert_eq!(load_value_pb(&z).unwrap().kind(), "sequence");
         assert!(load_tensor_pb(&z)
             .unwrap_err()
             .to_string()

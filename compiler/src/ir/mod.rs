@@ -7,6 +7,7 @@
 //! dropped by `compact`.
 
 pub mod dim;
+pub mod strings;
 
 pub use dim::Dim;
 
@@ -121,6 +122,8 @@ pub struct Graph {
     pub opsets: BTreeMap<String, i64>,
     /// Names of symbolic dimensions, indexed by `SymId`.
     pub syms: Vec<String>,
+    /// The model's string table (`strings`): string elements are ids into it.
+    pub strings: Vec<Vec<u8>>,
 }
 
 impl Graph {

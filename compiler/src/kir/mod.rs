@@ -418,6 +418,43 @@ pub struct Program {
     pub scratch_len: Expr,
     pub inputs: Vec<IoInfo>,
     pub outputs: Vec<IoInfo>,
+    /// String elements and class labels (empty for models without strings or ZipMap).
+    pub strings: StringInfo,
+}
+
+/// What the caller needs to use string ids and class labels (`ir::strings`): the model's
+/// sorted string table, which inputs and outputs hold string ids, and the class labels of
+/// outputs that are ZipMap probability arrays.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct StringInfo {
+    pub table: Vec<Vec<u8>>,
+    /// Input k holds string ids.
+    pub inputs: Vec<bool>,
+    /// Output k holds string ids.
+    pub outputs: Vec<bool>,
+    /// (output index, labels of its columns) for ZipMap outputs.
+    pub labels: Vec<(u32, Labels)>,
+}
+
+impl StringInfo {
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+            && self.labels.is_empty()
+            && !self.inputs.iter().chain(&self.outputs).any(|b| *b)
+    }
+    pub fn labels_of(&self, output: usize) -> Option<&Labels> {
+        self.labels
+            .iter()
+            .find(|(k, _)| *k as usize == output)
+            .map(|(_, l)| l)
+    }
+}
+
+/// Class labels: string ids or integers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Labels {
+    Strings(Vec<i32>),
+    Ints(Vec<i64>),
 }
 
 #[derive(Clone, Debug, PartialEq)]

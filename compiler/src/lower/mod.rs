@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::ir::{dim::numel, Dim, Graph, Node, ValueId};
 use crate::kir::build::{self, KernelBuilder};
 use crate::kir::{
-    self, BufId, BufKind, Buffer, Expr, IoDim, IoInfo, Program, Scalar, Status, SymInfo,
+    self, BufId, BufKind, Buffer, Expr, IoDim, IoInfo, Labels, Program, Scalar, Status, StringInfo,
+    SymInfo,
 };
 use crate::ops::Op;
 use crate::passes::plan::{MemoryPlan, Storage};
@@ -63,6 +64,8 @@ pub struct LowerCx<'a> {
     pub extra_weights: Vec<(String, Scalar, Vec<u8>)>,
     /// The `BufId` the first extra weight gets (the program's buffer count before this node).
     pub next_buf: u32,
+    /// The model's string table (`ir::strings`).
+    pub strings: &'a [Vec<u8>],
 }
 
 impl LowerCx<'_> {
@@ -95,6 +98,15 @@ impl LowerCx<'_> {
         self.extra_weights
             .push((format!("{}_{name}", self.node.name), elem, bytes));
         id
+    }
+    /// The id of a string of the model's table (`ir::strings`); `what` names the attribute.
+    pub fn string_id(&self, s: &[u8], what: &str) -> Result<i32> {
+        crate::ir::strings::id_of(self.strings, s).ok_or_else(|| {
+            self.err(format!(
+                "{what}: string '{}' is not in the model's string table",
+                String::from_utf8_lossy(s)
+            ))
+        })
     }
     /// Copy input 0 to output 0 element by element (views that cannot alias).
     pub fn copy_linear(&mut self) -> Result<()> {
@@ -183,6 +195,7 @@ pub fn eval_node(
         consts: inputs.to_vec(),
         extra_weights: vec![],
         next_buf: buffers.len() as u32,
+        strings: &[],
     };
     op.lower(&mut cx)?;
     let mut weights = vec![];
@@ -210,6 +223,7 @@ pub fn eval_node(
             })
             .collect(),
         outputs: vec![],
+        strings: Default::default(),
     };
     if cfg!(debug_assertions) {
         kir::verify::verify(&program)
@@ -280,7 +294,19 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
                     weights.push(0);
                 }
                 let offset = weights.len() as u64;
-                weights.extend_from_slice(k.bytes());
+                if let TensorData::Strings(ss) = &k.data {
+                    for s in ss {
+                        let id = crate::ir::strings::id_of(&g.strings, s).ok_or_else(|| {
+                            Error::Internal(format!(
+                                "a string of {} is not in the table",
+                                g.value(*v).name
+                            ))
+                        })?;
+                        weights.extend_from_slice(&id.to_le_bytes());
+                    }
+                } else {
+                    weights.extend_from_slice(k.bytes());
+                }
                 BufKind::Weight { offset }
             }
             Storage::Scratch { offset, .. } => BufKind::Scratch {
@@ -404,6 +430,7 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
                 .collect(),
             extra_weights: vec![],
             next_buf: buffers.len() as u32,
+            strings: &g.strings,
         };
         if op.is_view() {
             cx.copy_linear()?;
@@ -440,6 +467,41 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
             kernels.push(kb.finish(format!("copy_output_{k}")));
         }
     }
+    let is_string = |v: &ValueId| {
+        g.value(*v)
+            .ty
+            .as_ref()
+            .is_some_and(|t| t.dtype == crate::tensor::DType::String)
+    };
+    let producers = g.producers();
+    let mut labels = vec![];
+    for (k, o) in g.outputs.iter().enumerate() {
+        let Some(n) = producers[o.0 as usize] else {
+            continue;
+        };
+        let node = &g.nodes[n.0 as usize];
+        match ops[n.0 as usize].class_labels() {
+            Some(crate::ops::ClassLabels::Ints(v)) => labels.push((k as u32, Labels::Ints(v))),
+            Some(crate::ops::ClassLabels::Strings(v)) => {
+                let ids = v
+                    .iter()
+                    .map(|s| {
+                        crate::ir::strings::id_of(&g.strings, s).ok_or_else(|| {
+                            Error::Internal(format!("{}: label not in the table", node.describe()))
+                        })
+                    })
+                    .collect::<Result<_>>()?;
+                labels.push((k as u32, Labels::Strings(ids)));
+            }
+            None => {}
+        }
+    }
+    let strings = StringInfo {
+        table: g.strings.clone(),
+        inputs: g.inputs.iter().map(is_string).collect(),
+        outputs: g.outputs.iter().map(is_string).collect(),
+        labels,
+    };
     let p = Program {
         name: name.to_string(),
         syms,
@@ -449,6 +511,7 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
         scratch_len,
         inputs,
         outputs,
+        strings,
     };
     if cfg!(debug_assertions) {
         kir::verify::verify(&p).map_err(Error::Internal)?;
@@ -499,7 +562,7 @@ fn sym_limits(g: &Graph, plan: &MemoryPlan, buffers: &[Buffer]) -> Vec<SymInfo> 
     let mut sizes: Vec<Dim> = vec![plan.scratch_size.clone()];
     for v in plan.storage.keys() {
         if let Some(t) = &g.value(*v).ty {
-            let es = t.dtype.size().unwrap_or(1) as i64;
+            let es = t.dtype.storage().map_or(1, |e| e.size()) as i64;
             sizes.push(numel(&t.shape).scale(es));
         }
     }

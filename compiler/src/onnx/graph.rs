@@ -88,6 +88,8 @@ pub(crate) fn import_graph(
     // Name → value, for every value defined so far.
     let mut ids: HashMap<String, ValueId> = HashMap::new();
     let mut unk = UnkNames::new(g);
+    // Map inputs: name → (keys, values).
+    let mut maps: HashMap<String, (ValueId, ValueId)> = HashMap::new();
 
     for (i, vi) in g.input.iter().enumerate() {
         let name = vi.name.as_deref().unwrap_or("");
@@ -99,6 +101,23 @@ pub(crate) fn import_graph(
         }
         if ids.contains_key(name) {
             return Err(Error::Model(format!("{what} is declared twice")));
+        }
+        if let Some((kt, vt)) = map_type(vi, &what)? {
+            // A map input is two inputs of one symbolic length `<name>_len`: its keys and its
+            // values (docs/decisions.md, "Strings and maps").
+            let len = Dim::sym(graph.sym(&format!("{name}_len")));
+            let k = graph.add_value(format!("{name}.keys"));
+            let v = graph.add_value(format!("{name}.values"));
+            for (id, dtype) in [(k, kt), (v, vt)] {
+                graph.inputs.push(id);
+                graph.value_mut(id).ty = Some(TensorType {
+                    dtype,
+                    shape: vec![len.clone()],
+                });
+            }
+            maps.insert(name.to_string(), (k, v));
+            ids.insert(name.to_string(), k);
+            continue;
         }
         let id = graph.add_value(name);
         ids.insert(name.to_string(), id);
@@ -224,6 +243,9 @@ pub(crate) fn import_graph(
                 }
             };
             node.inputs.push(Some(id));
+            if let Some((_, v)) = maps.get(inp.as_str()) {
+                node.inputs.push(Some(*v));
+            }
         }
         {
             let scope = Scope {
@@ -331,6 +353,25 @@ impl UnkNames {
                 return s;
             }
         }
+    }
+}
+
+/// The (key, value) element types of a `ValueInfo` that declares a map of tensor values.
+fn map_type(vi: &ValueInfoProto, what: &str) -> Result<Option<(DType, DType)>> {
+    let Some(type_proto::Value::MapType(m)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return Ok(None);
+    };
+    let k = m.key_type.and_then(DType::from_onnx);
+    let v = match m.value_type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(type_proto::Value::TensorType(t)) => t.elem_type.and_then(DType::from_onnx),
+        _ => None,
+    };
+    match (k, v) {
+        (Some(k), Some(v)) => Ok(Some((k, v))),
+        _ => Err(Error::Model(format!(
+            "{what}: a map must have a known key type and tensor values"
+        ))),
     }
 }
 

@@ -121,7 +121,9 @@ pub fn import_with(model: &ModelProto, model_dir: &Path, limits: &Limits) -> Res
         .as_ref()
         .ok_or_else(|| Error::Model("the model has no graph".into()))?;
     let ctx = graph::Ctx::new(model, model_dir, *limits)?;
-    graph::import_graph(&ctx, g, &Rc::new(opsets), None, 0, 0)
+    let mut g = graph::import_graph(&ctx, g, &Rc::new(opsets), None, 0, 0)?;
+    g.strings = crate::ir::strings::collect(&g);
+    Ok(g)
 }
 
 /// `""` and `"ai.onnx"` both name the default domain; Kiln stores it as `""`.

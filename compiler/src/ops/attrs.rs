@@ -73,6 +73,14 @@ impl<'a> Attrs<'a> {
             Some(o) => Err(self.wrong(name, "string", o)),
         }
     }
+    /// A string attribute's bytes (string data, not an option name).
+    pub fn bytes_opt(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(AttrValue::String(v)) => Ok(Some(v.clone())),
+            Some(o) => Err(self.wrong(name, "string", o)),
+        }
+    }
     pub fn string(&self, name: &str, default: &str) -> Result<String> {
         Ok(self
             .string_opt(name)?

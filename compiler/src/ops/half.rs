@@ -447,6 +447,7 @@ mod tests {
             scratch_len: Expr::i64(0),
             inputs: vec![io("x", ie, 0)],
             outputs: vec![io("y", oe, 1)],
+            strings: Default::default(),
         };
         kir::verify::verify(&p).unwrap();
         let lens = [n as u64, n as u64, 0];

@@ -54,12 +54,24 @@ pub trait Op: std::fmt::Debug {
     fn fold(&self, _cx: &InferCx) -> Result<Option<Vec<Tensor>>> {
         Ok(None)
     }
+    /// Class labels of output 0's columns, for ZipMap (a view whose caller-side meaning is
+    /// a map per row, `kir::StringInfo::labels`).
+    fn class_labels(&self) -> Option<ClassLabels> {
+        None
+    }
     /// Floating-point (or integer) operations per run; by default one per output element.
     fn flops(&self, _inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> Dim {
         outputs
             .first()
             .map_or(Dim::known(0), |t| crate::ir::dim::numel(&t.shape))
     }
+}
+
+/// Class labels as an op holds them (strings are resolved to ids at lowering).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClassLabels {
+    Strings(Vec<Vec<u8>>),
+    Ints(Vec<i64>),
 }
 
 /// Inputs of a node during inference.

@@ -172,6 +172,7 @@ fn known(g: &Graph, prefix: &[Node], extra: &[Node], vals: &[ValueId]) -> Result
         outputs: vec![],
         defaults: Default::default(),
         opsets: g.opsets.clone(),
+        strings: g.strings.clone(),
         syms: g.syms.clone(),
     };
     crate::ops::rnn::materialise_outputs(&mut t);

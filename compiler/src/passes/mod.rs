@@ -131,7 +131,15 @@ pub(crate) fn infer_node(m: &mut Model, node: Node, op: Box<dyn Op>, fold: bool)
                 .is_some_and(|n| n <= limits.max_fold_bytes)
         });
         let mut values = op.fold(cx)?;
-        if values.is_none() && fold && all_const && small && !node.outputs.is_empty() {
+        // String ids are only meaningful with the model's table: no folding of strings.
+        let strings = cx
+            .inputs
+            .iter()
+            .flatten()
+            .map(|t| t.dtype)
+            .chain(out_types.iter().map(|t| t.dtype))
+            .any(|d| d == crate::tensor::DType::String);
+        if values.is_none() && fold && all_const && small && !strings && !node.outputs.is_empty() {
             values = Some(eval_node(&node, op.as_ref(), &cx.consts, &out_types)?);
         }
         Ok((out_types, values))

@@ -49,7 +49,7 @@ pub const ALIGN: i64 = 64;
 
 fn byte_size(t: &TensorType) -> Dim {
     numel(&t.shape)
-        .scale(t.dtype.size().unwrap_or(1) as i64)
+        .scale(t.dtype.storage().map_or(1, |e| e.size()) as i64)
         .round_up_coefs(ALIGN)
 }
 

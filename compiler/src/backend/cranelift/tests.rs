@@ -29,6 +29,7 @@ impl Prog {
                 scratch_len: Expr::i64(0),
                 inputs: vec![],
                 outputs: vec![],
+                strings: Default::default(),
             },
             validation: None,
         }

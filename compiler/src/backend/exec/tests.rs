@@ -42,6 +42,7 @@ impl Pb {
                 scratch_len: Expr::i64(0),
                 inputs: vec![],
                 outputs: vec![],
+                strings: Default::default(),
             },
             kernels: vec![],
         }

@@ -7,7 +7,7 @@
 //! outside `[0, last dim)` returns `BadIndex` before anything is read (onnxruntime rejects
 //! negative indices too). A rank-1 X gives shape `(1, n)` (onnxruntime).
 //!
-//! OneHotEncoder: `cats_int64s` only (`cats_strings` is rejected: no string tensors); output
+//! OneHotEncoder: `cats_int64s`, or `cats_strings` for a string input (string ids); output
 //! float32 of shape `X.shape + (ncats,)`; float inputs are converted to int64 first (saturating,
 //! as onnxruntime truncates). A value not among the categories gives an all-zero row when
 //! `zeros=1` (default) and `BadValue` at run time when `zeros=0`.
@@ -75,34 +75,51 @@ impl Op for ArrayFeatureExtractor {
 #[derive(Debug)]
 pub struct OneHotEncoder {
     cats: Vec<i64>,
+    /// `cats_strings` (then `cats` is empty and the input holds string ids).
+    strings: Option<Vec<Vec<u8>>>,
     zeros: bool,
 }
 
 pub fn import_one_hot(a: &Attrs) -> Result<Box<dyn Op>> {
-    super::reject_strings(a, "cats_strings")?;
+    let strings = a.strings_opt("cats_strings")?.filter(|v| !v.is_empty());
     let cats = a.ints_opt("cats_int64s")?.unwrap_or_default();
-    if cats.is_empty() {
-        return Err(a.err("cats_int64s", "required (and non-empty) for numeric inputs"));
+    if strings.is_some() && !cats.is_empty() {
+        return Err(a.err(
+            "cats_strings",
+            "only one of cats_int64s and cats_strings may be given",
+        ));
+    }
+    if cats.is_empty() && strings.is_none() {
+        return Err(a.err(
+            "cats_int64s",
+            "one of cats_int64s and cats_strings is required",
+        ));
     }
     Ok(Box::new(OneHotEncoder {
         cats,
+        strings,
         zeros: a.int("zeros", 1)? != 0,
     }))
 }
 
 impl Op for OneHotEncoder {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
-        cx.expect_dtype(0, &[DType::I64, DType::I32, DType::F32, DType::F64])?;
+        if self.strings.is_some() {
+            cx.expect_dtype(0, &[DType::String])?;
+        } else {
+            cx.expect_dtype(0, &[DType::I64, DType::I32, DType::F32, DType::F64])?;
+        }
         let mut shape = cx.ty(0)?.shape.clone();
-        shape.push(Dim::known(self.cats.len() as i64));
+        let n = self.strings.as_ref().map_or(self.cats.len(), |s| s.len());
+        shape.push(Dim::known(n as i64));
         Ok(vec![tt(DType::F32, shape)])
     }
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         let x = cx.input(0)?;
         let y = cx.output(0)?;
-        let nc = self.cats.len() as i64;
+        let cats = super::label_values(cx, &self.cats, &self.strings)?;
+        let nc = cats.len() as i64;
         let zeros = self.zeros;
-        let cats = self.cats.clone();
         cx.kb.loop_(Expr::i64(0), x.numel(), |kb, i| {
             let v = kb.let_(
                 Scalar::I64,

@@ -12,7 +12,7 @@
 //! score output gets two columns `[1 - p, p]` with `p = logistic(s)` for LOGISTIC and `p = s`
 //! otherwise, except PROBIT, which writes `probit(s)` and 0 (onnxruntime leaves the second
 //! column unwritten and misplaces the first for more than one row). With two or more scores the post transform applies to each row.
-//! `classlabels_strings` is rejected (no string tensors yet).
+//! With `classlabels_strings` the label output holds string ids (`ir::strings`).
 //!
 //! LinearRegressor: `targets` outputs per row; a single target is only transformed by PROBIT
 //! (onnxruntime's rule), two or more by every transform.
@@ -34,13 +34,14 @@ pub struct Linear {
     intercepts: Vec<f32>,
     targets: usize,
     post: Post,
-    /// Classifier only: integer class labels.
+    /// Classifier only: integer class labels (positions for string labels).
     labels: Option<Vec<i64>>,
+    /// Classifier only: string class labels.
+    strings: Option<Vec<Vec<u8>>>,
 }
 
 pub fn import_classifier(a: &Attrs) -> Result<Box<dyn Op>> {
-    super::reject_strings(a, "classlabels_strings")?;
-    let labels = a.ints_opt("classlabels_ints")?.unwrap_or_default();
+    let (labels, strings) = super::class_labels(a, "classlabels_ints")?;
     // multi_class only selects how the model was trained; scoring is the same.
     let _ = a.int("multi_class", 0)?;
     let coef = a
@@ -70,6 +71,7 @@ pub fn import_classifier(a: &Attrs) -> Result<Box<dyn Op>> {
         targets,
         post: super::post_attr(a)?,
         labels: Some(labels),
+        strings,
     }))
 }
 
@@ -94,6 +96,7 @@ pub fn import_regressor(a: &Attrs) -> Result<Box<dyn Op>> {
         targets: targets as usize,
         post: super::post_attr(a)?,
         labels: None,
+        strings: None,
     }))
 }
 
@@ -120,7 +123,7 @@ impl Op for Linear {
         let cols = if self.second_class() { 2 } else { self.targets };
         let z = tt(DType::F32, vec![n.clone(), Dim::known(cols as i64)]);
         Ok(match self.labels {
-            Some(_) => vec![tt(DType::I64, vec![n]), z],
+            Some(_) => vec![tt(super::label_dtype(&self.strings), vec![n]), z],
             None => vec![z],
         })
     }
@@ -136,6 +139,10 @@ impl Op for Linear {
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
         let x = cx.input(0)?;
         let classifier = self.labels.is_some();
+        let labels = match &self.labels {
+            Some(l) => Some(super::label_values(cx, l, &self.strings)?),
+            None => None,
+        };
         let (yl, z) = if classifier {
             (cx.outs.first().cloned().flatten(), cx.output(1)?)
         } else {
@@ -169,7 +176,7 @@ impl Op for Linear {
                     build::binary(BinOp::Add, Expr::Var(acc), Expr::imm(t, b)),
                 ));
             }
-            if let (Some(yl), Some(labels)) = (&yl, &self.labels) {
+            if let (Some(yl), Some(labels)) = (&yl, &labels) {
                 let label = if k == 1 {
                     let (pos, neg) = if labels.len() == 2 {
                         (labels[1], labels[0])
@@ -192,7 +199,7 @@ impl Op for Linear {
                     }
                     arg
                 };
-                kb.store(yl.buf, r.clone(), label);
+                kb.store(yl.buf, r.clone(), super::to(yl.elem, Scalar::I64, label));
             }
             let out: Vec<Expr> = if k >= 2 {
                 post_transform(kb, t, self.post, &s)

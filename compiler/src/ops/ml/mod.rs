@@ -19,6 +19,7 @@
 pub mod feature;
 pub mod linear;
 pub mod preprocess;
+pub mod strings;
 pub mod svm;
 pub mod tree;
 pub mod tree_flat;
@@ -37,6 +38,11 @@ use crate::ops::{Attrs, InferCx};
 crate::ops_table! { pub OPS:
     "ai.onnx.ml" "ArrayFeatureExtractor" since 1 => feature::import_afe,
     "ai.onnx.ml" "Binarizer" since 1 => preprocess::import_binarizer,
+    "ai.onnx.ml" "CastMap" since 1 => strings::import_cast_map,
+    "ai.onnx.ml" "CategoryMapper" since 1 => strings::import_category_mapper,
+    "ai.onnx.ml" "DictVectorizer" since 1 => strings::import_dict_vectorizer,
+    "ai.onnx.ml" "FeatureVectorizer" since 1 => strings::import_feature_vectorizer,
+    "ai.onnx.ml" "LabelEncoder" since 1 => strings::import_label_encoder,
     "ai.onnx.ml" "Imputer" since 1 => preprocess::import_imputer,
     "ai.onnx.ml" "LinearClassifier" since 1 => linear::import_classifier,
     "ai.onnx.ml" "LinearRegressor" since 1 => linear::import_regressor,
@@ -48,6 +54,7 @@ crate::ops_table! { pub OPS:
     "ai.onnx.ml" "TreeEnsemble" since 5 => tree::import_ensemble5,
     "ai.onnx.ml" "TreeEnsembleClassifier" since 1 => tree::import_classifier,
     "ai.onnx.ml" "TreeEnsembleRegressor" since 1 => tree::import_regressor,
+    "ai.onnx.ml" "ZipMap" since 1 => strings::import_zipmap,
 }
 
 /// Post-evaluation transform of scores.
@@ -87,6 +94,48 @@ pub fn reject_strings(a: &Attrs, name: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A classifier's class labels: `ints_name` (int64) or `classlabels_strings`. String labels
+/// come back as their positions (placeholders) plus the strings; `label_values` turns them
+/// into string ids at lowering.
+pub fn class_labels(a: &Attrs, ints_name: &str) -> Result<(Vec<i64>, Option<Vec<Vec<u8>>>)> {
+    let strings = a
+        .strings_opt("classlabels_strings")?
+        .filter(|v| !v.is_empty());
+    let ints = a.ints_opt(ints_name)?.filter(|v| !v.is_empty());
+    match (ints, strings) {
+        (Some(_), Some(_)) => Err(a.err(
+            "classlabels_strings",
+            format!("only one of {ints_name} and classlabels_strings may be given"),
+        )),
+        (_, Some(s)) => Ok(((0..s.len() as i64).collect(), Some(s))),
+        (i, None) => Ok((i.unwrap_or_default(), None)),
+    }
+}
+
+/// The label values a classifier stores: its integer labels, or its string labels' ids.
+pub fn label_values(
+    cx: &crate::lower::LowerCx,
+    ints: &[i64],
+    strings: &Option<Vec<Vec<u8>>>,
+) -> Result<Vec<i64>> {
+    match strings {
+        None => Ok(ints.to_vec()),
+        Some(s) => s
+            .iter()
+            .map(|s| Ok(cx.string_id(s, "classlabels_strings")? as i64))
+            .collect(),
+    }
+}
+
+/// The label output's element type: string ids or int64.
+pub fn label_dtype(strings: &Option<Vec<Vec<u8>>>) -> crate::tensor::DType {
+    if strings.is_some() {
+        crate::tensor::DType::String
+    } else {
+        crate::tensor::DType::I64
+    }
 }
 
 /// The (rows, features) view of an input of rank 1 (one row) or 2.

@@ -153,6 +153,8 @@ fn features(cx: &InferCx) -> Result<(Dim, usize)> {
 pub struct SvmClassifier {
     k: Common,
     labels: Vec<i64>,
+    /// String class labels (`labels` then holds their positions).
+    strings: Option<Vec<Vec<u8>>>,
     coef: Vec<f32>,
     rho: Vec<f32>,
     prob_a: Vec<f32>,
@@ -163,8 +165,7 @@ pub struct SvmClassifier {
 }
 
 pub fn import_classifier(a: &Attrs) -> Result<Box<dyn Op>> {
-    super::reject_strings(a, "classlabels_strings")?;
-    let labels = a.ints_opt("classlabels_ints")?.unwrap_or_default();
+    let (labels, strings) = super::class_labels(a, "classlabels_ints")?;
     if labels.len() < 2 {
         return Err(a.err(
             "classlabels_ints",
@@ -188,6 +189,7 @@ pub fn import_classifier(a: &Attrs) -> Result<Box<dyn Op>> {
         post: super::post_attr(a)?,
         k: k.clone(),
         labels,
+        strings,
         per_class,
     };
     let cc = e.labels.len();
@@ -277,12 +279,13 @@ impl Op for SvmClassifier {
             )));
         }
         Ok(vec![
-            tt(DType::I64, vec![n.clone()]),
+            tt(super::label_dtype(&self.strings), vec![n.clone()]),
             tt(DType::F32, vec![n, Dim::known(self.score_cols() as i64)]),
         ])
     }
     #[allow(clippy::needless_range_loop)] // matrix index math over classes
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let labels = super::label_values(cx, &self.labels, &self.strings)?;
         let x = cx.input(0)?;
         let yl = cx.outs.first().cloned().flatten();
         let z = cx.output(1)?;
@@ -313,7 +316,7 @@ impl Op for SvmClassifier {
             };
             let label = |kb: &mut KernelBuilder, l: Expr| {
                 if let Some(yl) = &yl {
-                    kb.store(yl.buf, r.clone(), l);
+                    kb.store(yl.buf, r.clone(), super::to(yl.elem, Scalar::I64, l));
                 }
             };
             if nsv == 0 {
@@ -331,7 +334,7 @@ impl Op for SvmClassifier {
                     arg = kb.let_(Scalar::I64, select(gt.clone(), Expr::i64(c as i64), arg));
                     best = kb.let_(T, select(gt, sc.clone(), best));
                 }
-                let lab = kb.let_(Scalar::I64, label_of(&self.labels, arg));
+                let lab = kb.let_(Scalar::I64, label_of(&labels, arg));
                 let l = if cc == 2 {
                     let all_pos = self.coef.iter().all(|&w| w >= 0.0);
                     let th = if all_pos {
@@ -339,7 +342,7 @@ impl Op for SvmClassifier {
                     } else {
                         cmp(CmpOp::Gt, best, imm(T, 0.0))
                     };
-                    select(th, Expr::i64(self.labels[1]), lab)
+                    select(th, Expr::i64(labels[1]), lab)
                 } else {
                     lab
                 };
@@ -410,7 +413,7 @@ impl Op for SvmClassifier {
                 arg = kb.let_(Scalar::I64, select(gt.clone(), Expr::i64(c as i64), arg));
                 best = kb.let_(Scalar::I64, select(gt, v.clone(), best));
             }
-            let l = kb.let_(Scalar::I64, label_of(&self.labels, arg));
+            let l = kb.let_(Scalar::I64, label_of(&labels, arg));
             label(kb, l);
             if self.prob_a.is_empty() {
                 let out = if cc > 2 {

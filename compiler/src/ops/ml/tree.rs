@@ -81,6 +81,8 @@ pub enum Kind {
     Ensemble,
     Classifier {
         labels: Vec<i64>,
+        /// `classlabels_strings` (`labels` then holds their positions).
+        strings: Option<Vec<Vec<u8>>>,
         /// Two classes and every weight for the same class.
         binary_case: bool,
         all_positive: bool,
@@ -340,8 +342,7 @@ pub fn import_regressor(a: &Attrs) -> Result<Box<dyn Op>> {
 }
 
 pub fn import_classifier(a: &Attrs) -> Result<Box<dyn Op>> {
-    super::reject_strings(a, "classlabels_strings")?;
-    let labels = ints(a, "classlabels_int64s")?;
+    let (labels, strings) = super::class_labels(a, "classlabels_int64s")?;
     if labels.len() < 2 {
         return Err(a.err(
             "classlabels_int64s",
@@ -364,6 +365,7 @@ pub fn import_classifier(a: &Attrs) -> Result<Box<dyn Op>> {
         kind: Kind::Classifier {
             binary_case: labels.len() == 2 && ids.len() == 1,
             labels,
+            strings,
             all_positive,
         },
         max_feature: None,

@@ -107,8 +107,9 @@ impl Op for TreeEnsemble {
         }
         let k = Dim::known(self.n_targets as i64);
         Ok(match &self.kind {
-            Kind::Classifier { .. } => {
-                vec![tt(DType::I64, vec![n.clone()]), tt(DType::F32, vec![n, k])]
+            Kind::Classifier { strings, .. } => {
+                let l = super::label_dtype(strings);
+                vec![tt(l, vec![n.clone()]), tt(DType::F32, vec![n, k])]
             }
             Kind::Regressor => vec![tt(DType::F32, vec![n, k])],
             Kind::Ensemble => vec![tt(d, vec![n, k])],
@@ -124,6 +125,14 @@ impl Op for TreeEnsemble {
         rows.scale(self.roots.len().max(1) as i64)
     }
     fn lower(&self, cx: &mut LowerCx) -> Result<()> {
+        let string_ids = match &self.kind {
+            Kind::Classifier {
+                labels,
+                strings: strings @ Some(_),
+                ..
+            } => Some(super::label_values(cx, labels, strings)?),
+            _ => None,
+        };
         let x = cx.input(0)?;
         let wide = self.wide || x.elem == Scalar::F64;
         let ct = if wide { Scalar::F64 } else { Scalar::F32 };
@@ -217,11 +226,13 @@ impl Op for TreeEnsemble {
                     labels,
                     binary_case,
                     all_positive,
+                    ..
                 } => {
+                    let labels = string_ids.as_ref().unwrap_or(labels);
                     let yl = outs.first().cloned().flatten();
                     let put_label = |kb: &mut KernelBuilder, l: Expr| {
                         if let Some(yl) = &yl {
-                            kb.store(yl.buf, r.clone(), l);
+                            kb.store(yl.buf, r.clone(), super::to(yl.elem, Scalar::I64, l));
                         }
                     };
                     if nt > 2 {

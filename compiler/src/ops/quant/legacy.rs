@@ -104,6 +104,7 @@ impl Op for Upsample {
             consts: vec![None, Some(s)],
             extra_weights: std::mem::take(&mut cx.extra_weights),
             next_buf: cx.next_buf,
+            strings: cx.strings,
         };
         let r = self.inner.lower(&mut l);
         cx.kb = l.kb;
