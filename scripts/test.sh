@@ -52,6 +52,10 @@ step "kiln conformance (all backends)" "$kiln" conformance target/conformance --
 step "kiln conformance (C backend, ASan + UBSan)" env \
   KILN_EXEC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   "$kiln" conformance target/conformance --backend c --manifest tests/conformance/manifest.txt
+# Kiln's own ai.onnx.ml models (pinned scikit-learn, skl2onnx, onnxmltools, xgboost, lightgbm,
+# onnxruntime references) and the 500-tree forest; see tests/ml and docs/ml-models.md.
+step "ml models (pinned converters, onnxruntime references)" scripts/ml-models.sh
+step "kiln conformance ml models (all backends) + large forest" env KILN="$kiln" tests/ml/check.sh
 # Cross-compilation (docs/cross.md): installs cross gcc, qemu-user, arm-none-eabi-gcc, llvm and
 # the rust-std of every listed triple, then runs aarch64/riscv64 builds under qemu-user,
 # the thumbv7em embedded build and build.rs cross-compiled (about 3.5 min warm, 7 min fresh).
