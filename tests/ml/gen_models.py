@@ -369,6 +369,9 @@ xgb_kw = dict(n_estimators=10, max_depth=3, random_state=0)
 mlt("xgb_clf_iris", xgboost.XGBClassifier(**xgb_kw).fit(Xi, yi), Xi, onnxmltools.convert_xgboost)
 mlt("xgb_clf_bc_binary", xgboost.XGBClassifier(**xgb_kw).fit(Xb, yb), Xb, onnxmltools.convert_xgboost)
 mlt("xgb_reg_diabetes", xgboost.XGBRegressor(**xgb_kw).fit(Xd, yd), Xd, onnxmltools.convert_xgboost)
+# Missing values: both learn a default direction for NaN (missing-value tracking).
+mlt("lgbm_reg_diabetes_nan", lightgbm.LGBMRegressor(**lgb_kw).fit(Xd_nan, yd), Xd_nan, onnxmltools.convert_lightgbm)
+mlt("xgb_clf_wine_nan", xgboost.XGBClassifier(**xgb_kw).fit(Xw_nan, yw), Xw_nan, onnxmltools.convert_xgboost)
 
 # ---------------------------------------------------------------------------------------------
 # onnx.helper graphs: what no converter emits.
