@@ -207,6 +207,9 @@ pub fn emit_header(p: &Program) -> String {
         s,
         "#ifndef KILN_H_{name}\n#define KILN_H_{name}\n\n#include <stdint.h>\n"
     );
+    if !p.strings.is_empty() {
+        s.push_str("#include <stddef.h>\n\n");
+    }
     s.push_str("#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     s.push_str(
         "#ifndef KILN_STATUS_CODES\n#define KILN_STATUS_CODES\n\
@@ -300,6 +303,7 @@ pub fn emit_header(p: &Program) -> String {
     s.push_str(&funcs);
 
     let _ = writeln!(s, "{};\n", run_prototype(name));
+    s.push_str(&super::strings::c_section(p, &ios[n_in..]));
 
     // The typed wrapper.
     let mut pnames: Vec<String> = dims.clone();

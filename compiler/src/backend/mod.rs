@@ -7,6 +7,7 @@ pub mod exec;
 pub mod header;
 pub mod rust;
 pub mod shim;
+pub mod strings;
 
 /// An ONNX name made into a C/Rust identifier: characters outside `[A-Za-z0-9_]` become `_`,
 /// a leading digit (or an empty name) gets a `_` prefix.

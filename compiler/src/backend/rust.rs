@@ -358,6 +358,7 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
         );
     }
     s.push('\n');
+    s.push_str(&super::strings::rust_section(p, &ios[n_in..]));
 
     // Public types.
     s.push_str(

@@ -15,6 +15,7 @@ pub const STRING_DATA_ATTRS: &[&str] = &[
     "keys_strings",
     "values_strings",
     "cats_strings",
+    "classes_strings",
     "default_string",
     "string_vocabulary",
     "value_string",

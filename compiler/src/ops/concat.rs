@@ -1,7 +1,7 @@
 //! Concat (opset 4, 11 negative axis, 13): joins inputs along `axis`; all other dims must be
 //! equal. Each input is copied into its slice of the output by its own loop nest.
 
-use super::{tt, Attrs, InferCx, Op, ALL};
+use super::{tt, Attrs, InferCx, Op, MOVABLE};
 use crate::error::Result;
 use crate::ir::{Dim, TensorType};
 use crate::kir::build;
@@ -27,7 +27,7 @@ impl Concat {
 
 impl Op for Concat {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
-        let d = cx.expect_dtype(0, ALL)?;
+        let d = cx.expect_dtype(0, MOVABLE)?;
         let first = cx.ty(0)?;
         let ax = self.axis(cx)?;
         let mut shape = first.shape.clone();

@@ -2,7 +2,7 @@
 //! indices count from the end; an index outside `[-dim, dim)` makes the entry return
 //! `KILN_ERR_INDEX` before anything is read out of bounds.
 
-use super::{tt, Attrs, InferCx, Op, ALL};
+use super::{tt, Attrs, InferCx, Op, MOVABLE};
 use crate::error::Result;
 use crate::ir::{dim::numel, TensorType};
 use crate::kir::build::{self, cast, cmp, or, select};
@@ -23,7 +23,7 @@ pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
 
 impl Op for Gather {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
-        let d = cx.expect_dtype(0, ALL)?;
+        let d = cx.expect_dtype(0, MOVABLE)?;
         cx.expect_dtype(1, &[DType::I32, DType::I64])?;
         let x = &cx.ty(0)?.shape;
         if x.is_empty() {

@@ -183,6 +183,22 @@ pub const NUMERIC: &[DType] = &[
     DType::U32,
     DType::U64,
 ];
+/// Every dtype data-movement ops (views, Transpose, Concat, Gather, Slice, Expand, Tile)
+/// take: `ALL` and strings (int32 ids, `ir::strings`).
+pub const MOVABLE: &[DType] = &[
+    DType::F32,
+    DType::F64,
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+    DType::U8,
+    DType::U16,
+    DType::U32,
+    DType::U64,
+    DType::Bool,
+    DType::String,
+];
 /// Every dtype Kiln computes.
 pub const ALL: &[DType] = &[
     DType::F32,

@@ -9,7 +9,7 @@
 //! known at compile time. Squeeze without axes removes every dim known to be 1 (a symbolic dim
 //! is not assumed to be 1).
 
-use super::{Attrs, InferCx, Op, ALL};
+use super::{Attrs, InferCx, Op, MOVABLE};
 use crate::error::Result;
 use crate::ir::{dim::numel, Dim, TensorType};
 use crate::lower::LowerCx;
@@ -95,7 +95,7 @@ impl Op for View {
         let dtype: DType = if matches!(self.0, ViewKind::Identity) {
             x.dtype
         } else {
-            cx.expect_dtype(0, ALL)?
+            cx.expect_dtype(0, MOVABLE)?
         };
         let shape = match &self.0 {
             ViewKind::Identity => x.shape.clone(),

@@ -3,7 +3,7 @@
 //! dim-1]` for negative ones); they must be known at compile time. A symbolic dim can only be
 //! taken whole (start 0, end at or past its end, step 1).
 
-use super::{tt, Attrs, InferCx, Op, ALL};
+use super::{tt, Attrs, InferCx, Op, MOVABLE};
 use crate::error::Result;
 use crate::ir::{Dim, TensorType};
 use crate::kir::build;
@@ -110,7 +110,7 @@ impl Slice {
 
 impl Op for Slice {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
-        let d = cx.expect_dtype(0, ALL)?;
+        let d = cx.expect_dtype(0, MOVABLE)?;
         let plan = self.plan(cx)?;
         Ok(vec![tt(d, plan.into_iter().map(|p| p.2).collect())])
     }

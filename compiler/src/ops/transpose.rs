@@ -1,7 +1,7 @@
 //! Transpose (opset 1, 13, 21): `perm` defaults to reversing the dims; it must be a
 //! permutation. Lowered as a loop nest over the output writing contiguously.
 
-use super::{tt, Attrs, InferCx, Op, ALL};
+use super::{tt, Attrs, InferCx, Op, MOVABLE};
 use crate::error::Result;
 use crate::ir::TensorType;
 use crate::kir::build;
@@ -29,7 +29,7 @@ impl Transpose {
 
 impl Op for Transpose {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
-        let d = cx.expect_dtype(0, ALL)?;
+        let d = cx.expect_dtype(0, MOVABLE)?;
         let x = &cx.ty(0)?.shape;
         if let Some(p) = &self.perm {
             let mut seen = vec![false; x.len()];

@@ -2,7 +2,8 @@
 //! <https://onnx.ai/onnx/operators/index.html#ai-onnx-ml>): Scaler, Normalizer, Binarizer,
 //! Imputer, ArrayFeatureExtractor, OneHotEncoder, LinearClassifier, LinearRegressor,
 //! SVMClassifier, SVMRegressor,
-//! TreeEnsembleClassifier, TreeEnsembleRegressor and TreeEnsemble.
+//! TreeEnsembleClassifier, TreeEnsembleRegressor and TreeEnsemble; LabelEncoder,
+//! CategoryMapper, ZipMap, DictVectorizer, CastMap and FeatureVectorizer (`strings`).
 //!
 //! Shared decisions:
 //! - the reference is onnxruntime (the models' reference outputs come from it): scores are
@@ -13,8 +14,8 @@
 //!   the erfinv function", GPU Computing Gems, 2011: two polynomials in `w = -log(1 - x^2)`,
 //!   relative error below 4e-7 on (-1, 1)); onnxruntime uses Winitzki's cruder formula
 //!   (relative error ~2e-3), so PROBIT outputs may differ from onnxruntime in the third digit;
-//! - string labels, string categories and maps have no storage in Kiln yet: attributes that
-//!   name them are rejected with an error naming the attribute.
+//! - strings are int32 ids into the model's sorted string table (`ir::strings`); string
+//!   class labels, categories and maps: `strings`.
 
 pub mod feature;
 pub mod linear;
@@ -83,17 +84,6 @@ pub fn post_attr(a: &Attrs) -> Result<Post> {
             ))
         }
     })
-}
-
-/// Reject an attribute that holds strings (no string tensors in Kiln yet).
-pub fn reject_strings(a: &Attrs, name: &str) -> Result<()> {
-    if a.strings_opt(name)?.is_some_and(|v| !v.is_empty()) {
-        return Err(a.err(
-            name,
-            "string labels/categories are not supported by Kiln yet (no string tensors)",
-        ));
-    }
-    Ok(())
 }
 
 /// A classifier's class labels: `ints_name` (int64) or `classlabels_strings`. String labels

@@ -94,6 +94,7 @@ fn attribute_errors_name_node_op_and_attribute() {
             2,
             vec![
                 ("coefficients", fl(&[1.0, 2.0])),
+                ("classlabels_ints", AttrValue::Ints(vec![0, 1])),
                 ("classlabels_strings", ss(&["a", "b"])),
             ],
         ),
@@ -109,7 +110,15 @@ fn attribute_errors_name_node_op_and_attribute() {
         "post_transform",
     );
     check(
-        node("OneHotEncoder", 1, 1, vec![("cats_strings", ss(&["a"]))]),
+        node(
+            "OneHotEncoder",
+            1,
+            1,
+            vec![
+                ("cats_int64s", AttrValue::Ints(vec![1])),
+                ("cats_strings", ss(&["a"])),
+            ],
+        ),
         "cats_strings",
     );
     // A child id that does not exist in its tree.

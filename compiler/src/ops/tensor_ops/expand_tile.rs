@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::ir::{Dim, TensorType};
 use crate::kir::build;
 use crate::lower::LowerCx;
-use crate::ops::{broadcast, tt, Attrs, InferCx, Op, ALL};
+use crate::ops::{broadcast, tt, Attrs, InferCx, Op, MOVABLE};
 
 #[derive(Debug)]
 pub struct Expand;
@@ -25,7 +25,7 @@ pub fn import_expand(_a: &Attrs) -> Result<Box<dyn Op>> {
 
 impl Op for Expand {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
-        let d = cx.expect_dtype(0, ALL)?;
+        let d = cx.expect_dtype(0, MOVABLE)?;
         let shape = cx.const_ints(1, "shape")?;
         if let Some(v) = shape.iter().find(|v| **v < 0) {
             return Err(cx.err(format!("shape {shape:?} has a negative dim {v}")));
@@ -54,7 +54,7 @@ pub fn import_tile(_a: &Attrs) -> Result<Box<dyn Op>> {
 
 impl Op for Tile {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
-        let d = cx.expect_dtype(0, ALL)?;
+        let d = cx.expect_dtype(0, MOVABLE)?;
         let x = &cx.ty(0)?.shape;
         let reps = cx.const_ints(1, "repeats")?;
         if reps.len() != x.len() {
