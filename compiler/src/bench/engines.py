@@ -36,7 +36,7 @@ def main():
         elif engine == "tract":
             import tract
 
-            m = tract.onnx().model_for_path(model)
+            m = tract.onnx().load(model)
             names = {
                 np.dtype("float32"): "f32",
                 np.dtype("float64"): "f64",
@@ -49,7 +49,8 @@ def main():
                 dims = ",".join(str(d) for d in x.shape)
                 fact = f"{dims},{names[x.dtype]}" if dims else names[x.dtype]
                 m.set_input_fact(k, fact)
-            r = m.into_optimized().into_runnable()
+            # into_runnable optimises the typed model for the CPU runtime.
+            r = m.into_model().into_runnable()
 
             def run():
                 r.run(xs)

@@ -219,15 +219,15 @@ pub fn bench_model(dir: &Path, o: &BenchOptions, py: &Path, tmp: &Path) -> Resul
             }
         }
     }
+    let rows = ins
+        .first()
+        .and_then(|t| t.shape.first())
+        .copied()
+        .unwrap_or(1);
     let batch = match (o.batch, tiled) {
         (Some(b), true) => b.to_string(),
-        _ => format!(
-            "{} (fixed)",
-            ins.first()
-                .and_then(|t| t.shape.first())
-                .copied()
-                .unwrap_or(1)
-        ),
+        (Some(_), false) => format!("{rows} (fixed)"),
+        (None, _) => rows.to_string(),
     };
     let prep = crate::run::prepare_compiled(&c, &ins)?;
 
