@@ -441,7 +441,11 @@ pub fn report(results: &[ModelResult], o: &BenchOptions) -> String {
         let kr = match (get("kiln"), ort) {
             (Some(k), Some(o)) if o > 0.0 => {
                 ratios.push(k / o);
-                format!("{:.3} ({:.1}x faster)", k / o, o / k)
+                if k <= o {
+                    format!("{:.3} ({:.1}x faster)", k / o, o / k)
+                } else {
+                    format!("{:.3} ({:.1}x slower)", k / o, k / o)
+                }
             }
             _ => "n/a".into(),
         };
