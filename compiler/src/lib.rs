@@ -5,6 +5,7 @@
 //! rust}`; `kir::interp` runs the same program and is the oracle.
 
 pub mod backend;
+pub mod bench;
 pub mod check;
 pub mod compile;
 pub mod conformance;

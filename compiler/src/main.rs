@@ -149,6 +149,25 @@ enum Cmd {
     Ops,
     /// List target presets and what each emits.
     Targets,
+    /// Latency of Kiln's object code against onnxruntime and tract (pinned, from
+    /// scripts/bench-env.sh) on model folders (model.onnx + test_data_set_0), interleaved in
+    /// rounds; also compile time, code, weight and scratch sizes.
+    Bench {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Tile the inputs to B rows along a symbolic dim 0.
+        #[arg(long)]
+        batch: Option<u64>,
+        /// Rounds per engine (interleaved).
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Length of one engine's round, in milliseconds.
+        #[arg(long = "round-ms", default_value_t = 200.0)]
+        round_ms: f64,
+        /// Leave tract out.
+        #[arg(long = "no-tract")]
+        no_tract: bool,
+    },
     /// Build the runtime shim (libkiln_shim.a, .rlib and kiln_shim.h) for a target.
     Shim {
         #[arg(short = 'o', long = "out", default_value = ".")]
@@ -513,6 +532,22 @@ fn real_main(cli: Cli) -> Result<i32> {
                     }
                 );
             }
+            Ok(0)
+        }
+        Cmd::Bench {
+            paths,
+            batch,
+            rounds,
+            round_ms,
+            no_tract,
+        } => {
+            let o = kiln::bench::BenchOptions {
+                batch,
+                rounds,
+                round_ms,
+                tract: !no_tract,
+            };
+            print!("{}", kiln::bench::run(&paths, &o)?);
             Ok(0)
         }
         Cmd::Shim { out, target } => {
