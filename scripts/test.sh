@@ -58,7 +58,7 @@ step "ml models (pinned converters, onnxruntime references)" scripts/ml-models.s
 step "kiln conformance ml models (all backends) + large forest" env KILN="$kiln" tests/ml/check.sh
 # Cross-compilation (docs/cross.md): installs cross gcc, qemu-user, arm-none-eabi-gcc, llvm and
 # the rust-std of every listed triple, then runs aarch64/riscv64 builds under qemu-user,
-# the thumbv7em embedded build and build.rs cross-compiled (about 3.5 min warm, 7 min fresh).
+# the thumbv7em embedded build and build.rs cross-compiled (3.5-4.5 min warm, about 8 min fresh).
 step "cross-compilation (scripts/cross.sh)" scripts/cross.sh
 step "examples/c-static" env KILN="$kiln" examples/c-static/run.sh
 step "examples/build-rs" cargo run -q -p kiln-example-build-rs

@@ -383,3 +383,31 @@ fn check_target_errors() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("little-endian"), "{err}");
 }
+
+/// The build-script API compiles for the target it is given (in a build script: cargo's
+/// `TARGET`): a Mach-O arm64 object for iOS, an ELF RISC-V one for riscv64, and a clear
+/// error (no panic) for an object on a triple Cranelift cannot serve.
+#[test]
+fn builder_follows_the_target() {
+    let dir = tmp("builder");
+    let build = |t: &str, sub: &str| {
+        kiln::Builder::new(model(), "tiny_mlp")
+            .emit(kiln::compile::Emit::Object)
+            .target(t)
+            .out_dir(dir.join(sub))
+            .build()
+    };
+    build("aarch64-apple-ios", "ios").unwrap();
+    let o = std::fs::read(dir.join("ios/tiny_mlp.o")).unwrap();
+    // MH_MAGIC_64, CPU_TYPE_ARM64 (little-endian fields).
+    assert_eq!(o[..4], 0xfeed_facf_u32.to_le_bytes());
+    assert_eq!(o[4..8], 0x0100_000c_u32.to_le_bytes());
+    build("riscv64gc-unknown-linux-gnu", "rv").unwrap();
+    let o = std::fs::read(dir.join("rv/tiny_mlp.o")).unwrap();
+    assert_eq!(&o[..4], b"\x7fELF");
+    assert_eq!(u16::from_le_bytes([o[18], o[19]]), 243, "EM_RISCV");
+    let e = build("thumbv7em-none-eabihf", "thumb")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--emit c"), "{e}");
+}
