@@ -52,6 +52,9 @@ step "kiln conformance (all backends)" "$kiln" conformance target/conformance --
 step "kiln conformance (C backend, ASan + UBSan)" env \
   KILN_EXEC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   "$kiln" conformance target/conformance --backend c --manifest tests/conformance/manifest.txt
+# Fuzzing (cargo fuzz, pinned, installed by the script): every kept crash input replayed, then
+# each target (onnx_load, mutate_compile, jit_vs_interp) for 60 s on one core.
+step "fuzz (60 s per target)" scripts/fuzz.sh ci 60
 step "examples/c-static" env KILN="$kiln" examples/c-static/run.sh
 step "examples/build-rs" cargo run -q -p kiln-example-build-rs
 
