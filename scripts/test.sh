@@ -60,6 +60,9 @@ step "kiln conformance ml models (all backends) + large forest" env KILN="$kiln"
 # the rust-std of every listed triple, then runs aarch64/riscv64 builds under qemu-user,
 # the thumbv7em embedded build and build.rs cross-compiled (3.5-4.5 min warm, about 8 min fresh).
 step "cross-compilation (scripts/cross.sh)" scripts/cross.sh
+# Fuzzing (cargo fuzz, pinned, installed by the script): every kept crash input replayed, then
+# each target (onnx_load, mutate_compile, jit_vs_interp) for 60 s on one core.
+step "fuzz (60 s per target)" scripts/fuzz.sh ci 60
 step "examples/c-static" env KILN="$kiln" examples/c-static/run.sh
 step "examples/build-rs" cargo run -q -p kiln-example-build-rs
 

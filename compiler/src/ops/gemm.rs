@@ -68,6 +68,12 @@ impl Op for Gemm {
         }
         let out = vec![m.clone(), n.clone()];
         if cx.has(2) {
+            if cx.ty(2)?.dtype != d {
+                return Err(cx.err(format!(
+                    "C is {}, A and B are {d}: all three must have one element type",
+                    cx.ty(2)?.dtype
+                )));
+            }
             let c = &cx.ty(2)?.shape;
             let bc = broadcast::broadcast_shapes(cx, &[&out, c])?;
             if bc != out {

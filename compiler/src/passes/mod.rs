@@ -108,10 +108,13 @@ pub(crate) fn infer_node(m: &mut Model, node: Node, op: Box<dyn Op>, fold: bool)
     let limits = m.limits;
     let (out_types, values) = with_cx(&m.graph, &node, |cx| {
         let out_types = op.infer(cx)?;
-        if out_types.len() < node.outputs.iter().flatten().count() {
-            return Err(Error::Internal(format!(
-                "{}: too few output types",
-                node.describe()
+        let declared = node.outputs.iter().flatten().count();
+        if out_types.len() < declared {
+            // A model may list more outputs than the op has (the op has a fixed count).
+            return Err(Error::Node(format!(
+                "{}: the node has {declared} outputs, the op produces {}",
+                node.describe(),
+                out_types.len()
             )));
         }
         for t in &out_types {
