@@ -52,6 +52,7 @@ step "kiln conformance (all backends)" "$kiln" conformance target/conformance --
 step "kiln conformance (C backend, ASan + UBSan)" env \
   KILN_EXEC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   "$kiln" conformance target/conformance --backend c --manifest tests/conformance/manifest.txt
+step "examples/sklearn-pipeline" cargo run -q -p kiln-example-sklearn-pipeline
 step "examples/c-static" env KILN="$kiln" examples/c-static/run.sh
 step "examples/build-rs" cargo run -q -p kiln-example-build-rs
 

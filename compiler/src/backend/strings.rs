@@ -201,6 +201,13 @@ pub fn rust_section(p: &Program, outs: &[String]) -> String {
                     names.join(", "),
                     ids.join(", ")
                 );
+                let texts: Option<Vec<&str>> = v
+                    .iter()
+                    .map(|i| std::str::from_utf8(&si.table[*i as usize]).ok())
+                    .collect();
+                if let Some(t) = texts {
+                    s.push_str(&class_enum(&outs[*k as usize], &o, &t));
+                }
             }
             Labels::Ints(v) => {
                 let vals: Vec<String> = v.iter().map(|i| i.to_string()).collect();
@@ -214,5 +221,90 @@ pub fn rust_section(p: &Program, outs: &[String]) -> String {
             }
         }
     }
+    s
+}
+
+/// `setosa` → `Setosa`, `iris-virginica` → `IrisVirginica`; None if nothing is left or it
+/// starts with a digit.
+fn camel(label: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut up = true;
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() {
+            if up {
+                out.push(c.to_ascii_uppercase());
+            } else {
+                out.push(c);
+            }
+            up = false;
+        } else {
+            up = true;
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        None
+    } else {
+        Some(out)
+    }
+}
+
+/// A typed class enum for a ZipMap output with string labels whose names make distinct Rust
+/// identifiers (else nothing): `<Out>Class`, its variants in column order.
+fn class_enum(out_ident: &str, upper: &str, labels: &[&str]) -> String {
+    let Some(vars) = labels
+        .iter()
+        .map(|l| camel(l))
+        .collect::<Option<Vec<String>>>()
+    else {
+        return String::new();
+    };
+    let mut sorted = vars.clone();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.len() != vars.len() || vars.iter().any(|v| v == "Self") {
+        return String::new();
+    }
+    let Some(ty) = camel(out_ident).map(|t| format!("{t}Class")) else {
+        return String::new();
+    };
+    let n = vars.len();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "    /// The classes of output `{upper}`: variant c is column c (`{upper}_LABELS[c]`).\n    \
+         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]\n    \
+         pub enum {ty} {{"
+    );
+    for (c, (v, l)) in vars.iter().zip(labels).enumerate() {
+        let _ = writeln!(
+            s,
+            "        /// \"{}\"\n        {v} = {c},",
+            l.escape_default()
+        );
+    }
+    let _ = write!(
+        s,
+        "    }}\n\n    impl {ty} {{\n        \
+         /// Every class, in column order.\n        \
+         pub const ALL: [{ty}; {n}] = [{}];\n        \
+         /// Its column in output `{upper}`.\n        \
+         pub fn index(self) -> usize {{\n            self as usize\n        }}\n        \
+         /// The class of column `c`.\n        \
+         pub fn from_index(c: usize) -> Option<{ty}> {{\n            Self::ALL.get(c).copied()\n        }}\n        \
+         /// The class whose label has string id `id` (a label output's element).\n        \
+         pub fn from_id(id: i32) -> Option<{ty}> {{\n            \
+         {upper}_LABEL_IDS.iter().position(|l| *l == id).and_then(Self::from_index)\n        }}\n        \
+         /// The class label.\n        \
+         pub fn name(self) -> &'static str {{\n            \
+         match self {{\n{}            }}\n        }}\n    }}\n\n",
+        vars.iter()
+            .map(|v| format!("{ty}::{v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        vars.iter()
+            .zip(labels)
+            .map(|(v, l)| format!("                {ty}::{v} => \"{}\",\n", l.escape_default()))
+            .collect::<String>()
+    );
     s
 }
