@@ -315,7 +315,7 @@ pub fn outputs_as(
             r.status
         )));
     }
-    Ok(p.outputs
+    p.outputs
         .iter()
         .zip(&prep.out_shapes)
         .zip(r.outputs)
@@ -351,5 +351,5 @@ pub fn outputs_as(
                 data: crate::tensor::TensorData::Strings(strings),
             })
         })
-        .collect::<Result<_>>()?)
+        .collect::<Result<_>>()
 }

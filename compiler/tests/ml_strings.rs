@@ -117,11 +117,10 @@ fn label_encoder_string_to_int_and_back() {
                 "LabelEncoder",
                 &["x"],
                 &["y"],
-                vec![("keys_int64s", A::Is(vec![]))]
-                    .into_iter()
-                    .filter(|_| false)
-                    .chain(vec![("default_int64", A::I(-7))])
-                    .collect(),
+                vec![
+                    ("values_int64s", A::Is(vals.to_vec())),
+                    ("default_int64", A::I(-7)),
+                ],
                 vec![ss("keys_strings", &keys)],
             ),
             {
@@ -140,15 +139,6 @@ fn label_encoder_string_to_int_and_back() {
             },
         ],
     );
-    // values_int64s for the first node.
-    let mut m = m;
-    let g = m.graph.as_mut().unwrap();
-    g.node[0].attribute.push(AttributeProto {
-        name: Some("values_int64s".into()),
-        r#type: Some(AttributeType::Ints as i32),
-        ints: vals.to_vec(),
-        ..Default::default()
-    });
     let c = compile(&m).unwrap();
     let input = ["banana", "kiwi", "apple", "", "cherry", "kiwi"];
     let out = run_all(&c, &[strs(&[6], &input)]);
@@ -329,7 +319,7 @@ fn classifier_string_labels_and_zipmap() {
     );
     let c = compile(&m).unwrap();
     let x = f32s(&[5, 2], rnd);
-    let out = run_all(&c, &[x.clone()]);
+    let out = run_all(&c, std::slice::from_ref(&x));
     let xv = to_f32(&x);
     let probs = to_f32(&out[1]);
     assert_eq!(out[1].shape, vec![5, 3]);
