@@ -572,3 +572,134 @@ fn unsupported_forms_are_clear_errors() {
     let e = compile(&m).err().expect("key type mismatch").to_string();
     assert!(e.contains("LabelEncoder_0") && e.contains("keys"), "{e}");
 }
+
+fn scalar_f32(v: f32) -> kiln::onnx::proto::TensorProto {
+    kiln::onnx::tensor_to_proto(&Tensor::from_f32(vec![], &[v]))
+}
+
+/// A `MapProto` string → float with these entries.
+fn map_proto(entries: &[(&str, f32)]) -> kiln::onnx::proto::MapProto {
+    use kiln::onnx::proto::{MapProto, SequenceProto};
+    MapProto {
+        key_type: Some(DType::String.to_onnx()),
+        string_keys: entries.iter().map(|(k, _)| k.as_bytes().to_vec()).collect(),
+        values: Some(SequenceProto {
+            elem_type: Some(1),
+            tensor_values: entries.iter().map(|(_, v)| scalar_f32(*v)).collect(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `kiln check` reads string tensors, map inputs and sequence-of-map (ZipMap) references from
+/// `.pb` test data and compares them on every backend.
+#[test]
+fn check_compares_strings_maps_and_zipmap_references() {
+    use kiln::onnx::proto::SequenceProto;
+    use prost::Message;
+    let dir = std::env::temp_dir().join(format!("kiln-ml-strings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let labels = ["b", "a", "c"];
+    // DictVectorizer(map) -> LinearClassifier(string labels, SOFTMAX) -> ZipMap.
+    let w = [1.0f32, -1.0, 0.5, 0.0, 2.0, -0.5, -1.0, 0.25, 1.0];
+    let m = ml_model(
+        1,
+        vec![map_vi("m", DType::String, DType::F32)],
+        vec![vi("label", DType::String, &[D::K(1)]), untyped("probs")],
+        vec![
+            ml(
+                "DictVectorizer",
+                &["m"],
+                &["x"],
+                vec![],
+                vec![ss("string_vocabulary", &["u", "v", "w"])],
+            ),
+            ml(
+                "LinearClassifier",
+                &["x"],
+                &["label", "scores"],
+                vec![
+                    ("coefficients", A::Fs(w.to_vec())),
+                    ("intercepts", A::Fs(vec![0.0, 0.1, -0.1])),
+                    ("post_transform", A::S("SOFTMAX")),
+                ],
+                vec![ss("classlabels_strings", &labels)],
+            ),
+            ml(
+                "ZipMap",
+                &["scores"],
+                &["probs"],
+                vec![],
+                vec![ss("classlabels_strings", &labels)],
+            ),
+        ],
+    );
+    let ds = dir.join("test_data_set_0");
+    std::fs::create_dir_all(&ds).unwrap();
+    std::fs::write(dir.join("model.onnx"), bytes(&m)).unwrap();
+    let input = [("w", 2.0f32), ("u", 0.5), ("zz", 7.0)];
+    std::fs::write(ds.join("input_0.pb"), map_proto(&input).encode_to_vec()).unwrap();
+    // The expected values, computed here.
+    let x = [0.5f32, 0.0, 2.0];
+    let s: Vec<f32> = (0..3)
+        .map(|k| (0..3).map(|j| x[j] * w[k * 3 + j]).sum::<f32>() + [0.0, 0.1, -0.1][k])
+        .collect();
+    let best = (0..3).fold(0, |a, k| if s[k] > s[a] { k } else { a });
+    let mx = s.iter().cloned().fold(f32::MIN, f32::max);
+    let e: Vec<f32> = s.iter().map(|v| (v - mx).exp()).collect();
+    let sum: f32 = e.iter().sum();
+    let label = strs(&[1], &[labels[best]]);
+    let mut lp = kiln::onnx::tensor_to_proto(&label);
+    lp.name = Some("label".into());
+    std::fs::write(ds.join("output_0.pb"), lp.encode_to_vec()).unwrap();
+    // The map's keys in another order than the model's columns.
+    let entries: Vec<(&str, f32)> = [2usize, 0, 1]
+        .iter()
+        .map(|&k| (labels[k], e[k] / sum))
+        .collect();
+    let seq = SequenceProto {
+        name: Some("probs".into()),
+        elem_type: Some(4),
+        map_values: vec![map_proto(&entries)],
+        ..Default::default()
+    };
+    std::fs::write(ds.join("output_1.pb"), seq.encode_to_vec()).unwrap();
+
+    let cases = kiln::testdata::find_cases(&dir).unwrap();
+    assert_eq!(cases.len(), 1);
+    let results = kiln::check::run_case(
+        &cases[0],
+        "strings",
+        &backends(),
+        kiln::check::Tolerance::default(),
+        false,
+    );
+    for r in &results {
+        assert!(
+            matches!(r.outcome, kiln::check::Outcome::Pass { .. }),
+            "{}: {:?}",
+            r.backend,
+            r.outcome
+        );
+    }
+    // A wrong label is reported as a mismatch.
+    let wrong = strs(&[1], &[labels[(best + 1) % 3]]);
+    std::fs::write(
+        ds.join("output_0.pb"),
+        kiln::onnx::tensor_to_proto(&wrong).encode_to_vec(),
+    )
+    .unwrap();
+    let results = kiln::check::run_case(
+        &cases[0],
+        "strings",
+        &[kiln::run::Backend::Interp],
+        kiln::check::Tolerance::default(),
+        false,
+    );
+    match &results[0].outcome {
+        kiln::check::Outcome::Fail(m) => assert!(m.contains("output 0"), "{m}"),
+        o => panic!("expected a mismatch, got {o:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
