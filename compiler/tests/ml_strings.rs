@@ -703,3 +703,84 @@ fn check_compares_strings_maps_and_zipmap_references() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The header's string API, compiled and run by a C compiler (`-Wall -Wextra -Werror`).
+#[test]
+fn c_header_string_api_works() {
+    let labels = ["versicolor", "setosa", "virginica"];
+    let m = ml_model(
+        1,
+        vec![vi("x", DType::F32, &[D::S("N"), D::K(1)])],
+        vec![vi("label", DType::String, &[D::S("N")]), untyped("probs")],
+        vec![
+            ml(
+                "LinearClassifier",
+                &["x"],
+                &["label", "scores"],
+                vec![("coefficients", A::Fs(vec![1.0, 2.0, 3.0]))],
+                vec![ss("classlabels_strings", &labels)],
+            ),
+            ml(
+                "ZipMap",
+                &["scores"],
+                &["probs"],
+                vec![],
+                vec![ss("classlabels_strings", &labels)],
+            ),
+        ],
+    );
+    let c = compile(&m).unwrap();
+    let dir = std::env::temp_dir().join(format!("kiln-ml-strings-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("t.h"),
+        kiln::backend::header::emit_header(&c.program),
+    )
+    .unwrap();
+    // The table is sorted: setosa 0, versicolor 1, virginica 2; ZipMap's columns follow the
+    // attribute's order.
+    let main = r#"
+#include "t.h"
+#include <stdio.h>
+#include <string.h>
+static int eq(int32_t id, const char *s) {
+    return t_string(id) && t_string_len(id) == strlen(s) && memcmp(t_string(id), s, strlen(s)) == 0;
+}
+int main(void) {
+    kiln_str in[4] = {{"virginica", 9}, {"nope", 4}, {"setosa", 6}, {"virginic", 8}};
+    int32_t ids[4];
+    if (t_STRING_COUNT != 3) return 1;
+    if (t_intern("versicolor", 10) != 1 || t_intern("", 0) != t_STRING_UNKNOWN) return 2;
+    if (t_intern("virginicaa", 10) != t_STRING_UNKNOWN) return 3;
+    t_intern_all(in, 4, ids);
+    if (ids[0] != 2 || ids[1] != -3 || ids[2] != 0 || ids[3] != -5) return 4;
+    if (!eq(0, "setosa") || !eq(2, "virginica") || t_string(3) != 0 || t_string(-2) != 0) return 5;
+    if (t_probs_LABEL_COUNT != 3) return 6;
+    if (!eq(t_probs_label(0), "versicolor") || !eq(t_probs_label(1), "setosa")) return 7;
+    if (!eq(t_probs_label(2), "virginica") || t_probs_label(3) != t_STRING_UNKNOWN) return 8;
+    puts("ok");
+    return 0;
+}
+"#;
+    std::fs::write(dir.join("main.c"), main).unwrap();
+    let cc = std::env::var("CC")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "cc".into());
+    let bin = dir.join("main");
+    let out = std::process::Command::new(cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&bin)
+        .arg(dir.join("main.c"))
+        .output()
+        .expect("cc runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::process::Command::new(&bin).output().unwrap();
+    assert!(run.status.success(), "exit {:?}", run.status.code());
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "ok");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -115,11 +115,16 @@ pub fn c_section(p: &Program, outs: &[String]) -> String {
     );
     for (k, labels) in &si.labels {
         let o = &outs[*k as usize];
-        let (ty, vals): (&str, Vec<String>) = match labels {
-            Labels::Strings(v) => ("int32_t", v.iter().map(|i| i.to_string()).collect()),
+        let (ty, vals, none): (&str, Vec<String>, String) = match labels {
+            Labels::Strings(v) => (
+                "int32_t",
+                v.iter().map(|i| i.to_string()).collect(),
+                format!("{name}_STRING_UNKNOWN"),
+            ),
             Labels::Ints(v) => (
                 "int64_t",
                 v.iter().map(|i| format!("INT64_C({i})")).collect(),
+                "0".into(),
             ),
         };
         let what = match labels {
@@ -130,16 +135,16 @@ pub fn c_section(p: &Program, outs: &[String]) -> String {
         let _ = write!(
             s,
             "/* Output \"{o}\" is a map per row (ZipMap): column c of its [N, {c}] array is the\n \
-             * value of class {name}_{o}_label(c), a {what}. */\n\
+             * value of class {name}_{o}_label(c), a {what}; c out of range gives {none}. */\n\
              #define {name}_{o}_LABEL_COUNT {c}\n\
              static inline {ty} {name}_{o}_label(size_t c) {{\n"
         );
         if c == 0 {
-            s.push_str("    (void)c;\n    return 0;\n}\n");
+            let _ = write!(s, "    (void)c;\n    return {none};\n}}\n");
         } else {
             let _ = write!(
                 s,
-                "    static const {ty} t[{c}] = {{{}}};\n    return c < {c} ? t[c] : 0;\n}}\n",
+                "    static const {ty} t[{c}] = {{{}}};\n    return c < {c} ? t[c] : {none};\n}}\n",
                 vals.join(", ")
             );
         }
