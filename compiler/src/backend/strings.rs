@@ -181,10 +181,10 @@ pub fn rust_section(p: &Program, outs: &[String]) -> String {
          /// `ids[i]` = the id of `strs[i]`, or `-2 - i` if it is not in the table (it then\n    \
          /// matches no key: the model's default applies). Panics if `ids` is shorter.\n    \
          pub fn intern_all<S: AsRef<[u8]>>(strs: &[S], ids: &mut [i32]) {{\n        \
+         assert!(ids.len() >= strs.len(), \"intern_all: ids is shorter than strs\");\n        \
          for (i, (s, id)) in strs.iter().zip(ids.iter_mut()).enumerate() {{\n            \
          let k = intern(s);\n            \
-         *id = if k >= 0 {{ k }} else {{ -2 - i as i32 }};\n        }}\n        \
-         assert!(ids.len() >= strs.len(), \"intern_all: ids is shorter than strs\");\n    }}\n\n",
+         *id = if k >= 0 {{ k }} else {{ -2 - i as i32 }};\n        }}\n    }}\n\n",
         items.join(", ")
     );
     for (k, labels) in &si.labels {

@@ -69,6 +69,16 @@ fn main() {
     // Interning: a caller with string data turns it into ids without allocating.
     assert_eq!(iris::intern("virginica"), Class::Virginica.index() as i32);
     assert_eq!(iris::intern("daisy"), iris::STRING_UNKNOWN);
+    let mut ids = [0i32; 3];
+    iris::intern_all(&["setosa", "daisy", "versicolor"], &mut ids);
+    assert_eq!(
+        ids,
+        [
+            Class::Setosa.index() as i32,
+            -3,
+            Class::Versicolor.index() as i32
+        ]
+    );
     if ok {
         println!("all {n} rows match scikit-learn");
     } else {
