@@ -63,6 +63,7 @@ step "cross-compilation (scripts/cross.sh)" scripts/cross.sh
 # Fuzzing (cargo fuzz, pinned, installed by the script): every kept crash input replayed, then
 # each target (onnx_load, mutate_compile, jit_vs_interp) for 60 s on one core.
 step "fuzz (60 s per target)" scripts/fuzz.sh ci 60
+step "examples/sklearn-pipeline" cargo run -q -p kiln-example-sklearn-pipeline
 step "examples/c-static" env KILN="$kiln" examples/c-static/run.sh
 step "examples/build-rs" cargo run -q -p kiln-example-build-rs
 

@@ -324,7 +324,7 @@ pub fn outputs_as(
             r.status
         )));
     }
-    Ok(p.outputs
+    p.outputs
         .iter()
         .zip(&prep.out_shapes)
         .zip(r.outputs)
@@ -360,5 +360,5 @@ pub fn outputs_as(
                 data: crate::tensor::TensorData::Strings(strings),
             })
         })
-        .collect::<Result<_>>()?)
+        .collect::<Result<_>>()
 }

@@ -117,11 +117,10 @@ fn label_encoder_string_to_int_and_back() {
                 "LabelEncoder",
                 &["x"],
                 &["y"],
-                vec![("keys_int64s", A::Is(vec![]))]
-                    .into_iter()
-                    .filter(|_| false)
-                    .chain(vec![("default_int64", A::I(-7))])
-                    .collect(),
+                vec![
+                    ("values_int64s", A::Is(vals.to_vec())),
+                    ("default_int64", A::I(-7)),
+                ],
                 vec![ss("keys_strings", &keys)],
             ),
             {
@@ -140,15 +139,6 @@ fn label_encoder_string_to_int_and_back() {
             },
         ],
     );
-    // values_int64s for the first node.
-    let mut m = m;
-    let g = m.graph.as_mut().unwrap();
-    g.node[0].attribute.push(AttributeProto {
-        name: Some("values_int64s".into()),
-        r#type: Some(AttributeType::Ints as i32),
-        ints: vals.to_vec(),
-        ..Default::default()
-    });
     let c = compile(&m).unwrap();
     let input = ["banana", "kiwi", "apple", "", "cherry", "kiwi"];
     let out = run_all(&c, &[strs(&[6], &input)]);
@@ -329,7 +319,7 @@ fn classifier_string_labels_and_zipmap() {
     );
     let c = compile(&m).unwrap();
     let x = f32s(&[5, 2], rnd);
-    let out = run_all(&c, &[x.clone()]);
+    let out = run_all(&c, std::slice::from_ref(&x));
     let xv = to_f32(&x);
     let probs = to_f32(&out[1]);
     assert_eq!(out[1].shape, vec![5, 3]);
@@ -581,4 +571,216 @@ fn unsupported_forms_are_clear_errors() {
     );
     let e = compile(&m).err().expect("key type mismatch").to_string();
     assert!(e.contains("LabelEncoder_0") && e.contains("keys"), "{e}");
+}
+
+fn scalar_f32(v: f32) -> kiln::onnx::proto::TensorProto {
+    kiln::onnx::tensor_to_proto(&Tensor::from_f32(vec![], &[v]))
+}
+
+/// A `MapProto` string → float with these entries.
+fn map_proto(entries: &[(&str, f32)]) -> kiln::onnx::proto::MapProto {
+    use kiln::onnx::proto::{MapProto, SequenceProto};
+    MapProto {
+        key_type: Some(DType::String.to_onnx()),
+        string_keys: entries.iter().map(|(k, _)| k.as_bytes().to_vec()).collect(),
+        values: Some(SequenceProto {
+            elem_type: Some(1),
+            tensor_values: entries.iter().map(|(_, v)| scalar_f32(*v)).collect(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `kiln check` reads string tensors, map inputs and sequence-of-map (ZipMap) references from
+/// `.pb` test data and compares them on every backend.
+#[test]
+fn check_compares_strings_maps_and_zipmap_references() {
+    use kiln::onnx::proto::SequenceProto;
+    use prost::Message;
+    let dir = std::env::temp_dir().join(format!("kiln-ml-strings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let labels = ["b", "a", "c"];
+    // DictVectorizer(map) -> LinearClassifier(string labels, SOFTMAX) -> ZipMap.
+    let w = [1.0f32, -1.0, 0.5, 0.0, 2.0, -0.5, -1.0, 0.25, 1.0];
+    let m = ml_model(
+        1,
+        vec![map_vi("m", DType::String, DType::F32)],
+        vec![vi("label", DType::String, &[D::K(1)]), untyped("probs")],
+        vec![
+            ml(
+                "DictVectorizer",
+                &["m"],
+                &["x"],
+                vec![],
+                vec![ss("string_vocabulary", &["u", "v", "w"])],
+            ),
+            ml(
+                "LinearClassifier",
+                &["x"],
+                &["label", "scores"],
+                vec![
+                    ("coefficients", A::Fs(w.to_vec())),
+                    ("intercepts", A::Fs(vec![0.0, 0.1, -0.1])),
+                    ("post_transform", A::S("SOFTMAX")),
+                ],
+                vec![ss("classlabels_strings", &labels)],
+            ),
+            ml(
+                "ZipMap",
+                &["scores"],
+                &["probs"],
+                vec![],
+                vec![ss("classlabels_strings", &labels)],
+            ),
+        ],
+    );
+    let ds = dir.join("test_data_set_0");
+    std::fs::create_dir_all(&ds).unwrap();
+    std::fs::write(dir.join("model.onnx"), bytes(&m)).unwrap();
+    let input = [("w", 2.0f32), ("u", 0.5), ("zz", 7.0)];
+    std::fs::write(ds.join("input_0.pb"), map_proto(&input).encode_to_vec()).unwrap();
+    // The expected values, computed here.
+    let x = [0.5f32, 0.0, 2.0];
+    let s: Vec<f32> = (0..3)
+        .map(|k| (0..3).map(|j| x[j] * w[k * 3 + j]).sum::<f32>() + [0.0, 0.1, -0.1][k])
+        .collect();
+    let best = (0..3).fold(0, |a, k| if s[k] > s[a] { k } else { a });
+    let mx = s.iter().cloned().fold(f32::MIN, f32::max);
+    let e: Vec<f32> = s.iter().map(|v| (v - mx).exp()).collect();
+    let sum: f32 = e.iter().sum();
+    let label = strs(&[1], &[labels[best]]);
+    let mut lp = kiln::onnx::tensor_to_proto(&label);
+    lp.name = Some("label".into());
+    std::fs::write(ds.join("output_0.pb"), lp.encode_to_vec()).unwrap();
+    // The map's keys in another order than the model's columns.
+    let entries: Vec<(&str, f32)> = [2usize, 0, 1]
+        .iter()
+        .map(|&k| (labels[k], e[k] / sum))
+        .collect();
+    let seq = SequenceProto {
+        name: Some("probs".into()),
+        elem_type: Some(4),
+        map_values: vec![map_proto(&entries)],
+        ..Default::default()
+    };
+    std::fs::write(ds.join("output_1.pb"), seq.encode_to_vec()).unwrap();
+
+    let cases = kiln::testdata::find_cases(&dir).unwrap();
+    assert_eq!(cases.len(), 1);
+    let results = kiln::check::run_case(
+        &cases[0],
+        "strings",
+        &backends(),
+        kiln::check::Tolerance::default(),
+        false,
+    );
+    for r in &results {
+        assert!(
+            matches!(r.outcome, kiln::check::Outcome::Pass { .. }),
+            "{}: {:?}",
+            r.backend,
+            r.outcome
+        );
+    }
+    // A wrong label is reported as a mismatch.
+    let wrong = strs(&[1], &[labels[(best + 1) % 3]]);
+    std::fs::write(
+        ds.join("output_0.pb"),
+        kiln::onnx::tensor_to_proto(&wrong).encode_to_vec(),
+    )
+    .unwrap();
+    let results = kiln::check::run_case(
+        &cases[0],
+        "strings",
+        &[kiln::run::Backend::Interp],
+        kiln::check::Tolerance::default(),
+        false,
+    );
+    match &results[0].outcome {
+        kiln::check::Outcome::Fail(m) => assert!(m.contains("output 0"), "{m}"),
+        o => panic!("expected a mismatch, got {o:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The header's string API, compiled and run by a C compiler (`-Wall -Wextra -Werror`).
+#[test]
+fn c_header_string_api_works() {
+    let labels = ["versicolor", "setosa", "virginica"];
+    let m = ml_model(
+        1,
+        vec![vi("x", DType::F32, &[D::S("N"), D::K(1)])],
+        vec![vi("label", DType::String, &[D::S("N")]), untyped("probs")],
+        vec![
+            ml(
+                "LinearClassifier",
+                &["x"],
+                &["label", "scores"],
+                vec![("coefficients", A::Fs(vec![1.0, 2.0, 3.0]))],
+                vec![ss("classlabels_strings", &labels)],
+            ),
+            ml(
+                "ZipMap",
+                &["scores"],
+                &["probs"],
+                vec![],
+                vec![ss("classlabels_strings", &labels)],
+            ),
+        ],
+    );
+    let c = compile(&m).unwrap();
+    let dir = std::env::temp_dir().join(format!("kiln-ml-strings-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("t.h"),
+        kiln::backend::header::emit_header(&c.program),
+    )
+    .unwrap();
+    // The table is sorted: setosa 0, versicolor 1, virginica 2; ZipMap's columns follow the
+    // attribute's order.
+    let main = r#"
+#include "t.h"
+#include <stdio.h>
+#include <string.h>
+static int eq(int32_t id, const char *s) {
+    return t_string(id) && t_string_len(id) == strlen(s) && memcmp(t_string(id), s, strlen(s)) == 0;
+}
+int main(void) {
+    kiln_str in[4] = {{"virginica", 9}, {"nope", 4}, {"setosa", 6}, {"virginic", 8}};
+    int32_t ids[4];
+    if (t_STRING_COUNT != 3) return 1;
+    if (t_intern("versicolor", 10) != 1 || t_intern("", 0) != t_STRING_UNKNOWN) return 2;
+    if (t_intern("virginicaa", 10) != t_STRING_UNKNOWN) return 3;
+    t_intern_all(in, 4, ids);
+    if (ids[0] != 2 || ids[1] != -3 || ids[2] != 0 || ids[3] != -5) return 4;
+    if (!eq(0, "setosa") || !eq(2, "virginica") || t_string(3) != 0 || t_string(-2) != 0) return 5;
+    if (t_probs_LABEL_COUNT != 3) return 6;
+    if (!eq(t_probs_label(0), "versicolor") || !eq(t_probs_label(1), "setosa")) return 7;
+    if (!eq(t_probs_label(2), "virginica") || t_probs_label(3) != t_STRING_UNKNOWN) return 8;
+    puts("ok");
+    return 0;
+}
+"#;
+    std::fs::write(dir.join("main.c"), main).unwrap();
+    let cc = std::env::var("CC")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "cc".into());
+    let bin = dir.join("main");
+    let out = std::process::Command::new(cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&bin)
+        .arg(dir.join("main.c"))
+        .output()
+        .expect("cc runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::process::Command::new(&bin).output().unwrap();
+    assert!(run.status.success(), "exit {:?}", run.status.code());
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "ok");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -115,11 +115,16 @@ pub fn c_section(p: &Program, outs: &[String]) -> String {
     );
     for (k, labels) in &si.labels {
         let o = &outs[*k as usize];
-        let (ty, vals): (&str, Vec<String>) = match labels {
-            Labels::Strings(v) => ("int32_t", v.iter().map(|i| i.to_string()).collect()),
+        let (ty, vals, none): (&str, Vec<String>, String) = match labels {
+            Labels::Strings(v) => (
+                "int32_t",
+                v.iter().map(|i| i.to_string()).collect(),
+                format!("{name}_STRING_UNKNOWN"),
+            ),
             Labels::Ints(v) => (
                 "int64_t",
                 v.iter().map(|i| format!("INT64_C({i})")).collect(),
+                "0".into(),
             ),
         };
         let what = match labels {
@@ -130,16 +135,16 @@ pub fn c_section(p: &Program, outs: &[String]) -> String {
         let _ = write!(
             s,
             "/* Output \"{o}\" is a map per row (ZipMap): column c of its [N, {c}] array is the\n \
-             * value of class {name}_{o}_label(c), a {what}. */\n\
+             * value of class {name}_{o}_label(c), a {what}; c out of range gives {none}. */\n\
              #define {name}_{o}_LABEL_COUNT {c}\n\
              static inline {ty} {name}_{o}_label(size_t c) {{\n"
         );
         if c == 0 {
-            s.push_str("    (void)c;\n    return 0;\n}\n");
+            let _ = write!(s, "    (void)c;\n    return {none};\n}}\n");
         } else {
             let _ = write!(
                 s,
-                "    static const {ty} t[{c}] = {{{}}};\n    return c < {c} ? t[c] : 0;\n}}\n",
+                "    static const {ty} t[{c}] = {{{}}};\n    return c < {c} ? t[c] : {none};\n}}\n",
                 vals.join(", ")
             );
         }
@@ -176,10 +181,10 @@ pub fn rust_section(p: &Program, outs: &[String]) -> String {
          /// `ids[i]` = the id of `strs[i]`, or `-2 - i` if it is not in the table (it then\n    \
          /// matches no key: the model's default applies). Panics if `ids` is shorter.\n    \
          pub fn intern_all<S: AsRef<[u8]>>(strs: &[S], ids: &mut [i32]) {{\n        \
+         assert!(ids.len() >= strs.len(), \"intern_all: ids is shorter than strs\");\n        \
          for (i, (s, id)) in strs.iter().zip(ids.iter_mut()).enumerate() {{\n            \
          let k = intern(s);\n            \
-         *id = if k >= 0 {{ k }} else {{ -2 - i as i32 }};\n        }}\n        \
-         assert!(ids.len() >= strs.len(), \"intern_all: ids is shorter than strs\");\n    }}\n\n",
+         *id = if k >= 0 {{ k }} else {{ -2 - i as i32 }};\n        }}\n    }}\n\n",
         items.join(", ")
     );
     for (k, labels) in &si.labels {
@@ -201,6 +206,13 @@ pub fn rust_section(p: &Program, outs: &[String]) -> String {
                     names.join(", "),
                     ids.join(", ")
                 );
+                let texts: Option<Vec<&str>> = v
+                    .iter()
+                    .map(|i| std::str::from_utf8(&si.table[*i as usize]).ok())
+                    .collect();
+                if let Some(t) = texts {
+                    s.push_str(&class_enum(&outs[*k as usize], &o, &t));
+                }
             }
             Labels::Ints(v) => {
                 let vals: Vec<String> = v.iter().map(|i| i.to_string()).collect();
@@ -214,5 +226,90 @@ pub fn rust_section(p: &Program, outs: &[String]) -> String {
             }
         }
     }
+    s
+}
+
+/// `setosa` → `Setosa`, `iris-virginica` → `IrisVirginica`; None if nothing is left or it
+/// starts with a digit.
+fn camel(label: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut up = true;
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() {
+            if up {
+                out.push(c.to_ascii_uppercase());
+            } else {
+                out.push(c);
+            }
+            up = false;
+        } else {
+            up = true;
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        None
+    } else {
+        Some(out)
+    }
+}
+
+/// A typed class enum for a ZipMap output with string labels whose names make distinct Rust
+/// identifiers (else nothing): `<Out>Class`, its variants in column order.
+fn class_enum(out_ident: &str, upper: &str, labels: &[&str]) -> String {
+    let Some(vars) = labels
+        .iter()
+        .map(|l| camel(l))
+        .collect::<Option<Vec<String>>>()
+    else {
+        return String::new();
+    };
+    let mut sorted = vars.clone();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.len() != vars.len() || vars.iter().any(|v| v == "Self") {
+        return String::new();
+    }
+    let Some(ty) = camel(out_ident).map(|t| format!("{t}Class")) else {
+        return String::new();
+    };
+    let n = vars.len();
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "    /// The classes of output `{upper}`: variant c is column c (`{upper}_LABELS[c]`).\n    \
+         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]\n    \
+         pub enum {ty} {{"
+    );
+    for (c, (v, l)) in vars.iter().zip(labels).enumerate() {
+        let _ = writeln!(
+            s,
+            "        /// \"{}\"\n        {v} = {c},",
+            l.escape_default()
+        );
+    }
+    let _ = write!(
+        s,
+        "    }}\n\n    impl {ty} {{\n        \
+         /// Every class, in column order.\n        \
+         pub const ALL: [{ty}; {n}] = [{}];\n        \
+         /// Its column in output `{upper}`.\n        \
+         pub fn index(self) -> usize {{\n            self as usize\n        }}\n        \
+         /// The class of column `c`.\n        \
+         pub fn from_index(c: usize) -> Option<{ty}> {{\n            Self::ALL.get(c).copied()\n        }}\n        \
+         /// The class whose label has string id `id` (a label output's element).\n        \
+         pub fn from_id(id: i32) -> Option<{ty}> {{\n            \
+         {upper}_LABEL_IDS.iter().position(|l| *l == id).and_then(Self::from_index)\n        }}\n        \
+         /// The class label.\n        \
+         pub fn name(self) -> &'static str {{\n            \
+         match self {{\n{}            }}\n        }}\n    }}\n\n",
+        vars.iter()
+            .map(|v| format!("{ty}::{v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        vars.iter()
+            .zip(labels)
+            .map(|(v, l)| format!("                {ty}::{v} => \"{}\",\n", l.escape_default()))
+            .collect::<String>()
+    );
     s
 }

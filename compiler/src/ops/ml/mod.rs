@@ -86,10 +86,13 @@ pub fn post_attr(a: &Attrs) -> Result<Post> {
     })
 }
 
+/// Strings of an attribute (bytes each).
+pub type StringList = Vec<Vec<u8>>;
+
 /// A classifier's class labels: `ints_name` (int64) or `classlabels_strings`. String labels
 /// come back as their positions (placeholders) plus the strings; `label_values` turns them
 /// into string ids at lowering.
-pub fn class_labels(a: &Attrs, ints_name: &str) -> Result<(Vec<i64>, Option<Vec<Vec<u8>>>)> {
+pub fn class_labels(a: &Attrs, ints_name: &str) -> Result<(Vec<i64>, Option<StringList>)> {
     let strings = a
         .strings_opt("classlabels_strings")?
         .filter(|v| !v.is_empty());

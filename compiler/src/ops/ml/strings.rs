@@ -455,11 +455,12 @@ impl Op for DictVectorizer {
                 self.vocab.dtype()
             )));
         }
-        if !matches!(
-            v.dtype,
-            DType::F32 | DType::F64 | DType::I64 | DType::String
-        ) {
-            return Err(cx.err(format!("map values of type {} are not supported", v.dtype)));
+        if !matches!(v.dtype, DType::F32 | DType::F64 | DType::I64) {
+            // String values would need an "empty" id for the missing entries.
+            return Err(cx.err(format!(
+                "map values of type {} are not supported (float, double, int64)",
+                v.dtype
+            )));
         }
         Ok(vec![tt(
             v.dtype,
