@@ -14,8 +14,9 @@
 //! `[feature, threshold bits, true child, false child]`; with f64 ones feature, threshold and
 //! children are separate arrays. Trees are walked sixteen at a time (independent load chains
 //! the processor overlaps; measured 23.7 ms with 4, 15 ms with 8, 13-14 ms with 16 on 1000 rows
-//! of a 500x8 forest), each group for the largest depth (longest root-to-leaf
-//! path in branch nodes) of its trees; the remaining trees one at a time for their own depth.
+//! of a 500x8 forest), the remainder four at a time, each group for the largest depth (longest
+//! root-to-leaf path in branch nodes) of its trees, and the last few trees one at a time for
+//! their own depth.
 //! Leaf weights are then applied in tree order, so sums round exactly as in the nested layout.
 //! Leaves: when every leaf has exactly one `(target, weight)`, one weight (and, with several
 //! targets, one target id) per leaf; otherwise `[start, end)` ranges into target/weight arrays,
@@ -91,8 +92,23 @@ fn floats(ty: Scalar, v: impl IntoIterator<Item = f64>) -> Vec<u8> {
         .collect()
 }
 
-/// Trees walked together (see the module header).
-const GROUP: usize = 16;
+/// Trees walked together (see the module header): groups of 16 first, then of 4 for the rest,
+/// then one at a time.
+const GROUPS: [usize; 2] = [16, 4];
+
+/// The group partition of `n_trees` trees: (group size, first tree, group count) per size.
+fn partition(n_trees: usize) -> Vec<(usize, usize, usize)> {
+    let mut t = 0;
+    let mut out = vec![];
+    for g in GROUPS {
+        let k = (n_trees - t) / g;
+        if k > 0 {
+            out.push((g, t, k));
+        }
+        t += k * g;
+    }
+    out
+}
 
 /// A child as an index: branch nodes first, then one pseudo-node per leaf.
 fn enc(n: usize, c: Child) -> i64 {
@@ -145,7 +161,8 @@ pub struct Flat {
     members: Option<(BufId, BufId, BufId)>,
     roots: BufId,
     depth: BufId,
-    group_depth: BufId,
+    /// Per group size (see `partition`): the largest depth in each group.
+    group_depth: Vec<(usize, usize, usize, BufId)>,
     /// Branch-node count (the first pseudo-node).
     n: usize,
     n_trees: usize,
@@ -309,15 +326,16 @@ impl Flat {
             Scalar::I32,
             i32s(e.roots.iter().map(|&r| enc(n, r))),
         );
-        let group_depth = cx.weight(
-            "tree_group_depth",
-            Scalar::I32,
-            i32s(
-                tree_depth
-                    .chunks(GROUP)
-                    .map(|c| c.iter().copied().max().unwrap_or(0)),
-            ),
-        );
+        let group_depth = partition(e.roots.len())
+            .into_iter()
+            .map(|(g, t0, k)| {
+                let d = tree_depth[t0..t0 + g * k]
+                    .chunks(g)
+                    .map(|c| c.iter().copied().max().unwrap_or(0));
+                let b = cx.weight(&format!("tree_group{g}_depth"), Scalar::I32, i32s(d));
+                (g, t0, k, b)
+            })
+            .collect();
         let depth = cx.weight("tree_depth", Scalar::I32, i32s(tree_depth));
         // onnxruntime's single-target path gives every leaf one weight (0 if none), as in the
         // nested layout.
@@ -509,17 +527,20 @@ impl Flat {
         s: &[VarId],
         has: &[VarId],
     ) {
-        let groups = self.n_trees / GROUP;
-        if groups > 0 {
+        let mut rest = 0;
+        for &(size, t_first, groups, depth_buf) in &self.group_depth {
             kb.loop_(Expr::i64(0), Expr::i64(groups as i64), |kb, g| {
-                let t0 = build::mul(g.clone(), Expr::i64(GROUP as i64));
-                let curs: Vec<VarId> = (0..GROUP)
+                let t0 = build::add(
+                    Expr::i64(t_first as i64),
+                    build::mul(g.clone(), Expr::i64(size as i64)),
+                );
+                let curs: Vec<VarId> = (0..size)
                     .map(|j| {
                         let t = build::add(t0.clone(), Expr::i64(j as i64));
                         kb.let_mut(Scalar::I64, i64_of(build::load(self.roots, t)))
                     })
                     .collect();
-                let steps = i64_of(build::load(self.group_depth, g));
+                let steps = i64_of(build::load(depth_buf, g));
                 kb.loop_(Expr::i64(0), steps, |kb, _| {
                     for &c in &curs {
                         self.step(kb, x, base, c);
@@ -529,15 +550,19 @@ impl Flat {
                     self.leaf(kb, agg, s, has, c);
                 }
             });
+            rest = t_first + groups * size;
         }
-        let rest = (groups * GROUP) as i64;
-        if rest < self.n_trees as i64 {
-            kb.loop_(Expr::i64(rest), Expr::i64(self.n_trees as i64), |kb, t| {
-                let cur = kb.let_mut(Scalar::I64, i64_of(build::load(self.roots, t.clone())));
-                let steps = i64_of(build::load(self.depth, t));
-                kb.loop_(Expr::i64(0), steps, |kb, _| self.step(kb, x, base, cur));
-                self.leaf(kb, agg, s, has, cur);
-            });
+        if rest < self.n_trees {
+            kb.loop_(
+                Expr::i64(rest as i64),
+                Expr::i64(self.n_trees as i64),
+                |kb, t| {
+                    let cur = kb.let_mut(Scalar::I64, i64_of(build::load(self.roots, t.clone())));
+                    let steps = i64_of(build::load(self.depth, t));
+                    kb.loop_(Expr::i64(0), steps, |kb, _| self.step(kb, x, base, cur));
+                    self.leaf(kb, agg, s, has, cur);
+                },
+            );
         }
     }
 }
