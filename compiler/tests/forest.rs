@@ -469,7 +469,7 @@ fn both_layouts(what: &str, m: &kiln::onnx::proto::ModelProto, x: &Tensor) {
             .program
             .buffers
             .iter()
-            .any(|b| b.name.ends_with("tree_children"));
+            .any(|b| b.name.ends_with("tree_roots"));
         assert_eq!(flat_arrays, flat, "{what}: layout not as forced");
         run_all(&c, std::slice::from_ref(x))
     };
@@ -790,4 +790,42 @@ fn layout_timings() {
             println!("{line}");
         }
     }
+}
+
+/// Run by hand: writes the 500-tree depth-8 forest and 1000 distinct rows as a model folder
+/// (ONNX backend-test layout) into `$KILN_FOREST_DUMP`, for `kiln bench` against onnxruntime.
+#[test]
+#[ignore = "writes a benchmark model, run by hand"]
+fn dump_big_forest() {
+    use prost::Message;
+    let Ok(dir) = std::env::var("KILN_FOREST_DUMP") else {
+        panic!("set KILN_FOREST_DUMP to the folder to write");
+    };
+    let s = Spec {
+        trees: 500,
+        depth: 8,
+        features: 20,
+        targets: 1,
+        n_modes: 1,
+        nan: false,
+        max_weights: 0,
+        one_target: None,
+        positive: false,
+        early: 0,
+    };
+    let m = classic_model(
+        7,
+        &s,
+        &Kind::Regressor {
+            agg: "SUM",
+            base: false,
+        },
+        "NONE",
+    );
+    let d = std::path::Path::new(&dir);
+    std::fs::create_dir_all(d.join("test_data_set_0")).unwrap();
+    std::fs::write(d.join("model.onnx"), bytes(&m)).unwrap();
+    let x = f32s(&[1000, 20], |i| rnd(i * 7 + 3));
+    let p = init("x", &x);
+    std::fs::write(d.join("test_data_set_0/input_0.pb"), p.encode_to_vec()).unwrap();
 }

@@ -12,12 +12,12 @@
 //! target/class ids, feature ids against the input width) is validated at compile time, and
 //! each tree is checked to be acyclic; errors name the attribute.
 //!
-//! Layout decision: an op cannot add buffers to the weight blob (LowerCx has no hook for it),
-//! so instead of flat per-node arrays walked by a depth-bounded loop, each tree is compiled to
-//! nested `If` statements (the model is a compile-time constant; every branch is one compare of
-//! a feature loaded once per row). Rows are the outer loop; per-target scores and "has a score"
-//! flags are kernel variables. This is the "if-else" strategy of tree compilers (treelite); its
-//! code size is linear in the node count (an emitted-node cap rejects shared-subtree blow-up).
+//! Layouts (see docs/decisions.md): up to `tree_flat::FLAT_ABOVE_NODES` branch nodes each tree
+//! is compiled to nested `If` statements (`tree_lower.rs`: the model is a compile-time
+//! constant; every branch is one compare of a feature loaded once per row; rows are the outer
+//! loop; per-target scores and "has a score" flags are kernel variables; code size is linear in
+//! the node count, and an emitted-node cap rejects shared-subtree blow-up). Larger ensembles
+//! become node arrays in the weight blob walked by a loop per tree (`tree_flat.rs`).
 //!
 //! Semantics follow onnxruntime's `tree_ensemble_aggregator.h`: comparisons in float32 unless
 //! the input or the thresholds are double; a NaN feature goes to the true child when
