@@ -222,7 +222,10 @@ fn absurd_dims_rejected() {
     // At the element limit: over the default --max-tensor-bytes (16 GiB), refused before
     // any data is looked at.
     let e = conv(&raw(1, &[1 << 40], vec![0; 4])).unwrap_err();
-    assert!(matches!(&e, Error::Limit(m) if m.contains("max-tensor-bytes")), "{e}");
+    assert!(
+        matches!(&e, Error::Limit(m) if m.contains("max-tensor-bytes")),
+        "{e}"
+    );
     // Within the limits (4 GiB): refused for lack of data, without allocating it.
     let e = conv(&raw(1, &[1 << 30], vec![0; 4])).unwrap_err();
     assert!(matches!(e, Error::Model(_)), "{e}");
