@@ -262,7 +262,12 @@ fn fold_limit_moves_big_constants_to_run_time() {
     let unfolded = compile_with(&m, l).unwrap();
     assert_eq!(folded.model.graph.nodes.len(), 1, "Mul folded by default");
     assert_eq!(unfolded.model.graph.nodes.len(), 2, "Mul left to run time");
-    let a = run_on(&folded, kiln::run::Backend::Interp, &[x.clone()]).unwrap();
+    let a = run_on(
+        &folded,
+        kiln::run::Backend::Interp,
+        std::slice::from_ref(&x),
+    )
+    .unwrap();
     let b = run_on(&unfolded, kiln::run::Backend::Interp, &[x]).unwrap();
     assert_eq!(a, b);
     let want: Vec<f32> = (0..64).map(|i| 0.5 + 2.0 * i as f32).collect();

@@ -219,10 +219,17 @@ fn absurd_dims_rejected() {
             "{dims:?}: {e}"
         );
     }
-    // At the limit: refused for lack of data, without allocating it.
+    // At the element limit: over the default --max-tensor-bytes (16 GiB), refused before
+    // any data is looked at.
     let e = conv(&raw(1, &[1 << 40], vec![0; 4])).unwrap_err();
+    assert!(
+        matches!(&e, Error::Limit(m) if m.contains("max-tensor-bytes")),
+        "{e}"
+    );
+    // Within the limits (4 GiB): refused for lack of data, without allocating it.
+    let e = conv(&raw(1, &[1 << 30], vec![0; 4])).unwrap_err();
     assert!(matches!(e, Error::Model(_)), "{e}");
-    let e = conv(&typed(1, &[1 << 20, 1 << 20])).unwrap_err();
+    let e = conv(&typed(1, &[1 << 15, 1 << 15])).unwrap_err();
     assert!(matches!(e, Error::Model(_)), "{e}");
 }
 

@@ -29,6 +29,9 @@ impl Op for Concat {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
         let d = cx.expect_dtype(0, MOVABLE)?;
         let first = cx.ty(0)?;
+        if first.shape.is_empty() {
+            return Err(cx.err("inputs must have rank >= 1 (input 0 is a scalar)"));
+        }
         let ax = self.axis(cx)?;
         let mut shape = first.shape.clone();
         shape[ax] = Dim::known(0);

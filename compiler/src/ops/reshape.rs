@@ -76,6 +76,9 @@ fn axes_input(cx: &InferCx, attr: &Option<Vec<i64>>) -> Result<Option<Vec<i64>>>
 fn norm_axes(cx: &InferCx, axes: &[i64], rank: usize) -> Result<Vec<usize>> {
     let mut out = vec![];
     for a in axes {
+        if rank == 0 {
+            return Err(cx.err(format!("axis {a} out of range for rank 0")));
+        }
         let n = cx.axis(*a, rank, "axis")?;
         if out.contains(&n) {
             return Err(cx.err(format!("axis {a} repeated")));

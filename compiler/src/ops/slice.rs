@@ -65,6 +65,9 @@ impl Slice {
         let mut plan: Plan = x.iter().map(|d| (0, 1, d.clone())).collect();
         let mut seen = vec![false; r];
         for i in 0..starts.len() {
+            if r == 0 {
+                return Err(cx.err("cannot slice a scalar"));
+            }
             let a = cx.axis(axes[i], r, "axis")?;
             if std::mem::replace(&mut seen[a], true) {
                 return Err(cx.err(format!("axis {} repeated", axes[i])));

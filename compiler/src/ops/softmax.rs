@@ -30,6 +30,9 @@ impl Op for Softmax {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
         let d = cx.expect_dtype(0, FLOATS)?;
         let x = &cx.ty(0)?.shape;
+        if x.is_empty() && !self.legacy {
+            return Err(cx.err("input must have rank >= 1"));
+        }
         if !(x.is_empty() && self.legacy) {
             cx.axis(self.axis, x.len(), "axis")?;
         }
@@ -39,10 +42,11 @@ impl Op for Softmax {
         let x = cx.input(0)?;
         let y = cx.output(0)?;
         let r = x.rank() as i64;
+        // A legacy scalar keeps its default axis 1: clamp to the rank (one row of one).
         let ax = if self.axis < 0 {
             (self.axis + r).max(0)
         } else {
-            self.axis
+            self.axis.min(r)
         } as usize;
         // Rows of `n` elements at stride `inner`, `outer * inner` of them.
         let (outer, n, inner) = if self.legacy {

@@ -69,7 +69,7 @@ pub fn layout(cx: &InferCx, pi: usize, axis: i64, block: i64, per_axis_ok: bool)
     if p.is_empty() || numel(p).as_known() == Some(1) && p.len() == 1 {
         return Ok(Layout::Tensor);
     }
-    if per_axis_ok && p.len() == 1 {
+    if per_axis_ok && p.len() == 1 && !x.is_empty() {
         let ax = cx.axis(axis, x.len(), "axis")?;
         if p[0] == x[ax] {
             return Ok(Layout::Axis(ax));

@@ -92,6 +92,11 @@ pub(crate) fn with_infer<R>(cx: &LowerCx, f: impl FnOnce(&InferCx) -> R) -> R {
 pub(crate) fn norm_axes(cx: &InferCx, axes: &[i64], rank: usize, what: &str) -> Result<Vec<usize>> {
     let mut out = vec![];
     for a in axes {
+        // `cx.axis` lets axis 0 name a scalar (for ops that treat it as one element); a list
+        // of axes to remove or reduce cannot.
+        if rank == 0 {
+            return Err(cx.err(format!("{what} {a} out of range for rank 0")));
+        }
         let n = cx.axis(*a, rank, what)?;
         if out.contains(&n) {
             return Err(cx.err(format!("{what} {a} repeated")));

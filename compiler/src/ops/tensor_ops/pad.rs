@@ -97,7 +97,10 @@ impl Op for Pad {
         }
         let mut out = vec![];
         for (i, (dim, (b, e))) in x.iter().zip(&pads).enumerate() {
-            let o = dim.add(&crate::ir::Dim::known(b + e));
+            let Some(be) = b.checked_add(*e) else {
+                return Err(cx.err(format!("pads {b}, {e} of axis {i} overflow")));
+            };
+            let o = dim.add(&crate::ir::Dim::known(be));
             if let Some(v) = o.as_known() {
                 if v < 0 {
                     return Err(cx.err(format!("pads {b}, {e} make axis {i} negative")));

@@ -52,6 +52,9 @@ pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
 impl Split {
     fn lengths(&self, cx: &InferCx) -> Result<Vec<Dim>> {
         let x = &cx.ty(0)?.shape;
+        if x.is_empty() {
+            return Err(cx.err("input must have rank >= 1"));
+        }
         let ax = cx.axis(self.axis, x.len(), "axis")?;
         let d = &x[ax];
         let n = cx.node.outputs.len();
