@@ -69,6 +69,9 @@ pub struct Prepared {
     pub req: RunRequest,
     pub out_shapes: Vec<Vec<u64>>,
     pub scratch_bytes: usize,
+    /// Input strings that are not in the model's table: the k-th distinct one has id -2-k,
+    /// so an unknown string that reaches an output (through Identity, Gather, ...) comes back.
+    pub unknown_strings: Vec<Vec<u8>>,
 }
 
 /// The ONNX element types of a compiled model's inputs and outputs. The program only knows
@@ -204,27 +207,41 @@ pub fn prepare_as(p: &Program, dtypes: Option<&[DType]>, inputs: &[Tensor]) -> R
     }
     let scratch_bytes = eval(&p.scratch_len)? as usize;
     lens.push(scratch_bytes as u64);
+    let mut unknown_strings: Vec<Vec<u8>> = vec![];
+    let inputs = inputs
+        .iter()
+        .map(|t| match &t.data {
+            // String inputs are interned into the model's table (`ir::strings`); a string
+            // outside it gets a negative id (-2-k, the same one for the same string).
+            crate::tensor::TensorData::Strings(v) => v
+                .iter()
+                .map(|s| {
+                    crate::ir::strings::id_of(&p.strings.table, s).unwrap_or_else(|| {
+                        let k = match unknown_strings.iter().position(|u| u == s) {
+                            Some(k) => k,
+                            None => {
+                                unknown_strings.push(s.clone());
+                                unknown_strings.len() - 1
+                            }
+                        };
+                        -2 - k as i32
+                    })
+                })
+                .flat_map(|id| id.to_le_bytes())
+                .collect(),
+            _ => t.bytes().to_vec(),
+        })
+        .collect();
     Ok(Prepared {
         req: RunRequest {
             dims,
-            inputs: inputs
-                .iter()
-                .map(|t| match &t.data {
-                    // String inputs are interned into the model's table (`ir::strings`).
-                    crate::tensor::TensorData::Strings(v) => {
-                        crate::ir::strings::intern_all(&p.strings.table, v)
-                            .iter()
-                            .flat_map(|id| id.to_le_bytes())
-                            .collect()
-                    }
-                    _ => t.bytes().to_vec(),
-                })
-                .collect(),
+            inputs,
             output_bytes,
             lens,
         },
         out_shapes,
         scratch_bytes,
+        unknown_strings,
     })
 }
 
@@ -342,16 +359,16 @@ pub fn outputs_as(
                 .chunks_exact(4)
                 .map(|c| {
                     let id = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                    usize::try_from(id)
+                    let known = usize::try_from(id).ok().and_then(|i| table.get(i));
+                    let unknown = usize::try_from(-2 - i64::from(id))
                         .ok()
-                        .and_then(|i| table.get(i))
-                        .cloned()
-                        .ok_or_else(|| {
-                            Error::Usage(format!(
-                                "output '{}': string id {id} is not in the string table",
-                                io.name
-                            ))
-                        })
+                        .and_then(|k| prep.unknown_strings.get(k));
+                    known.or(unknown).cloned().ok_or_else(|| {
+                        Error::Usage(format!(
+                            "output '{}': string id {id} is not in the string table",
+                            io.name
+                        ))
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(Tensor {

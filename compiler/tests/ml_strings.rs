@@ -784,3 +784,37 @@ int main(void) {
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "ok");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Converters leave every input's batch dim unnamed, so FeatureVectorizer's inputs carry
+/// different row symbols: equal counts run, unequal ones return a status on every backend.
+#[test]
+fn feature_vectorizer_rows_checked_at_run_time() {
+    let m = ml_model(
+        1,
+        vec![
+            vi("a", DType::F32, &[D::S("n"), D::K(2)]),
+            vi("b", DType::F32, &[D::S("m"), D::K(1)]),
+        ],
+        vec![vi("y", DType::F32, &[D::S("n"), D::K(3)])],
+        vec![ml(
+            "FeatureVectorizer",
+            &["a", "b"],
+            &["y"],
+            vec![("inputdimensions", A::Is(vec![2, 1]))],
+            vec![],
+        )],
+    );
+    let c = compile(&m).unwrap();
+    let a = Tensor::from_f32(vec![2, 2], &[1.0, 2.0, 3.0, 4.0]);
+    let out = run_all(&c, &[a.clone(), Tensor::from_f32(vec![2, 1], &[5.0, 6.0])]);
+    assert_eq!(to_f32(&out[0]), vec![1.0, 2.0, 5.0, 3.0, 4.0, 6.0]);
+    for b in backends() {
+        let e = run_on(
+            &c,
+            b,
+            &[a.clone(), Tensor::from_f32(vec![3, 1], &[5.0, 6.0, 7.0])],
+        )
+        .expect_err("3 rows against 2 must fail");
+        assert!(e.to_string().contains("dimension"), "{b}: {e}");
+    }
+}

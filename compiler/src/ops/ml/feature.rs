@@ -29,7 +29,8 @@ pub fn import_afe(_a: &Attrs) -> Result<Box<dyn Op>> {
 
 impl Op for ArrayFeatureExtractor {
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
-        let d = cx.expect_dtype(0, NUMERIC)?;
+        // Strings are int32 ids (`ir::strings`), so they move like any element.
+        let d = cx.expect_dtype(0, &[NUMERIC, &[DType::String]].concat())?;
         cx.expect_dtype(1, &[DType::I64])?;
         let x = &cx.ty(0)?.shape;
         if x.is_empty() {

@@ -625,14 +625,18 @@ impl Op for FeatureVectorizer {
             cx.expect_dtype(i, &[DType::I32, DType::I64, DType::F32, DType::F64])?;
             let (n, _) = super::rows_features(cx, i)?;
             match &rows {
-                Some(r) if *r != n => {
+                // Two known row counts must agree now; a symbolic one (converters leave the
+                // batch dim of every input unnamed, so each gets its own symbol) is checked
+                // against input 0's at run time (`BadDim`).
+                Some(r) if *r != n && r.as_known().is_some() && n.as_known().is_some() => {
                     return Err(cx.err(format!(
                         "input {i} has {} rows, input 0 {}",
                         n.show(cx.syms),
                         r.show(cx.syms)
                     )))
                 }
-                _ => rows = Some(n),
+                Some(_) => {}
+                None => rows = Some(n),
             }
         }
         let total: i64 = self.dims.iter().sum();
@@ -645,6 +649,18 @@ impl Op for FeatureVectorizer {
         let y = cx.output(0)?;
         let total: i64 = self.dims.iter().sum();
         let rows = y.dim(0);
+        for i in 1..self.dims.len() {
+            let x = cx.input(i)?;
+            let xr = if x.rank() == 2 {
+                x.dim(0)
+            } else {
+                Expr::i64(1)
+            };
+            if xr != rows {
+                let bad = cmp(CmpOp::Ne, xr, rows.clone());
+                cx.kb.if_(bad, |kb| kb.fail(Status::BadDim), |_| {});
+            }
+        }
         let mut off = 0i64;
         for (i, &d) in self.dims.iter().enumerate() {
             let x = cx.input(i)?;
