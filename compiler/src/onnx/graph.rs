@@ -88,6 +88,7 @@ pub(crate) fn import_graph(
     // Name → value, for every value defined so far.
     let mut ids: HashMap<String, ValueId> = HashMap::new();
     let mut unk = UnkNames::new(g);
+    let mut produced: std::collections::HashSet<ValueId> = std::collections::HashSet::new();
     // Map inputs: name → (keys, values).
     let mut maps: HashMap<String, (ValueId, ValueId)> = HashMap::new();
 
@@ -290,6 +291,7 @@ pub(crate) fn import_graph(
             }
             let id = graph.add_value(out.as_str());
             ids.insert(out.clone(), id);
+            produced.insert(id);
             node.outputs.push(Some(id));
         }
         graph.nodes.push(node);
@@ -312,7 +314,10 @@ pub(crate) fn import_graph(
             }
             None => return Err(Error::Model(format!("{what} is not defined"))),
         };
-        if graph.value(id).ty.is_none() {
+        // A node's output gets its type from inference, so the model's declared type is not
+        // needed at the top level; reading it would add its unnamed dims (converters leave the
+        // batch dim unnamed) as symbols, i.e. dim parameters of the entry that nothing uses.
+        if graph.value(id).ty.is_none() && (outer.is_some() || !produced.contains(&id)) {
             let ty = value_type(&mut graph, vi, &what, &mut unk)?;
             graph.value_mut(id).ty = ty;
         }

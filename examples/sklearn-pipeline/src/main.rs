@@ -36,9 +36,9 @@ fn main() {
     let x: Vec<f32> = rows.iter().flat_map(|r| r.x).collect();
     let mut labels = vec![0i32; n];
     let mut probs = vec![0f32; n * Class::ALL.len()];
-    // The model's second symbolic dim names the label output's declared (unused) length.
-    let mut scratch = vec![iris::ScratchBlock::ZERO; iris::scratch_blocks(n, n)];
-    iris::run(n, n, &x, &mut labels, &mut probs, &mut scratch).expect("iris runs");
+    // The one dim parameter is the batch size (skl2onnx leaves it unnamed: `unk__0`).
+    let mut scratch = vec![iris::ScratchBlock::ZERO; iris::scratch_blocks(n)];
+    iris::run(n, &x, &mut labels, &mut probs, &mut scratch).expect("iris runs");
 
     let mut ok = true;
     for (r, row) in rows.iter().enumerate() {
