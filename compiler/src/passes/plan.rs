@@ -131,15 +131,18 @@ pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>]) -> Result<MemoryPlan> {
         if p.aliased.contains(&ni) {
             continue;
         }
+        // A view of a constant (a Reshape or Identity that was not folded) reads its root.
         for v in n.inputs.iter().flatten() {
-            if g.value(*v).konst.is_some() && !p.storage.contains_key(v) {
-                p.storage.insert(*v, Storage::Weight);
+            let r = root_of(&p, *v);
+            if g.value(r).konst.is_some() && !p.storage.contains_key(&r) {
+                p.storage.insert(r, Storage::Weight);
             }
         }
     }
     for src in p.output_sources.iter().flatten() {
-        if g.value(*src).konst.is_some() && !p.storage.contains_key(src) {
-            p.storage.insert(*src, Storage::Weight);
+        let r = root_of(&p, *src);
+        if g.value(r).konst.is_some() && !p.storage.contains_key(&r) {
+            p.storage.insert(r, Storage::Weight);
         }
     }
     // Place scratch values: largest first (sizes compared at a large dim value), then by
