@@ -273,13 +273,17 @@ pub fn post_transform(kb: &mut KernelBuilder, t: Scalar, post: Post, s: &[Expr])
             }
             let mut sum = imm(t, 0.0);
             let mut e = vec![];
-            let zero_factor = kb.let_(
-                t,
-                call(MathFn::Exp, vec![build::unary(UnOp::Neg, m.clone())]),
-            );
+            // exp(-max) scales the zero entries of SOFTMAX_ZERO; plain SOFTMAX never needs it
+            // (and a call to the shim is not removed as dead code by every backend).
+            let zero_factor = (post == Post::SoftmaxZero).then(|| {
+                kb.let_(
+                    t,
+                    call(MathFn::Exp, vec![build::unary(UnOp::Neg, m.clone())]),
+                )
+            });
             for x in s {
                 let ex = kb.let_(t, call(MathFn::Exp, vec![sub(x.clone(), m.clone())]));
-                if post == Post::SoftmaxZero {
+                if let Some(zf) = &zero_factor {
                     let eps = imm(t, 0.000_000_1);
                     let nz = build::or(
                         cmp(CmpOp::Gt, x.clone(), eps.clone()),
@@ -288,7 +292,7 @@ pub fn post_transform(kb: &mut KernelBuilder, t: Scalar, post: Post, s: &[Expr])
                     let nz = kb.let_(Scalar::Bool, nz);
                     e.push(kb.let_(
                         t,
-                        select(nz.clone(), ex.clone(), mul(x.clone(), zero_factor.clone())),
+                        select(nz.clone(), ex.clone(), mul(x.clone(), zf.clone())),
                     ));
                     sum = kb.let_(t, select(nz, add(sum.clone(), ex), sum));
                 } else {

@@ -44,20 +44,48 @@ fn per_feature(cx: &InferCx, len: usize, name: &str) -> Result<()> {
 fn each(
     kb: &mut build::KernelBuilder,
     dims: &[Expr],
-    f: impl FnOnce(&mut build::KernelBuilder, Expr, Expr),
+    f: impl Fn(&mut build::KernelBuilder, Expr, Expr),
 ) {
-    let n = dims.iter().cloned().fold(Expr::i64(1), build::mul);
     let c = dims.last().cloned().unwrap_or(Expr::i64(1));
+    // A short, known feature count: rows loop, features unrolled, so each feature's constants
+    // are immediates (no index remainder, no select chain per element).
+    if let Some(cn) = c
+        .as_const_i64()
+        .filter(|&cn| (1..=UNROLL_FEATURES).contains(&cn))
+    {
+        let rows = dims[..dims.len().saturating_sub(1)]
+            .iter()
+            .cloned()
+            .fold(Expr::i64(1), build::mul);
+        kb.loop_(Expr::i64(0), rows, |kb, r| {
+            let base = build::mul(r, Expr::i64(cn));
+            for k in 0..cn {
+                f(kb, build::add(base.clone(), Expr::i64(k)), Expr::i64(k));
+            }
+        });
+        return;
+    }
+    let n = dims.iter().cloned().fold(Expr::i64(1), build::mul);
     kb.loop_(Expr::i64(0), n, |kb, i| {
         let j = build::rem(i.clone(), c);
         f(kb, i, j)
     });
 }
 
+/// Feature counts up to this are unrolled by `each`.
+const UNROLL_FEATURES: i64 = 32;
+
 /// Select a per-feature value from a list (unrolled select chain for short lists).
 fn feature_value(vals: &[f64], t: Scalar, j: Expr) -> Expr {
     if vals.len() == 1 {
         return imm(t, vals[0]);
+    }
+    if let Some(v) = j
+        .as_const_i64()
+        .and_then(|k| usize::try_from(k).ok())
+        .and_then(|k| vals.get(k))
+    {
+        return imm(t, *v);
     }
     let mut e = imm(t, vals[vals.len() - 1]);
     for k in (0..vals.len() - 1).rev() {
