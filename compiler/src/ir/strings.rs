@@ -67,12 +67,3 @@ pub fn id_of(table: &[Vec<u8>], s: &[u8]) -> Option<i32> {
         .ok()
         .map(|i| i as i32)
 }
-
-/// Ids of `strings` as the caller's `intern_all` gives them: unknown string `i` is `-2 - i`.
-pub fn intern_all(table: &[Vec<u8>], strings: &[Vec<u8>]) -> Vec<i32> {
-    strings
-        .iter()
-        .enumerate()
-        .map(|(i, s)| id_of(table, s).unwrap_or(-2 - i as i32))
-        .collect()
-}
