@@ -38,6 +38,132 @@ fn one_jit_program_many_threads() {
     });
 }
 
+/// What users link, run from many threads in one process: the Cranelift object and the C
+/// backend's output of one model, linked into one C program with the shim, 8 threads x 200
+/// cases each with its own buffers (`concurrency/threads.c`). Every threaded result must equal
+/// the single-threaded pass bit for bit, and that pass must equal Kiln's interpreter (the
+/// object bit for bit, the C output within 1e-6). Where the C compiler supports it, the same
+/// program runs again under ThreadSanitizer, which fails on any data race in generated code.
+#[test]
+fn native_artifacts_many_threads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::env::temp_dir().join(format!("kiln-threads-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let model = root.join("examples/models/tiny_mlp/model.onnx");
+    let target = kiln_targets::Target::host();
+    let mut program = None;
+    for (name, emit) in [("mo", kiln::Emit::Object), ("mc", kiln::Emit::C)] {
+        let c = kiln::compile::compile_file(&model, &kiln::Options::new(name)).unwrap();
+        let files = kiln::compile::emit(&c.program, emit, &target).unwrap();
+        kiln::compile::write_files(&out, &files).unwrap();
+        program = Some(c.program);
+    }
+    let p = program.unwrap();
+    let shim = kiln::backend::shim::cached_shim(None).unwrap();
+    let build = |exe: &str, extra: &[&str]| -> bool {
+        std::process::Command::new("cc")
+            .args(["-O1", "-g", "-pthread"])
+            .args(extra)
+            .arg("-I")
+            .arg(&out)
+            .arg("-I")
+            .arg(root.join("runtime-shim/include"))
+            .arg(root.join("compiler/tests/concurrency/threads.c"))
+            .arg(out.join("mo.o"))
+            .arg(out.join("mc.c"))
+            .arg(&shim.staticlib)
+            .args(["-lm", "-o"])
+            .arg(out.join(exe))
+            .status()
+            .unwrap()
+            .success()
+    };
+    let run = |exe: &str, refs: &str| -> std::process::Output {
+        std::process::Command::new(out.join(exe))
+            .arg(out.join(refs))
+            .output()
+            .unwrap()
+    };
+    assert!(build("threads", &[]), "cc threads.c");
+    let o = run("threads", "refs.bin");
+    assert!(
+        o.status.success(),
+        "threads: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    println!("{}", String::from_utf8_lossy(&o.stdout).trim());
+
+    // The single-threaded pass against the interpreter.
+    let interp = run::load(&p, Backend::Interp).unwrap();
+    let refs = std::fs::read(out.join("refs.bin")).unwrap();
+    let f32s_at = |at: &mut usize, n: usize| -> Vec<f32> {
+        let v = refs[*at..*at + 4 * n]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        *at += 4 * n;
+        v
+    };
+    let (mut at, mut cases) = (0usize, 0);
+    while at < refs.len() {
+        let b = i64::from_le_bytes(refs[at..at + 8].try_into().unwrap()) as usize;
+        at += 8;
+        let x = f32s_at(&mut at, b * 8);
+        let (po, pc) = (f32s_at(&mut at, b * 4), f32s_at(&mut at, b * 4));
+        let x = kiln::tensor::Tensor::from_f32(vec![b as u64, 8], &x);
+        let prep = run::prepare(&p, std::slice::from_ref(&x)).unwrap();
+        let want = run::execute(&p, &interp, &[&prep]).unwrap().pop().unwrap();
+        let want = to_f32(&run::outputs(&p, &prep, want).unwrap()[0]);
+        for i in 0..want.len() {
+            assert_eq!(
+                want[i].to_bits(),
+                po[i].to_bits(),
+                "case {cases} [{i}]: object vs interp"
+            );
+            assert!(
+                (want[i] - pc[i]).abs() <= 1e-6,
+                "case {cases} [{i}]: C {} vs interp {}",
+                pc[i],
+                want[i]
+            );
+        }
+        cases += 1;
+    }
+    assert_eq!(cases, 8 * 200);
+
+    // Under ThreadSanitizer, where the toolchain has it (a trivial program is tried first).
+    let probe = out.join("probe.c");
+    std::fs::write(&probe, "int main(void) { return 0; }\n").unwrap();
+    let tsan_ok = std::process::Command::new("cc")
+        .args(["-fsanitize=thread", "-o"])
+        .arg(out.join("probe"))
+        .arg(&probe)
+        .status()
+        .is_ok_and(|s| s.success())
+        && std::process::Command::new(out.join("probe"))
+            .status()
+            .is_ok_and(|s| s.success());
+    if tsan_ok {
+        assert!(
+            build("threads-tsan", &["-fsanitize=thread"]),
+            "cc -fsanitize=thread threads.c"
+        );
+        let o = run("threads-tsan", "refs-tsan.bin");
+        assert!(
+            o.status.success(),
+            "threads under ThreadSanitizer: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        println!("ThreadSanitizer: clean");
+    } else {
+        println!("ThreadSanitizer: not available with this C compiler; ran without it");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
 /// No global mutable state in what users link: the object (Cranelift) and the C backend's
 /// output (compiled with the system C compiler) hold code and read-only data only: no
 /// `.data`/`.bss` symbols of any kind (nm types D, d, B, b, C, G, g, S, s, V).
