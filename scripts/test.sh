@@ -41,6 +41,11 @@ if [ -d "$KILN_MODELS" ]; then
     if [ -d "$KILN_MODELS/$m" ]; then models+=("$KILN_MODELS/$m"); else echo "=== $m: skipped: absent"; fi
   done
   step "kiln check shared models (all backends)" "$kiln" check "${models[@]}" --backend all
+  # Through the C backend under ASan + UBSan, with guard bytes between scratch tensors that
+  # the generated code keeps poisoned (docs/fuzzing.md, "Items 2 and 5").
+  step "kiln check shared models (C backend, ASan + UBSan, scratch guard)" env \
+    KILN_EXEC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+    "$kiln" check "${models[@]}" --backend c --scratch-guard 64
 else
   echo "=== shared models: skipped: $KILN_MODELS is absent"
 fi
@@ -48,10 +53,12 @@ step "conformance data (pinned onnx)" scripts/conformance-data.sh
 step "kiln conformance (all backends)" "$kiln" conformance target/conformance --backend all \
   --manifest tests/conformance/manifest.txt --report target/conformance-report.md
 # Every passing case again through the C backend under AddressSanitizer and UBSan: generated
-# code never reads or writes out of bounds and never hits undefined behaviour.
-step "kiln conformance (C backend, ASan + UBSan)" env \
+# code never reads or writes out of bounds and never hits undefined behaviour. With a scratch
+# guard, an overrun from one tensor into its neighbour inside the scratch area is caught too.
+step "kiln conformance (C backend, ASan + UBSan, scratch guard)" env \
   KILN_EXEC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-  "$kiln" conformance target/conformance --backend c --manifest tests/conformance/manifest.txt
+  "$kiln" conformance target/conformance --backend c --manifest tests/conformance/manifest.txt \
+  --scratch-guard 64
 # Kiln's own ai.onnx.ml models (pinned scikit-learn, skl2onnx, onnxmltools, xgboost, lightgbm,
 # onnxruntime references) and the 500-tree forest; see tests/ml and docs/ml-models.md.
 step "ml models (pinned converters, onnxruntime references)" scripts/ml-models.sh

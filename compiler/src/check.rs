@@ -229,14 +229,21 @@ pub fn compare(got: &Tensor, want: &Tensor, tol: Tolerance) -> Result<(f64, f64)
     }
 }
 
-/// Run one case on the given backends.
+/// Run one case on the given backends, compiled with `Options::scratch_guard` set to
+/// `scratch_guard`.
 pub fn run_case(
     case: &Case,
     name: &str,
     backends: &[Backend],
     tol: Tolerance,
     bind: bool,
+    scratch_guard: u64,
 ) -> Vec<CaseResult> {
+    let options = || {
+        let mut o = Options::new("model");
+        o.scratch_guard = scratch_guard;
+        o
+    };
     let fail_all = |msg: String| -> Vec<CaseResult> {
         backends
             .iter()
@@ -274,7 +281,7 @@ pub fn run_case(
     // case is then reported as "bound").
     let mut units: Vec<(compile::Compiled, Vec<usize>, Vec<bool>)> = vec![];
     let mut bound = false;
-    match compile::compile_file(&case.model, &Options::new("model")) {
+    match compile::compile_file(&case.model, &options()) {
         Ok(c) => units.push((c, (0..sets.len()).collect(), vec![])),
         Err(crate::Error::NeedsValue { .. }) if bind => {
             bound = true;
@@ -283,7 +290,7 @@ pub fn run_case(
                 Err(e) => return fail_all(e.to_string()),
             };
             for (k, (ins, _)) in sets.iter().enumerate() {
-                match compile::compile_binding(&graph, ins, &Options::new("model")) {
+                match compile::compile_binding(&graph, ins, &options()) {
                     Ok((c, mask)) => units.push((c, vec![k], mask.unwrap_or_default())),
                     Err(e) => return fail_all(format!("{e} (with inputs bound)")),
                 }
@@ -368,6 +375,7 @@ pub fn check_paths(
     backends: &[Backend],
     tol: Tolerance,
     bind: bool,
+    scratch_guard: u64,
     print: &mut dyn FnMut(&CaseResult),
 ) -> Result<Vec<CaseResult>> {
     let mut all = vec![];
@@ -389,7 +397,7 @@ pub fn check_paths(
                 .unwrap_or(&c.dir)
                 .display()
                 .to_string();
-            for r in run_case(&c, &name, backends, tol, bind) {
+            for r in run_case(&c, &name, backends, tol, bind, scratch_guard) {
                 print(&r);
                 all.push(r);
             }

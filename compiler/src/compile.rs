@@ -54,6 +54,11 @@ pub struct Options {
     /// Resource limits (`--max-tensor-bytes`, `--max-nodes`, `--max-depth`,
     /// `--max-fold-bytes`).
     pub limits: Limits,
+    /// Bytes of unused guard after every scratch value (0: none; `--scratch-guard`). With a
+    /// guard, the C backend's output marks the scratch it is not using at each moment as
+    /// poisoned for AddressSanitizer (when compiled with it), so an overrun from one tensor
+    /// into its neighbour inside the scratch area is reported. For testing, not production.
+    pub scratch_guard: u64,
 }
 
 impl Options {
@@ -65,6 +70,7 @@ impl Options {
             disabled: vec![],
             keep_default_inputs: false,
             limits: Limits::default(),
+            scratch_guard: 0,
         }
     }
 }
@@ -213,7 +219,7 @@ pub fn compile_graph(mut g: Graph, opts: &Options) -> Result<Compiled> {
     if !opts.disabled.iter().any(|d| d == passes::DCE) {
         passes::dce(&mut model);
     }
-    let plan = passes::plan::plan(&mut model.graph, &model.ops)?;
+    let plan = passes::plan::plan(&mut model.graph, &model.ops, opts.scratch_guard)?;
     let program = crate::lower::lower(&opts.name, &model.graph, &model.ops, &plan)?;
     Ok(Compiled {
         model,

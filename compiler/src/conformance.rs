@@ -165,7 +165,12 @@ fn case_op(case: &Case) -> String {
     }
 }
 
-fn load_case(case: &Case, tags: &Tags, auto_bind: bool) -> Result<Loaded> {
+fn load_case(case: &Case, tags: &Tags, auto_bind: bool, scratch_guard: u64) -> Result<Loaded> {
+    let options = || {
+        let mut o = Options::new("model");
+        o.scratch_guard = scratch_guard;
+        o
+    };
     let mut sets = vec![];
     for ds in &case.data_sets {
         let ins: Vec<TestValue> = ds
@@ -192,7 +197,7 @@ fn load_case(case: &Case, tags: &Tags, auto_bind: bool) -> Result<Loaded> {
     };
     let graph = compile::load_graph(&case.model)?;
     let mut units = vec![];
-    let free = compile::compile_graph(graph.clone(), &Options::new("model"));
+    let free = compile::compile_graph(graph.clone(), &options());
     let bind = tags.bind || (auto_bind && matches!(free, Err(Error::NeedsValue { .. })));
     if bind {
         if free.is_ok() {
@@ -201,7 +206,7 @@ fn load_case(case: &Case, tags: &Tags, auto_bind: bool) -> Result<Loaded> {
             ));
         }
         for (ins, outs) in sets {
-            let (compiled, mask) = compile::compile_binding(&graph, &ins, &Options::new("model"))?;
+            let (compiled, mask) = compile::compile_binding(&graph, &ins, &options())?;
             let mask = mask.unwrap_or_default();
             let free: Vec<Tensor> = ins
                 .iter()
@@ -300,12 +305,15 @@ fn run_direct(unit: &Unit, b: Backend) -> Result<Vec<exec::RunResult>> {
 }
 
 /// Run every case under `root` on `backends`; `progress` gets a line per finished stage.
+/// `scratch_guard`: `Options::scratch_guard` for every compile.
+#[allow(clippy::too_many_arguments)]
 pub fn run_suite(
     root: &Path,
     manifest: &Manifest,
     backends: &[Backend],
     batch: usize,
     auto_bind: bool,
+    scratch_guard: u64,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<CaseReport>> {
     let cases = testdata::find_cases(root)?;
@@ -326,7 +334,7 @@ pub fn run_suite(
             bound: tags.bind,
             verdicts: BTreeMap::new(),
         };
-        let l = load_case(c, &tags, auto_bind);
+        let l = load_case(c, &tags, auto_bind, scratch_guard);
         if let Ok(l) = &l {
             rep.bound = l.bound;
         }

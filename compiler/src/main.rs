@@ -47,6 +47,10 @@ struct Spec {
     /// computed at run time).
     #[arg(long, value_name = "BYTES", default_value = "256M")]
     max_fold_bytes: String,
+    /// Leave this many unused bytes after every scratch tensor, and have the C output poison
+    /// the scratch it is not using for AddressSanitizer (a testing aid; see docs/fuzzing.md).
+    #[arg(long, value_name = "BYTES", default_value = "0")]
+    scratch_guard: String,
 }
 
 #[derive(Subcommand)]
@@ -91,6 +95,10 @@ enum Cmd {
         /// an emulator: KILN_EXEC_CC, KILN_EXEC_RUNNER (default qemu-user; see docs/cross.md).
         #[arg(long)]
         target: Option<String>,
+        /// Unused bytes after every scratch tensor, poisoned for AddressSanitizer in the C
+        /// output (with `KILN_EXEC_CFLAGS=-fsanitize=address`; see docs/fuzzing.md).
+        #[arg(long, value_name = "BYTES", default_value = "0")]
+        scratch_guard: String,
     },
     /// Run a conformance suite (ONNX backend-test layout) against a manifest on every backend.
     Conformance {
@@ -114,6 +122,9 @@ enum Cmd {
         /// results (bind tags, skip reasons) to this path, for review.
         #[arg(long)]
         write_manifest: Option<PathBuf>,
+        /// `--scratch-guard` for every case (with `KILN_EXEC_CFLAGS=-fsanitize=address`).
+        #[arg(long, value_name = "BYTES", default_value = "0")]
+        scratch_guard: String,
     },
     /// Run a model on .npy inputs and write .npy outputs.
     Run {
@@ -218,6 +229,7 @@ fn options(name: &str, spec: &Spec) -> Result<Options> {
         max_depth: spec.max_depth,
         max_fold_bytes: bytes("max-fold-bytes", &spec.max_fold_bytes)?,
     };
+    o.scratch_guard = bytes("scratch-guard", &spec.scratch_guard)?;
     Ok(o)
 }
 
@@ -279,8 +291,11 @@ fn real_main(cli: Cli) -> Result<i32> {
             stol,
             bind_inputs,
             target,
+            scratch_guard,
         } => {
             set_exec_target(target.as_deref())?;
+            let scratch_guard = kiln::limits::parse_bytes(&scratch_guard)
+                .map_err(|e| Error::Usage(format!("--scratch-guard: {e}")))?;
             let backends = Backend::parse_list(&backend)?;
             let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
             let results = check::check_paths(
@@ -288,6 +303,7 @@ fn real_main(cli: Cli) -> Result<i32> {
                 &backends,
                 Tolerance { rtol, atol, stol },
                 bind_inputs,
+                scratch_guard,
                 &mut |r| println!("{}", r.line()),
             )?;
             println!("{}", check::summary(&results));
@@ -304,7 +320,10 @@ fn real_main(cli: Cli) -> Result<i32> {
             report,
             verbose,
             write_manifest,
+            scratch_guard,
         } => {
+            let scratch_guard = kiln::limits::parse_bytes(&scratch_guard)
+                .map_err(|e| Error::Usage(format!("--scratch-guard: {e}")))?;
             use kiln::conformance::{self as conf, Verdict};
             let backends = Backend::parse_list(&backend)?;
             let text = std::fs::read_to_string(&manifest).map_err(|e| Error::io(&manifest, e))?;
@@ -321,6 +340,7 @@ fn real_main(cli: Cli) -> Result<i32> {
                 &backends,
                 batch,
                 write_manifest.is_some(),
+                scratch_guard,
                 &mut |s| eprintln!("[{:6.1} s] {s}", t0.elapsed().as_secs_f64()),
             )?;
             let secs = t0.elapsed().as_secs_f64();

@@ -166,7 +166,8 @@ fn native_artifacts_many_threads() {
 
 /// No global mutable state in what users link: the object (Cranelift) and the C backend's
 /// output (compiled with the system C compiler) hold code and read-only data only: no
-/// `.data`/`.bss` symbols of any kind (nm types D, d, B, b, C, G, g, S, s, V).
+/// `.data`/`.bss` symbols of any kind (nm types D, d, B, b, C, G, g, S, s, V); the Rust
+/// backend's output declares no mutable or interior-mutable statics.
 #[test]
 fn artifacts_have_no_writable_data() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -185,9 +186,25 @@ fn artifacts_have_no_writable_data() {
         let name = format!("m{k}");
         let c = kiln::compile::compile_file(m, &kiln::Options::new(&name)).unwrap();
         let mut objs = vec![];
-        for emit in [kiln::Emit::Object, kiln::Emit::C] {
+        for emit in [kiln::Emit::Object, kiln::Emit::C, kiln::Emit::Rust] {
             let files = kiln::compile::emit(&c.program, emit, &target).unwrap();
             kiln::compile::write_files(&out, &files).unwrap();
+        }
+        // The Rust output: no mutable statics, thread-locals, atomics or interior mutability.
+        let rs = std::fs::read_to_string(out.join(format!("{name}.rs"))).unwrap();
+        for bad in [
+            "static mut",
+            "thread_local",
+            "Atomic",
+            "Cell<",
+            "UnsafeCell",
+            "OnceLock",
+        ] {
+            assert!(
+                !rs.contains(bad),
+                "{name}.rs ({}) contains `{bad}`",
+                m.display()
+            );
         }
         objs.push(out.join(format!("{name}.o")));
         let c_obj = out.join(format!("{name}_c.o"));

@@ -674,6 +674,7 @@ fn check_compares_strings_maps_and_zipmap_references() {
         &backends(),
         kiln::check::Tolerance::default(),
         false,
+        0,
     );
     for r in &results {
         assert!(
@@ -696,6 +697,7 @@ fn check_compares_strings_maps_and_zipmap_references() {
         &[kiln::run::Backend::Interp],
         kiln::check::Tolerance::default(),
         false,
+        0,
     );
     match &results[0].outcome {
         kiln::check::Outcome::Fail(m) => assert!(m.contains("output 0"), "{m}"),

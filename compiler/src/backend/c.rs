@@ -70,6 +70,17 @@ pub fn emit_c(p: &Program) -> String {
         shims.append(&mut cx.shims);
         invalid |= cx.unsupported;
     }
+    // With a scratch guard: the scratch bytes the run needs (valid once kernel 0 has checked
+    // dims and lens), poisoned for AddressSanitizer between kernels.
+    let guard_len = if p.scratch_guard > 0 {
+        let mut cx = ExprCx::new(p, &[], "kiln_");
+        let (len, _) = cx.expr(&p.scratch_len);
+        helpers.append(&mut cx.helpers);
+        invalid |= cx.unsupported;
+        Some(len)
+    } else {
+        None
+    };
 
     let mut s = String::new();
     let _ = writeln!(
@@ -104,6 +115,9 @@ pub fn emit_c(p: &Program) -> String {
         // Unverified kir reached the backend: a Kiln bug. Refuse to compile.
         s.push_str("#error \"Kiln: the program failed kir verification\"\n\n");
     }
+    if guard_len.is_some() {
+        s.push_str(ASAN_MACROS);
+    }
     if !shims.is_empty() {
         s.push_str("/* kiln_shim math (exact, identical in every Kiln backend) */\n");
         for (f, t) in &shims {
@@ -135,6 +149,26 @@ pub fn emit_c(p: &Program) -> String {
         let _ = writeln!(s, "    (void){name}_weights;");
     }
     s.push_str("    (void)s;\n");
+    if let Some(len) = &guard_len {
+        // After kernel 0 has validated dims and lens, the whole scratch is poisoned; every
+        // kernel unpoisons the scratch buffers it uses while it runs, and all of the scratch
+        // is unpoisoned again before returning (on success or error).
+        s.push_str("    int poisoned = 0;\n");
+        for i in 0..p.kernels.len() {
+            let _ = writeln!(
+                s,
+                "    if ((status = {name}_k{i}(dims, inputs, outputs, s, lens)) != 0) goto done;"
+            );
+            if i == 0 {
+                let _ = writeln!(s, "    KILN_POISON(s, {len});\n    poisoned = 1;");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "done:\n    if (poisoned) KILN_UNPOISON(s, {len});\n    return status;\n}}"
+        );
+        return s;
+    }
     for i in 0..p.kernels.len() {
         let _ = writeln!(
             s,
@@ -238,11 +272,51 @@ fn emit_kernel(cx: &mut ExprCx, out: &mut String, index: usize, k: &Kernel) {
             buf.elem
         );
     }
+    // Scratch guard: this kernel's scratch buffers are addressable while it runs, exactly
+    // their bytes (not the alignment padding or the guard after them).
+    let mut guarded = vec![];
+    if p.scratch_guard > 0 && index > 0 {
+        for b in used_buffers(k) {
+            let Some(buf) = p.buffers.get(b.0 as usize) else {
+                continue;
+            };
+            if let BufKind::Scratch { .. } = buf.kind {
+                let (len, _) = cx.expr(&buf.len);
+                let bytes = format!("(size_t)({len}) * {}", buf.elem.size());
+                let _ = writeln!(out, "    KILN_UNPOISON(b{}, {bytes});", b.0);
+                guarded.push(format!("    KILN_POISON(b{}, {bytes});\n", b.0));
+            }
+        }
+    }
     let read = read_vars(k);
     let mut st = Stmts { cx, read: &read };
     st.block(out, &k.body, 1);
+    for g in guarded {
+        out.push_str(&g);
+    }
     out.push_str("    return 0;\n}\n\n");
 }
+
+/// Declarations for `Program::scratch_guard`: AddressSanitizer's poisoning calls when the
+/// file is compiled with it (gcc's `__SANITIZE_ADDRESS__`, clang's `__has_feature`), no-ops
+/// otherwise.
+const ASAN_MACROS: &str = "#include <stddef.h>\n\
+#if defined(__SANITIZE_ADDRESS__)\n\
+#define KILN_ASAN 1\n\
+#elif defined(__has_feature)\n\
+#if __has_feature(address_sanitizer)\n\
+#define KILN_ASAN 1\n\
+#endif\n\
+#endif\n\
+#ifdef KILN_ASAN\n\
+void __asan_poison_memory_region(void const volatile *addr, size_t size);\n\
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);\n\
+#define KILN_POISON(p, n) __asan_poison_memory_region((p), (size_t)(n))\n\
+#define KILN_UNPOISON(p, n) __asan_unpoison_memory_region((p), (size_t)(n))\n\
+#else\n\
+#define KILN_POISON(p, n) ((void)(p), (void)(n))\n\
+#define KILN_UNPOISON(p, n) ((void)(p), (void)(n))\n\
+#endif\n\n";
 
 struct Stmts<'c, 'a> {
     cx: &'c mut ExprCx<'a>,

@@ -420,6 +420,9 @@ pub struct Program {
     pub outputs: Vec<IoInfo>,
     /// String elements and class labels (empty for models without strings or ZipMap).
     pub strings: StringInfo,
+    /// Guard bytes after every scratch buffer (`Options::scratch_guard`); when non-zero the
+    /// C backend emits AddressSanitizer poisoning of the scratch not in use.
+    pub scratch_guard: u64,
 }
 
 /// What the caller needs to use string ids and class labels (`ir::strings`): the model's

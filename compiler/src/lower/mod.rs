@@ -213,6 +213,7 @@ pub fn eval_node(
         kernels: vec![KernelBuilder::new().finish("check"), kernel],
         weights,
         scratch_len: Expr::i64(0),
+        scratch_guard: 0,
         inputs: (0..n_in)
             .map(|i| IoInfo {
                 name: format!("in{i}"),
@@ -512,6 +513,7 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
         inputs,
         outputs,
         strings,
+        scratch_guard: plan.guard as u64,
     };
     if cfg!(debug_assertions) {
         kir::verify::verify(&p).map_err(Error::Internal)?;

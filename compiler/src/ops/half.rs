@@ -448,6 +448,7 @@ mod tests {
             inputs: vec![io("x", ie, 0)],
             outputs: vec![io("y", oe, 1)],
             strings: Default::default(),
+            scratch_guard: 0,
         };
         kir::verify::verify(&p).unwrap();
         let lens = [n as u64, n as u64, 0];

@@ -43,6 +43,9 @@ pub struct MemoryPlan {
     pub scratch_size: Dim,
     /// Largest total of scratch values live at once (bytes), when all sizes are known.
     pub lower_bound: Option<i64>,
+    /// Bytes left unused after every scratch value (`Options::scratch_guard`), where a
+    /// sanitizer build of the C output catches an overrun from one value into the next.
+    pub guard: i64,
 }
 
 pub const ALIGN: i64 = 64;
@@ -54,8 +57,14 @@ fn byte_size(t: &TensorType) -> Dim {
 }
 
 /// Plan `g` (whose nodes are in execution order). May add values for outputs that need a copy.
-pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>]) -> Result<MemoryPlan> {
+/// `guard` bytes (rounded up to `ALIGN`) follow every scratch value, unused by any other.
+pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>], guard: u64) -> Result<MemoryPlan> {
     let mut p = MemoryPlan::default();
+    let guard = u64::checked_next_multiple_of(guard, ALIGN as u64)
+        .and_then(|b| i64::try_from(b).ok())
+        .filter(|b| *b <= 1 << 30)
+        .ok_or_else(|| Error::Usage(format!("scratch guard of {guard} bytes is too large")))?;
+    p.guard = guard;
     for (i, v) in g.inputs.iter().enumerate() {
         p.storage.insert(*v, Storage::Input(i as u32));
     }
@@ -153,7 +162,7 @@ pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>]) -> Result<MemoryPlan> {
             g.value(*v).ty.as_ref().ok_or_else(|| {
                 Error::Internal(format!("value {} has no type", g.value(*v).name))
             })?;
-        items.push((*v, byte_size(t), *f, last[v]));
+        items.push((*v, byte_size(t).add(&Dim::known(guard)), *f, last[v]));
     }
     let probe = |d: &Dim| d.eval(&|_| 1 << 16).unwrap_or(i64::MAX);
     items.sort_by(|a, b| {

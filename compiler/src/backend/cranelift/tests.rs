@@ -30,6 +30,7 @@ impl Prog {
                 inputs: vec![],
                 outputs: vec![],
                 strings: Default::default(),
+                scratch_guard: 0,
             },
             validation: None,
         }

@@ -43,6 +43,7 @@ impl Pb {
                 inputs: vec![],
                 outputs: vec![],
                 strings: Default::default(),
+                scratch_guard: 0,
             },
             kernels: vec![],
         }
@@ -490,4 +491,83 @@ fn request_files_round_trip() {
     );
     let (res, complete) = decode_responses(&resp[..resp.len() - 9], &reqs);
     assert!(!complete && res.is_empty());
+}
+
+/// `Program::scratch_guard`: a kernel that writes one element past its scratch tensor, into
+/// the neighbour that starts right after it in the same scratch area. ASan sees nothing
+/// without the guard (the driver allocates the scratch as one block); with it (guard bytes
+/// between the tensors, as the planner leaves them, and the C output poisoning all scratch
+/// but the bytes of the tensors the running kernel uses) the write is reported. The
+/// interpreter catches it too.
+#[test]
+fn scratch_guard_reports_an_overrun_under_asan() {
+    if !have_tools() {
+        return;
+    }
+    use ops::fixed;
+    let build = |guard: u64| {
+        let mut pb = Pb::new(if guard > 0 { "guarded" } else { "plain" });
+        let x = pb.input("x", Scalar::F32, fixed(16));
+        let a = pb.scratch("a", Scalar::F32, Expr::i64(16));
+        if guard > 0 {
+            // What the planner leaves after every value: bytes no buffer uses.
+            pb.scratch("guard", Scalar::U8, Expr::i64(guard as i64));
+        }
+        let b = pb.scratch("b", Scalar::F32, Expr::i64(16));
+        let y = pb.output("y", Scalar::F32, fixed(16));
+        pb.kernel("overrun", |k| {
+            k.loop_(Expr::i64(0), Expr::i64(16), |k, i| {
+                k.store(b, i.clone(), kb::load(x, i))
+            });
+            // a[16] is b[0]: 17 stores into a tensor of 16.
+            k.loop_(Expr::i64(0), Expr::i64(17), |k, i| {
+                k.store(a, i, Expr::imm(Scalar::F32, 1.0))
+            });
+        });
+        pb.kernel("copy", |k| {
+            k.loop_(Expr::i64(0), Expr::i64(16), |k, i| {
+                k.store(y, i.clone(), kb::load(b, i))
+            });
+        });
+        let mut p = pb.finish();
+        p.scratch_guard = guard;
+        p
+    };
+    let x: Vec<u8> = (0..16).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let opts = ExecOptions {
+        cflags: vec![
+            "-fsanitize=address".into(),
+            "-fno-omit-frame-pointer".into(),
+        ],
+        ..ExecOptions::from_env()
+    };
+    let plain = build(0);
+    let req = request(&plain, &[], vec![x.clone()]);
+    let mut out = vec![0u8; 64];
+    let mut scratch = vec![0u8; req.lens[2] as usize];
+    let mut mem = Memory {
+        inputs: vec![&req.inputs[0]],
+        outputs: vec![&mut out],
+        scratch: &mut scratch,
+    };
+    assert!(
+        interp::run(&plain, &req.dims, &req.lens, &mut mem).is_err(),
+        "the interpreter checks every access against its own buffer"
+    );
+    let run = |p: &Program| {
+        let req = request(p, &[], vec![x.clone()]);
+        run_native_batch_with(
+            NativeBackend::C,
+            &[(p, None, std::slice::from_ref(&req))],
+            &opts,
+        )
+        .unwrap()
+        .pop()
+        .unwrap()
+    };
+    // Without the guard the store lands in b (b[0] becomes 1.0) and nothing is reported.
+    let r = run(&plain).unwrap_or_else(|e| panic!("no ASan report expected: {e}"));
+    assert_eq!(&r[0].outputs[0][..4], &1.0f32.to_le_bytes());
+    let e = run(&build(64)).expect_err("ASan must report the overrun");
+    assert!(e.to_string().contains("use-after-poison"), "{e}");
 }
