@@ -84,9 +84,12 @@ run() {
   local log=target/fuzz-logs/$t-$(date -u +%Y%m%dT%H%M%S).log
   echo "fuzz: $t for ${secs}s (log $log)"
   local rc=0
-  "$(bin "$t")" "$corpus/$t" -max_total_time="$secs" -jobs=1 -workers=1 -timeout=30 \
+  # From target/fuzz-logs: -fork and -jobs write their workers' fuzz-N.log to the directory.
+  local b
+  b=$(bin "$t")
+  (cd target/fuzz-logs && "$b" "$corpus/$t" -max_total_time="$secs" -timeout=30 \
     -rss_limit_mb=3072 -max_len=262144 -print_final_stats=1 \
-    -artifact_prefix="$artifacts/$t/" "$@" >"$log" 2>&1 || rc=$?
+    -artifact_prefix="$artifacts/$t/" "$@") >"$log" 2>&1 || rc=$?
   grep -E '^(#[0-9]+.*(DONE|pulse|NEW)|stat::number_of_executed_units|stat::average_exec_per_sec)' "$log" | tail -3 || true
   if [ $rc -ne 0 ]; then
     echo "fuzz: $t FAILED (exit $rc); its end:"
