@@ -44,7 +44,7 @@ if [ -d "$KILN_MODELS" ]; then
   # Through the C backend under ASan + UBSan, with guard bytes between scratch tensors that
   # the generated code keeps poisoned (docs/fuzzing.md, "Items 2 and 5").
   step "kiln check shared models (C backend, ASan + UBSan, scratch guard)" env \
-    KILN_EXEC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+    KILN_EXEC_CFLAGS="-march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
     "$kiln" check "${models[@]}" --backend c --scratch-guard 64
 else
   echo "=== shared models: skipped: $KILN_MODELS is absent"
@@ -55,8 +55,10 @@ step "kiln conformance (all backends)" "$kiln" conformance target/conformance --
 # Every passing case again through the C backend under AddressSanitizer and UBSan: generated
 # code never reads or writes out of bounds and never hits undefined behaviour. With a scratch
 # guard, an overrun from one tensor into its neighbour inside the scratch area is caught too.
+# -march=native: on AVX2 + FMA hosts the C output calls the shim's GEMM kernel (the other C
+# steps compile its fallback loops), so both paths run.
 step "kiln conformance (C backend, ASan + UBSan, scratch guard)" env \
-  KILN_EXEC_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+  KILN_EXEC_CFLAGS="-march=native -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   "$kiln" conformance target/conformance --backend c --manifest tests/conformance/manifest.txt \
   --scratch-guard 64
 # Kiln's own ai.onnx.ml models (pinned scikit-learn, skl2onnx, onnxmltools, xgboost, lightgbm,

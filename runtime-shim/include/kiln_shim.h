@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define KILN_SHIM_ABI_VERSION 1u
+#define KILN_SHIM_ABI_VERSION 2u
 
 uint32_t kiln_shim_abi_version(void);
 float kiln_shim_expf(float);
@@ -53,6 +53,13 @@ float kiln_shim_fmodf(float, float);
 double kiln_shim_fmod(double, double);
 float kiln_shim_fmaf(float, float, float);
 double kiln_shim_fma(double, double, double);
+
+/* f32 GEMM used by generated code (see runtime-shim/src/gemm.rs for the contract):
+ * C[i,j] = (accumulate ? C[i,j] : 0), then fma(A[i,p], B[p,j], C[i,j]) for p in order, with
+ * A[i,p] = a[i*a_rs + p*a_cs], B[p,j] = b[p*b_rs + j*b_cs], C[i,j] = c[i*c_rs + j].
+ * Arguments: m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, accumulate. AVX2 + FMA code on
+ * x86_64 (call it only on CPUs with both), plain loops elsewhere; the same bits either way. */
+void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t, int32_t);
 
 #ifdef __cplusplus
 }

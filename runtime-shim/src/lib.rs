@@ -36,6 +36,7 @@ mod exp_log;
 mod fma;
 mod fmod;
 mod fp;
+pub mod gemm;
 mod hyperbolic;
 mod invtrig;
 mod math32;
@@ -54,7 +55,7 @@ pub use math32::{
 pub use trig::{cos, sin, tan};
 
 /// Version of the C ABI below (bumped when a signature or a result changes).
-pub const KILN_SHIM_ABI_VERSION: u32 = 1;
+pub const KILN_SHIM_ABI_VERSION: u32 = 2;
 
 /// Panic handler for the standalone no_std staticlib build. Nothing in the crate panics;
 /// this only satisfies the linker. The rlib has none (the final binary provides it).
@@ -76,6 +77,23 @@ pub extern "C" fn rust_eh_personality() {}
 
 // ---- C ABI exports (one line per signature: tests/header.rs checks them against
 // ---- include/kiln_shim.h) ----
+
+/// The f32 GEMM of generated code (`gemm` module for the contract): AVX2 + FMA code on
+/// x86_64 (Kiln calls it only for targets with both), the plain loops elsewhere, with the
+/// same bits either way. Sizes below zero count as zero; `accumulate` is 0 or 1.
+///
+/// # Safety
+/// As `gemm::sgemm_portable`; on x86_64 the CPU must have AVX2 and FMA.
+#[rustfmt::skip]
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, c: *mut f32, c_rs: i64, accumulate: i32) {
+    let (m, n, k) = (m.max(0) as usize, n.max(0) as usize, k.max(0) as usize);
+    let (a_rs, a_cs, b_rs, b_cs, c_rs) = (a_rs as isize, a_cs as isize, b_rs as isize, b_cs as isize, c_rs as isize);
+    #[cfg(target_arch = "x86_64")]
+    gemm::sgemm_avx2(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, accumulate != 0);
+    #[cfg(not(target_arch = "x86_64"))]
+    gemm::sgemm_portable(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, accumulate != 0);
+}
 
 /// Returns `KILN_SHIM_ABI_VERSION`.
 #[no_mangle]

@@ -19,6 +19,10 @@ fn c_type_of_rust(t: &str) -> String {
         "f32" => "float",
         "f64" => "double",
         "u32" => "uint32_t",
+        "i32" => "int32_t",
+        "i64" => "int64_t",
+        "*const f32" => "const float *",
+        "*mut f32" => "float *",
         other => panic!("no C spelling for Rust type `{other}` in an exported signature"),
     }
     .to_string()
@@ -36,8 +40,8 @@ fn rust_exports(src: &str, file: &str, out: &mut BTreeSet<Sig>) {
             continue;
         }
         assert!(
-            t.starts_with("pub extern \"C\" fn "),
-            "{file}:{}: exported function must be `pub extern \"C\" fn`",
+            t.starts_with("pub extern \"C\" fn ") || t.starts_with("pub unsafe extern \"C\" fn "),
+            "{file}:{}: exported function must be `pub (unsafe) extern \"C\" fn`",
             i + 1
         );
         assert!(
@@ -63,12 +67,11 @@ fn rust_exports(src: &str, file: &str, out: &mut BTreeSet<Sig>) {
             .map(|p| c_type_of_rust(p.split(':').nth(1).expect("param type")))
             .collect();
         let after = &rest[close + 1..];
-        let ret = after
-            .split("->")
-            .nth(1)
-            .map(|r| r.split('{').next().unwrap())
-            .expect("return type");
-        out.insert((name, c_type_of_rust(ret), params));
+        let ret = match after.split("->").nth(1) {
+            Some(r) => c_type_of_rust(r.split('{').next().unwrap()),
+            None => "void".to_string(),
+        };
+        out.insert((name, ret, params));
     }
 }
 
@@ -126,8 +129,8 @@ fn header_matches_exports() {
         only_rs.is_empty() && only_h.is_empty(),
         "header and crate disagree:\n  exported but not declared: {only_rs:?}\n  declared but not exported: {only_h:?}"
     );
-    // 18 functions in two precisions, plus the version query
-    assert_eq!(exports.len(), 37);
+    // 18 functions in two precisions, the version query and the f32 GEMM
+    assert_eq!(exports.len(), 38);
     assert!(header.contains("#ifndef KILN_SHIM_H") && header.contains("#define KILN_SHIM_H"));
     assert!(header.contains("#include <stdint.h>"));
 }

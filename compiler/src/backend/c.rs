@@ -63,12 +63,14 @@ pub fn emit_c(p: &Program) -> String {
     let mut shims = BTreeSet::new();
     let mut kernels = String::new();
     let mut invalid = false;
+    let mut sgemm = false;
     for (i, k) in p.kernels.iter().enumerate() {
         let mut cx = ExprCx::new(p, &k.vars, "kiln_");
         emit_kernel(&mut cx, &mut kernels, i, k);
         helpers.append(&mut cx.helpers);
         shims.append(&mut cx.shims);
         invalid |= cx.unsupported;
+        sgemm |= cx.sgemm;
     }
     // With a scratch guard: the scratch bytes the run needs (valid once kernel 0 has checked
     // dims and lens), poisoned for AddressSanitizer between kernels.
@@ -127,6 +129,15 @@ pub fn emit_c(p: &Program) -> String {
         }
         s.push('\n');
     }
+    if sgemm {
+        let _ = writeln!(
+            s,
+            "/* kiln_shim f32 GEMM (runtime-shim/src/gemm.rs): the same bits as the loops under #else */\n\
+             #if {SGEMM_C_CONDITION}\n\
+             void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
+             const float *, int64_t, int64_t, float *, int64_t, int32_t);\n#endif\n"
+        );
+    }
     if !helpers.is_empty() {
         s.push_str(&helper_defs(&helpers, "kiln_"));
         s.push('\n');
@@ -179,6 +190,10 @@ pub fn emit_c(p: &Program) -> String {
     s
 }
 
+/// When the C output calls the shim's GEMM kernel instead of its fallback loops.
+const SGEMM_C_CONDITION: &str =
+    "defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)";
+
 /// `bytes` as the lines of a C string literal initializer (exactly `bytes.len()` chars, no
 /// terminating NUL is stored: legal C for an array of exactly that size). Printable ASCII is
 /// kept (except `"`, `\` and `?`, against trigraphs); every other byte is a three-digit octal
@@ -221,6 +236,7 @@ fn used_buffers(k: &Kernel) -> BTreeSet<BufId> {
                     stores(then, used);
                     stores(els, used);
                 }
+                Stmt::Gemm { fallback, .. } => stores(fallback, used),
                 _ => {}
             }
         }
@@ -399,6 +415,40 @@ impl Stmts<'_, '_> {
                 }
                 Stmt::Fail(status) => {
                     let _ = writeln!(out, "{ind}return {};", status.code());
+                }
+                Stmt::Gemm { call, fallback } => {
+                    // The shim's kernel where the C compiler targets AVX2 + FMA; the same
+                    // bits from the fallback loops elsewhere.
+                    self.cx.sgemm = true;
+                    let g = call.as_ref();
+                    let mut e = |x: &Expr| self.cx.expr(x).0;
+                    let args = [
+                        e(&g.m),
+                        e(&g.n),
+                        e(&g.k),
+                        format!(
+                            "(const float *)(const void *)b{} + ({})",
+                            g.a.0,
+                            e(&g.a_off)
+                        ),
+                        e(&g.a_rs),
+                        e(&g.a_cs),
+                        format!(
+                            "(const float *)(const void *)b{} + ({})",
+                            g.b.0,
+                            e(&g.b_off)
+                        ),
+                        e(&g.b_rs),
+                        e(&g.b_cs),
+                        format!("(float *)(void *)b{} + ({})", g.c.0, e(&g.c_off)),
+                        e(&g.c_rs),
+                        (g.accumulate as i32).to_string(),
+                    ];
+                    let _ = writeln!(out, "#if {SGEMM_C_CONDITION}");
+                    let _ = writeln!(out, "{ind}kiln_shim_sgemm_avx2({});", args.join(", "));
+                    let _ = writeln!(out, "#else\n{ind}{{");
+                    self.block(out, fallback, depth + 1);
+                    let _ = writeln!(out, "{ind}}}\n#endif");
                 }
             }
         }

@@ -175,6 +175,7 @@ fn used_buffers(k: &Kernel) -> BTreeSet<u32> {
                     stores(then, used);
                     stores(els, used);
                 }
+                Stmt::Gemm { fallback, .. } => stores(fallback, used),
                 _ => {}
             }
         }
@@ -269,6 +270,46 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
             }
             Stmt::Fail(st) => {
                 let _ = writeln!(out, "{ind}return {};", st.code());
+            }
+            Stmt::Gemm { call, fallback } => {
+                // The shim's kernel when the crate is built for AVX2 + FMA; the same bits from
+                // the fallback loops otherwise.
+                let g = call.as_ref();
+                let mut e = |x: &Expr| cx.expr(x).0;
+                let args = [
+                    e(&g.m),
+                    e(&g.n),
+                    e(&g.k),
+                    format!(
+                        "(b{} as *const f32).wrapping_offset(({}) as isize)",
+                        g.a.0,
+                        e(&g.a_off)
+                    ),
+                    e(&g.a_rs),
+                    e(&g.a_cs),
+                    format!(
+                        "(b{} as *const f32).wrapping_offset(({}) as isize)",
+                        g.b.0,
+                        e(&g.b_off)
+                    ),
+                    e(&g.b_rs),
+                    e(&g.b_cs),
+                    format!(
+                        "(b{} as *mut f32).wrapping_offset(({}) as isize)",
+                        g.c.0,
+                        e(&g.c_off)
+                    ),
+                    e(&g.c_rs),
+                    format!("{}i32", g.accumulate as i32),
+                ];
+                let _ = writeln!(
+                    out,
+                    "{ind}if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx2\", target_feature = \"fma\")) {{\n\
+                     {ind}    kiln_shim::kiln_shim_sgemm_avx2({});\n{ind}}} else {{",
+                    args.join(", ")
+                );
+                block(cx, out, fallback, depth + 1);
+                let _ = writeln!(out, "{ind}}}");
             }
         }
     }

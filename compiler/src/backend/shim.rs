@@ -31,6 +31,7 @@ pub fn shim_sources() -> Vec<(&'static str, &'static str)> {
         ("fma.rs", include_str!("../../../runtime-shim/src/fma.rs")),
         ("fmod.rs", include_str!("../../../runtime-shim/src/fmod.rs")),
         ("fp.rs", include_str!("../../../runtime-shim/src/fp.rs")),
+        ("gemm.rs", include_str!("../../../runtime-shim/src/gemm.rs")),
         (
             "hyperbolic.rs",
             include_str!("../../../runtime-shim/src/hyperbolic.rs"),

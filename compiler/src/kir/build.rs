@@ -214,6 +214,52 @@ impl KernelBuilder {
             els: e,
         });
     }
+    /// `Stmt::Gemm` for `call`, with its fallback loops (the contract of `GemmCall`).
+    pub fn gemm(&mut self, call: GemmCall) {
+        self.blocks.push(vec![]);
+        let g = &call;
+        self.loop_(Expr::i64(0), g.m.clone(), |kb, i| {
+            kb.loop_(Expr::i64(0), g.n.clone(), |kb, j| {
+                let ci = add(
+                    g.c_off.clone(),
+                    add(mul(i.clone(), g.c_rs.clone()), j.clone()),
+                );
+                let ci = kb.let_(Scalar::I64, ci);
+                let init = if g.accumulate {
+                    load(g.c, ci.clone())
+                } else {
+                    Expr::imm(Scalar::F32, 0.0)
+                };
+                let acc = kb.let_mut(Scalar::F32, init);
+                kb.loop_(Expr::i64(0), g.k.clone(), |kb, p| {
+                    let av = load(
+                        g.a,
+                        add(
+                            g.a_off.clone(),
+                            add(
+                                mul(i.clone(), g.a_rs.clone()),
+                                mul(p.clone(), g.a_cs.clone()),
+                            ),
+                        ),
+                    );
+                    let bv = load(
+                        g.b,
+                        add(
+                            g.b_off.clone(),
+                            add(mul(p, g.b_rs.clone()), mul(j.clone(), g.b_cs.clone())),
+                        ),
+                    );
+                    kb.set(acc, fma(av, bv, Expr::Var(acc)));
+                });
+                kb.store(g.c, ci, Expr::Var(acc));
+            });
+        });
+        let fallback = self.blocks.pop().expect("gemm block");
+        self.push(Stmt::Gemm {
+            call: Box::new(call),
+            fallback,
+        });
+    }
     pub fn is_empty(&self) -> bool {
         self.blocks.len() == 1 && self.blocks[0].is_empty()
     }

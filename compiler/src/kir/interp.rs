@@ -566,6 +566,12 @@ impl Ctx<'_, '_> {
                     }
                 }
                 Stmt::Fail(st) => return Ok(Flow::Fail(*st)),
+                // The fallback is the definition (every access bounds-checked).
+                Stmt::Gemm { fallback, .. } => {
+                    if let Flow::Fail(st) = self.block(fallback)? {
+                        return Ok(Flow::Fail(st));
+                    }
+                }
             }
         }
         Ok(Flow::Next)

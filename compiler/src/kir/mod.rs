@@ -327,6 +327,77 @@ pub enum Stmt {
     },
     /// Return `status` (non-zero) from the kernel, and so from the entry.
     Fail(Status),
+    /// An f32 matrix multiply (`GemmCall`) that a backend may run as a call to an optimised
+    /// kernel of the runtime shim, or else as `fallback`: plain statements (built by
+    /// `KernelBuilder::gemm`) that compute exactly the same bits. The interpreter and
+    /// `verify` treat it as `fallback`.
+    Gemm {
+        call: Box<GemmCall>,
+        fallback: Vec<Stmt>,
+    },
+}
+
+/// `C[i, j] = (accumulate ? C[i, j] : +0)`, then `fma(A[i, p], B[p, j], C[i, j])` for
+/// `p` in `0..k` in order, for `i < m`, `j < n`, where `A[i, p] = a[a_off + i a_rs + p a_cs]`,
+/// `B[p, j] = b[b_off + p b_rs + j b_cs]`, `C[i, j] = c[c_off + i c_rs + j]` (element
+/// indices, I64 expressions). All three buffers are f32; `c` never overlaps `a` or `b`.
+/// The contract of `kiln_shim_sgemm_avx2` (runtime-shim/src/gemm.rs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GemmCall {
+    pub m: Expr,
+    pub n: Expr,
+    pub k: Expr,
+    pub a: BufId,
+    pub a_off: Expr,
+    pub a_rs: Expr,
+    pub a_cs: Expr,
+    pub b: BufId,
+    pub b_off: Expr,
+    pub b_rs: Expr,
+    pub b_cs: Expr,
+    pub c: BufId,
+    pub c_off: Expr,
+    pub c_rs: Expr,
+    pub accumulate: bool,
+}
+
+impl GemmCall {
+    /// Every expression of the call, in argument order.
+    pub fn exprs(&self) -> [&Expr; 11] {
+        [
+            &self.m,
+            &self.n,
+            &self.k,
+            &self.a_off,
+            &self.a_rs,
+            &self.a_cs,
+            &self.b_off,
+            &self.b_rs,
+            &self.b_cs,
+            &self.c_off,
+            &self.c_rs,
+        ]
+    }
+    /// The same call with `f` applied to every expression.
+    pub fn map_exprs(&self, f: &mut dyn FnMut(&Expr) -> Expr) -> GemmCall {
+        GemmCall {
+            m: f(&self.m),
+            n: f(&self.n),
+            k: f(&self.k),
+            a: self.a,
+            a_off: f(&self.a_off),
+            a_rs: f(&self.a_rs),
+            a_cs: f(&self.a_cs),
+            b: self.b,
+            b_off: f(&self.b_off),
+            b_rs: f(&self.b_rs),
+            b_cs: f(&self.b_cs),
+            c: self.c,
+            c_off: f(&self.c_off),
+            c_rs: f(&self.c_rs),
+            accumulate: self.accumulate,
+        }
+    }
 }
 
 /// Status codes returned by the entry (also listed in the generated header).
@@ -558,6 +629,12 @@ pub fn visit_stmts(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
                 visit_stmts(els, f);
             }
             Stmt::Fail(_) => {}
+            Stmt::Gemm { call, fallback } => {
+                for e in call.exprs() {
+                    visit_expr(e, f);
+                }
+                visit_stmts(fallback, f);
+            }
         }
     }
 }

@@ -87,6 +87,29 @@ fn block(s: &mut String, k: &Kernel, body: &[Stmt], depth: usize) {
             Stmt::Fail(st) => {
                 let _ = writeln!(s, "{ind}fail {st:?}");
             }
+            Stmt::Gemm { call: g, fallback } => {
+                let _ = writeln!(
+                    s,
+                    "{ind}gemm m={} n={} k={} a=b{}[{} + i*{} + p*{}] b=b{}[{} + p*{} + j*{}] c=b{}[{} + i*{} + j]{} else {{",
+                    expr(&g.m),
+                    expr(&g.n),
+                    expr(&g.k),
+                    g.a.0,
+                    expr(&g.a_off),
+                    expr(&g.a_rs),
+                    expr(&g.a_cs),
+                    g.b.0,
+                    expr(&g.b_off),
+                    expr(&g.b_rs),
+                    expr(&g.b_cs),
+                    g.c.0,
+                    expr(&g.c_off),
+                    expr(&g.c_rs),
+                    if g.accumulate { " accumulate" } else { "" }
+                );
+                block(s, k, fallback, depth + 1);
+                let _ = writeln!(s, "{ind}}}");
+            }
         }
     }
 }

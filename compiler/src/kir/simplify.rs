@@ -29,6 +29,10 @@ fn block(body: Vec<Stmt>, subst: &[(VarId, Expr)]) -> Vec<Stmt> {
                 els: block(els, subst),
             }),
             Stmt::Fail(st) => out.push(Stmt::Fail(st)),
+            Stmt::Gemm { call, fallback } => out.push(Stmt::Gemm {
+                call: Box::new(call.map_exprs(&mut |e| expr(e.clone(), subst))),
+                fallback: block(fallback, subst),
+            }),
             Stmt::Loop {
                 var,
                 start,

@@ -232,6 +232,27 @@ fn verify_block(
                     return Err("fail with status ok".into());
                 }
             }
+            Stmt::Gemm { call, fallback } => {
+                for e in call.exprs() {
+                    if check_expr(p, k, e, scope)? != Scalar::I64 {
+                        return Err("gemm size, offset or stride not i64".into());
+                    }
+                }
+                for b in [call.a, call.b, call.c] {
+                    let buf = p.buffers.get(b.0 as usize).ok_or("unknown gemm buffer")?;
+                    if buf.elem != Scalar::F32 {
+                        return Err(format!("gemm on {} buffer {}", buf.elem, buf.name));
+                    }
+                }
+                if call.c == call.a || call.c == call.b {
+                    return Err("gemm output is also an operand".into());
+                }
+                let c = &p.buffers[call.c.0 as usize];
+                if matches!(c.kind, BufKind::Input(_) | BufKind::Weight { .. }) {
+                    return Err(format!("gemm into read-only buffer {}", c.name));
+                }
+                verify_block(p, k, fallback, scope)?;
+            }
         }
     }
     for v in declared {
@@ -249,6 +270,7 @@ fn visit_sets(body: &[Stmt], f: &mut dyn FnMut(VarId)) {
                 visit_sets(then, f);
                 visit_sets(els, f);
             }
+            Stmt::Gemm { fallback, .. } => visit_sets(fallback, f),
             _ => {}
         }
     }

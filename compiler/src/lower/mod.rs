@@ -497,6 +497,7 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
             None => {}
         }
     }
+    let weights = compact_weights(&mut buffers, &weights, &kernels);
     let strings = StringInfo {
         table: g.strings.clone(),
         inputs: g.inputs.iter().map(is_string).collect(),
@@ -519,6 +520,66 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
         kir::verify::verify(&p).map_err(Error::Internal)?;
     }
     Ok(p)
+}
+
+/// The weight blob with only the weight buffers some kernel reads (64-byte aligned, in
+/// buffer order), moving their offsets. Constants that were only needed at compile time (a
+/// Reshape's shape, Slice bounds) or that a lowering replaced with its own layout (a Gemm's
+/// B pre-transposed) are dropped: their buffers become empty.
+fn compact_weights(buffers: &mut [Buffer], weights: &[u8], kernels: &[kir::Kernel]) -> Vec<u8> {
+    use kir::Stmt;
+    let mut used = vec![false; buffers.len()];
+    fn stores(body: &[Stmt], used: &mut [bool]) {
+        for s in body {
+            match s {
+                Stmt::Store { buf, .. } => used[buf.0 as usize] = true,
+                Stmt::Loop { body, .. } => stores(body, used),
+                Stmt::If { then, els, .. } => {
+                    stores(then, used);
+                    stores(els, used);
+                }
+                Stmt::Gemm { fallback, .. } => stores(fallback, used),
+                _ => {}
+            }
+        }
+    }
+    for k in kernels {
+        kir::visit_stmts(&k.body, &mut |e| {
+            if let Expr::Load(b, _) = e {
+                if let Some(u) = used.get_mut(b.0 as usize) {
+                    *u = true;
+                }
+            }
+        });
+        stores(&k.body, &mut used);
+    }
+    let mut out = vec![];
+    for (b, u) in buffers.iter_mut().zip(used) {
+        let BufKind::Weight { offset } = b.kind else {
+            continue;
+        };
+        let bytes = b.len.as_const_i64().unwrap_or(0).max(0) as usize * b.elem.size();
+        let start = offset as usize;
+        match weights.get(start..start + bytes) {
+            Some(data) if u => {
+                while !out.len().is_multiple_of(64) {
+                    out.push(0);
+                }
+                b.kind = BufKind::Weight {
+                    offset: out.len() as u64,
+                };
+                out.extend_from_slice(data);
+            }
+            _ => {
+                b.kind = BufKind::Weight { offset: 0 };
+                b.len = Expr::i64(0);
+            }
+        }
+    }
+    while !out.len().is_multiple_of(64) {
+        out.push(0);
+    }
+    out
 }
 
 /// Append arrays added through `LowerCx::weight` to the weight blob (64-byte aligned).

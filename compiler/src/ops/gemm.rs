@@ -7,7 +7,7 @@ use super::{tt, Attrs, InferCx, Op, NUMERIC};
 use crate::error::Result;
 use crate::ir::TensorType;
 use crate::kir::build::{self, fma};
-use crate::kir::{BinOp, Expr, Scalar};
+use crate::kir::{BinOp, Expr, GemmCall, Scalar};
 use crate::lower::LowerCx;
 
 #[derive(Debug)]
@@ -109,6 +109,67 @@ impl Op for Gemm {
         let k_dim = if self.trans_a { a.dim(0) } else { a.dim(1) };
         let (ta, tb) = (self.trans_a, self.trans_b);
         let (alpha, beta) = (self.alpha as f64, self.beta as f64);
+        if t == Scalar::F32 {
+            // The product through a GEMM (same bits as the loops below), then alpha and C.
+            let (a1, b1) = (a.dim(1), b.dim(1));
+            let one = || Expr::i64(1);
+            let (a_rs, a_cs) = if ta { (one(), a1) } else { (a1, one()) };
+            let (mut b_buf, (mut b_rs, mut b_cs)) =
+                (b.buf, if tb { (one(), b1) } else { (b1, one()) });
+            // A constant B stored [N, K] (transB, as nn.Linear exports it) is transposed at
+            // compile time, so the kernel reads its rows in place instead of packing them on
+            // every call. The original is dropped from the blob (`compact_weights`).
+            if let (true, Some(w)) = (tb, cx.konst(1)) {
+                if let [n, k] = w.shape[..] {
+                    let (n, k) = (n as usize, k as usize);
+                    let src = w.bytes();
+                    let mut bt = vec![0u8; src.len()];
+                    for j in 0..n {
+                        for p in 0..k {
+                            let (s, d) = ((j * k + p) * 4, (p * n + j) * 4);
+                            bt[d..d + 4].copy_from_slice(&src[s..s + 4]);
+                        }
+                    }
+                    b_buf = cx.weight("b_t", Scalar::F32, bt);
+                    (b_rs, b_cs) = (Expr::i64(n as i64), one());
+                }
+            }
+            cx.kb.gemm(GemmCall {
+                m: y.dim(0),
+                n: y.dim(1),
+                k: k_dim,
+                a: a.buf,
+                a_off: Expr::i64(0),
+                a_rs,
+                a_cs,
+                b: b_buf,
+                b_off: Expr::i64(0),
+                b_rs,
+                b_cs,
+                c: y.buf,
+                c_off: Expr::i64(0),
+                c_rs: y.dim(1),
+                accumulate: false,
+            });
+            if alpha != 1.0 || c.is_some() {
+                cx.kb.loops(&y.dims(), |kb, idx| {
+                    let at = build::linear(idx, &y.strides());
+                    let mut v = build::load(y.buf, at.clone());
+                    if alpha != 1.0 {
+                        v = build::binary(BinOp::Mul, v, Expr::imm(t, alpha));
+                    }
+                    if let Some(c) = &c {
+                        let mut cv = broadcast::load(c, idx);
+                        if beta != 1.0 {
+                            cv = build::binary(BinOp::Mul, cv, Expr::imm(t, beta));
+                        }
+                        v = build::binary(BinOp::Add, v, cv);
+                    }
+                    kb.store(y.buf, at, v);
+                });
+            }
+            return Ok(());
+        }
         cx.kb.loops(&y.dims(), |kb, idx| {
             let (m, n) = (idx[0].clone(), idx[1].clone());
             let acc = kb.let_mut(t, Expr::imm(t, 0.0));

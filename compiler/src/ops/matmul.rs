@@ -8,7 +8,7 @@ use super::{tt, Attrs, InferCx, Op, NUMERIC};
 use crate::error::Result;
 use crate::ir::{Dim, TensorType};
 use crate::kir::build;
-use crate::kir::Expr;
+use crate::kir::{Expr, GemmCall, Scalar};
 use crate::lower::{LowerCx, TensorRef};
 
 #[derive(Debug)]
@@ -109,6 +109,42 @@ impl Op for MatMul {
             build::mul(a.dim(ra - 2), k.clone()),
             build::mul(k.clone(), b.dim(rb - 1)),
         );
+        if t == Scalar::F32 {
+            // One GEMM per batch index (same bits as the loops below: k-ordered Fma from +0).
+            let ys = y.strides();
+            let mn = build::mul(a.dim(ra - 2), b.dim(rb - 1));
+            cx.kb.loops(&y.dims()[..batch_rank], |kb, bidx| {
+                let a_off = build::mul(broadcast::index(&ab, bidx), mk.clone());
+                let b_off = build::mul(broadcast::index(&bb, bidx), kn.clone());
+                let c_off = if batch_rank == 0 {
+                    Expr::i64(0)
+                } else {
+                    build::mul(
+                        build::linear(bidx, &build::strides(&y.dims()[..batch_rank])),
+                        mn.clone(),
+                    )
+                };
+                debug_assert_eq!(ys.len(), batch_rank + 2);
+                kb.gemm(GemmCall {
+                    m: a.dim(ra - 2),
+                    n: b.dim(rb - 1),
+                    k: k.clone(),
+                    a: a.buf,
+                    a_off,
+                    a_rs: k.clone(),
+                    a_cs: Expr::i64(1),
+                    b: b.buf,
+                    b_off,
+                    b_rs: b.dim(rb - 1),
+                    b_cs: Expr::i64(1),
+                    c: y.buf,
+                    c_off,
+                    c_rs: b.dim(rb - 1),
+                    accumulate: false,
+                });
+            });
+            return Ok(());
+        }
         cx.kb.loops(&y.dims(), |kb, idx| {
             let bidx = &idx[..batch_rank];
             let (i, j) = (idx[batch_rank].clone(), idx[batch_rank + 1].clone());

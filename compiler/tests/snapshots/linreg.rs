@@ -181,12 +181,17 @@ pub mod linreg {
             let b0 = (*inputs.add(0)) as *const f32; // X
             let b1 = KILN_WEIGHTS.0.as_ptr().add(0) as *const f32; // w
             let b3 = scratch.add(0i64 as usize) as *mut f32; // xw
-            for v0 in 0i64..(*dims.add(0)) {
-                let mut v2: f32 = 0.0f32;
-                for v3 in 0i64..2i64 {
-                    v2 = kiln_shim::fmaf((*b0.add(v0.wrapping_mul(2i64).wrapping_add(v3) as usize)), (*b1.add(v3 as usize)), v2);
+            if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")) {
+                kiln_shim::kiln_shim_sgemm_avx2((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32);
+            } else {
+                for v0 in 0i64..(*dims.add(0)) {
+                    let mut v2: i64 = v0;
+                    let mut v3: f32 = 0.0f32;
+                    for v4 in 0i64..2i64 {
+                        v3 = kiln_shim::fmaf((*b0.add(v0.wrapping_mul(2i64).wrapping_add(v4) as usize)), (*b1.add(v4 as usize)), v3);
+                    }
+                    *b3.add(v2 as usize) = v3;
                 }
-                *b3.add(v0 as usize) = v2;
             }
             0
         }

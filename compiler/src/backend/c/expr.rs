@@ -407,6 +407,8 @@ pub struct ExprCx<'a> {
     pub helpers: BTreeSet<Helper>,
     /// Shim functions called, with their element type.
     pub shims: BTreeSet<(MathFn, Scalar)>,
+    /// Set when a statement calls the shim's GEMM kernel.
+    pub sgemm: bool,
     /// Set when the expression used something unavailable here (a buffer or variable in a
     /// size expression): a Kiln bug, reported by the caller.
     pub unsupported: bool,
@@ -421,6 +423,7 @@ impl<'a> ExprCx<'a> {
             dims: "dims".to_string(),
             helpers: BTreeSet::new(),
             shims: BTreeSet::new(),
+            sgemm: false,
             unsupported: false,
         }
     }

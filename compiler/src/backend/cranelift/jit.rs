@@ -214,6 +214,11 @@ impl JitProgram {
         for (name, ptr) in libcall_symbols() {
             jb.symbol(name, ptr);
         }
+        // Only called when the ISA has AVX2 and FMA (`has_sgemm_kernel`).
+        jb.symbol(
+            super::SGEMM_SYMBOL,
+            kiln_shim::kiln_shim_sgemm_avx2 as *const u8,
+        );
         let mut module = JITModule::new(jb);
         let defined = match define_program(&mut module, p) {
             Ok(d) => d,

@@ -101,6 +101,8 @@ impl Uses {
                     self.stores(then);
                     self.stores(els);
                 }
+                // The fallback stores to C (and loads A, B): the call uses the same bases.
+                Stmt::Gemm { fallback, .. } => self.stores(fallback),
                 _ => {}
             }
         }
@@ -405,6 +407,32 @@ impl Cx<'_, '_> {
                 let c = self.b.ins().iconst(types::I32, st.code() as i64);
                 self.b.ins().return_(&[c]);
                 Ok(true)
+            }
+            Stmt::Gemm { call, fallback } => {
+                if !super::has_sgemm_kernel(self.m.isa()) {
+                    return self.block(fallback);
+                }
+                let g = call.as_ref();
+                let mut vals = vec![];
+                for e in [&g.m, &g.n, &g.k] {
+                    vals.push(self.expr(e)?.0);
+                }
+                let a_off = self.expr(&g.a_off)?.0;
+                vals.push(self.addr(g.a, a_off)?);
+                vals.push(self.expr(&g.a_rs)?.0);
+                vals.push(self.expr(&g.a_cs)?.0);
+                let b_off = self.expr(&g.b_off)?.0;
+                vals.push(self.addr(g.b, b_off)?);
+                vals.push(self.expr(&g.b_rs)?.0);
+                vals.push(self.expr(&g.b_cs)?.0);
+                let c_off = self.expr(&g.c_off)?.0;
+                vals.push(self.addr(g.c, c_off)?);
+                vals.push(self.expr(&g.c_rs)?.0);
+                vals.push(self.b.ins().iconst(types::I32, g.accumulate as i64));
+                let id = self.shims.sgemm(self.m)?;
+                let r = self.m.declare_func_in_func(id, self.b.func);
+                self.b.ins().call(r, &vals);
+                Ok(false)
             }
         }
     }

@@ -101,9 +101,60 @@ pub(crate) fn cl_type(t: Scalar) -> Type {
 #[derive(Default)]
 pub(crate) struct Shims {
     ids: BTreeMap<(MathFn, Scalar), FuncId>,
+    sgemm: Option<FuncId>,
+}
+
+/// The shim's f32 GEMM kernel (`kiln_shim_sgemm_avx2`, runtime-shim/src/gemm.rs).
+pub const SGEMM_SYMBOL: &str = "kiln_shim_sgemm_avx2";
+
+/// Whether `Stmt::Gemm` becomes a call of the shim's kernel for this ISA (x86_64 with AVX2
+/// and FMA), rather than its fallback loops.
+pub(crate) fn has_sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
+    use target_lexicon::Architecture;
+    if isa.triple().architecture != Architecture::X86_64 {
+        return false;
+    }
+    let flags = isa.isa_flags();
+    let on = |name: &str| {
+        flags
+            .iter()
+            .any(|v| v.name == name && v.as_bool().unwrap_or(false))
+    };
+    on("has_avx2") && on("has_fma")
 }
 
 impl Shims {
+    /// The imported GEMM kernel: (m, n, k: i64, a: ptr, a_rs, a_cs: i64, b: ptr, b_rs, b_cs:
+    /// i64, c: ptr, c_rs: i64, accumulate: i32).
+    pub(crate) fn sgemm(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
+        if let Some(id) = self.sgemm {
+            return Ok(id);
+        }
+        let ptr = m.target_config().pointer_type();
+        let mut sig = m.make_signature();
+        for t in [
+            types::I64,
+            types::I64,
+            types::I64,
+            ptr,
+            types::I64,
+            types::I64,
+            ptr,
+            types::I64,
+            types::I64,
+            ptr,
+            types::I64,
+            types::I32,
+        ] {
+            sig.params.push(AbiParam::new(t));
+        }
+        let id = m
+            .declare_function(SGEMM_SYMBOL, Linkage::Import, &sig)
+            .map_err(|e| module_err(&format!("declaring {SGEMM_SYMBOL}"), e))?;
+        self.sgemm = Some(id);
+        Ok(id)
+    }
+
     pub(crate) fn get(
         &mut self,
         m: &mut dyn Module,
