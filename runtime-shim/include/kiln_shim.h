@@ -60,6 +60,8 @@ double kiln_shim_fma(double, double, double);
  * Arguments: m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, accumulate. AVX2 + FMA code on
  * x86_64 (call it only on CPUs with both), plain loops elsewhere; the same bits either way. */
 void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t, int32_t);
+/* The same with AVX-512F code on x86_64 (call it only on CPUs with AVX-512F). */
+void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t, int32_t);
 
 #ifdef __cplusplus
 }

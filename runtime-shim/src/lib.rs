@@ -95,6 +95,22 @@ pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const 
     gemm::sgemm_portable(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, accumulate != 0);
 }
 
+/// `kiln_shim_sgemm_avx2` with AVX-512F code on x86_64 (Kiln calls it only for targets with
+/// AVX-512F), the plain loops elsewhere; the same bits either way.
+///
+/// # Safety
+/// As `gemm::sgemm_portable`; on x86_64 the CPU must have AVX-512F.
+#[rustfmt::skip]
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_sgemm_avx512(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, c: *mut f32, c_rs: i64, accumulate: i32) {
+    let (m, n, k) = (m.max(0) as usize, n.max(0) as usize, k.max(0) as usize);
+    let (a_rs, a_cs, b_rs, b_cs, c_rs) = (a_rs as isize, a_cs as isize, b_rs as isize, b_cs as isize, c_rs as isize);
+    #[cfg(target_arch = "x86_64")]
+    gemm::sgemm_avx512(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, accumulate != 0);
+    #[cfg(not(target_arch = "x86_64"))]
+    gemm::sgemm_portable(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, accumulate != 0);
+}
+
 /// Returns `KILN_SHIM_ABI_VERSION`.
 #[no_mangle]
 pub extern "C" fn kiln_shim_abi_version() -> u32 {

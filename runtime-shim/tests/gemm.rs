@@ -3,7 +3,7 @@
 //! edges, zero sizes, transposed and padded strides, accumulation, and special values.
 
 use kiln_shim::gemm::sgemm_portable;
-use kiln_shim::kiln_shim_sgemm_avx2;
+use kiln_shim::{kiln_shim_sgemm_avx2, kiln_shim_sgemm_avx512};
 
 struct Rng(u64);
 impl Rng {
@@ -25,26 +25,53 @@ impl Rng {
     }
 }
 
-fn has_avx2_fma() -> bool {
+type Kernel = unsafe extern "C" fn(
+    i64,
+    i64,
+    i64,
+    *const f32,
+    i64,
+    i64,
+    *const f32,
+    i64,
+    i64,
+    *mut f32,
+    i64,
+    i32,
+);
+
+/// The kernels this CPU can run (on other architectures both names are the plain loops).
+fn kernels() -> Vec<(&'static str, Kernel)> {
+    let mut out: Vec<(&'static str, Kernel)> = vec![];
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            out.push(("avx2", kiln_shim_sgemm_avx2));
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            out.push(("avx512", kiln_shim_sgemm_avx512));
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        true
+        out.push(("avx2", kiln_shim_sgemm_avx2));
+        out.push(("avx512", kiln_shim_sgemm_avx512));
     }
+    out
 }
 
 #[test]
 fn kernel_equals_contract_loops() {
-    if !has_avx2_fma() {
-        eprintln!("skipped: this CPU has no AVX2 + FMA (the kernel is only called on such CPUs)");
+    let kernels = kernels();
+    if kernels.is_empty() {
+        eprintln!("skipped: this CPU has neither AVX2 + FMA nor AVX-512F (the kernels are only called on such CPUs)");
         return;
     }
     let mut rng = Rng(7);
-    let sizes = [0usize, 1, 2, 5, 6, 7, 12, 13, 15, 16, 17, 31, 33];
-    let ks = [0usize, 1, 3, 16, 255, 256, 257, 600];
+    let sizes = [
+        0usize, 1, 2, 5, 6, 7, 11, 12, 13, 15, 16, 17, 25, 31, 32, 33, 65,
+    ];
+    let ks = [0usize, 1, 3, 16, 127, 128, 129, 255, 256, 257, 600];
     let mut cases = 0;
     for (ci, &m) in sizes.iter().enumerate() {
         for (cj, &n) in sizes.iter().enumerate() {
@@ -62,7 +89,7 @@ fn kernel_equals_contract_loops() {
                 let a: Vec<f32> = (0..alen.max(1)).map(|_| rng.f()).collect();
                 let b: Vec<f32> = (0..blen.max(1)).map(|_| rng.f()).collect();
                 let c0: Vec<f32> = (0..(m * c_rs).max(1)).map(|_| rng.f()).collect();
-                let (mut want, mut got) = (c0.clone(), c0.clone());
+                let mut want = c0.clone();
                 unsafe {
                     sgemm_portable(
                         m,
@@ -78,26 +105,31 @@ fn kernel_equals_contract_loops() {
                         c_rs as isize,
                         accumulate,
                     );
-                    kiln_shim_sgemm_avx2(
-                        m as i64,
-                        n as i64,
-                        k as i64,
-                        a.as_ptr(),
-                        a_rs as i64,
-                        a_cs as i64,
-                        b.as_ptr(),
-                        b_rs as i64,
-                        b_cs as i64,
-                        got.as_mut_ptr(),
-                        c_rs as i64,
-                        accumulate as i32,
-                    );
                 }
-                for (i, (w, g)) in want.iter().zip(&got).enumerate() {
-                    assert!(
-                        w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
-                        "m={m} n={n} k={k} ta={ta} tb={tb} acc={accumulate} [{i}]: {w} vs {g}"
-                    );
+                for (name, kernel) in &kernels {
+                    let mut got = c0.clone();
+                    unsafe {
+                        kernel(
+                            m as i64,
+                            n as i64,
+                            k as i64,
+                            a.as_ptr(),
+                            a_rs as i64,
+                            a_cs as i64,
+                            b.as_ptr(),
+                            b_rs as i64,
+                            b_cs as i64,
+                            got.as_mut_ptr(),
+                            c_rs as i64,
+                            accumulate as i32,
+                        );
+                    }
+                    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                        assert!(
+                            w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
+                            "{name}: m={m} n={n} k={k} ta={ta} tb={tb} acc={accumulate} [{i}]: {w} vs {g}"
+                        );
+                    }
                 }
                 cases += 1;
             }

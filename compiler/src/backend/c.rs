@@ -132,10 +132,11 @@ pub fn emit_c(p: &Program) -> String {
     if sgemm {
         let _ = writeln!(
             s,
-            "/* kiln_shim f32 GEMM (runtime-shim/src/gemm.rs): the same bits as the loops under #else */\n\
-             #if {SGEMM_C_CONDITION}\n\
+            "/* kiln_shim f32 GEMM kernels (runtime-shim/src/gemm.rs): the same bits as the loops under #else */\n\
+             void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
+             const float *, int64_t, int64_t, float *, int64_t, int32_t);\n\
              void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
-             const float *, int64_t, int64_t, float *, int64_t, int32_t);\n#endif\n"
+             const float *, int64_t, int64_t, float *, int64_t, int32_t);\n"
         );
     }
     if !helpers.is_empty() {
@@ -190,8 +191,12 @@ pub fn emit_c(p: &Program) -> String {
     s
 }
 
-/// When the C output calls the shim's GEMM kernel instead of its fallback loops.
-const SGEMM_C_CONDITION: &str =
+/// When the C output calls the shim's GEMM kernels instead of their fallback loops: as the
+/// Cranelift backend chooses, from what the C compiler targets (`-mavx512f`, `-march=...`).
+/// `-DKILN_NO_SGEMM_KERNEL` keeps the loops.
+const SGEMM_C_AVX512: &str =
+    "defined(__x86_64__) && defined(__AVX512F__) && !defined(KILN_NO_SGEMM_KERNEL)";
+const SGEMM_C_AVX2: &str =
     "defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)";
 
 /// `bytes` as the lines of a C string literal initializer (exactly `bytes.len()` chars, no
@@ -444,8 +449,11 @@ impl Stmts<'_, '_> {
                         e(&g.c_rs),
                         (g.accumulate as i32).to_string(),
                     ];
-                    let _ = writeln!(out, "#if {SGEMM_C_CONDITION}");
-                    let _ = writeln!(out, "{ind}kiln_shim_sgemm_avx2({});", args.join(", "));
+                    let args = args.join(", ");
+                    let _ = writeln!(out, "#if {SGEMM_C_AVX512}");
+                    let _ = writeln!(out, "{ind}kiln_shim_sgemm_avx512({args});");
+                    let _ = writeln!(out, "#elif {SGEMM_C_AVX2}");
+                    let _ = writeln!(out, "{ind}kiln_shim_sgemm_avx2({args});");
                     let _ = writeln!(out, "#else\n{ind}{{");
                     self.block(out, fallback, depth + 1);
                     let _ = writeln!(out, "{ind}}}\n#endif");

@@ -302,11 +302,13 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
                     e(&g.c_rs),
                     format!("{}i32", g.accumulate as i32),
                 ];
+                let args = args.join(", ");
                 let _ = writeln!(
                     out,
-                    "{ind}if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx2\", target_feature = \"fma\")) {{\n\
-                     {ind}    kiln_shim::kiln_shim_sgemm_avx2({});\n{ind}}} else {{",
-                    args.join(", ")
+                    "{ind}if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx512f\")) {{\n\
+                     {ind}    kiln_shim::kiln_shim_sgemm_avx512({args});\n\
+                     {ind}}} else if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx2\", target_feature = \"fma\")) {{\n\
+                     {ind}    kiln_shim::kiln_shim_sgemm_avx2({args});\n{ind}}} else {{"
                 );
                 block(cx, out, fallback, depth + 1);
                 let _ = writeln!(out, "{ind}}}");

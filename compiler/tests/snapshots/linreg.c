@@ -23,10 +23,9 @@
 #endif
 _Static_assert(sizeof(int) == 4 && sizeof(float) == 4 && sizeof(double) == 8, "Kiln-generated C assumes 32-bit int and IEEE-754 float and double");
 
-/* kiln_shim f32 GEMM (runtime-shim/src/gemm.rs): the same bits as the loops under #else */
-#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)
+/* kiln_shim f32 GEMM kernels (runtime-shim/src/gemm.rs): the same bits as the loops under #else */
+void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t, int32_t);
 void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, float *, int64_t, int32_t);
-#endif
 
 static inline float kiln_ld_f32(const uint8_t *p, int64_t i) { float v; memcpy(&v, p + i * (int64_t)sizeof v, sizeof v); return v; }
 static inline void kiln_st_f32(uint8_t *p, int64_t i, float v) { memcpy(p + i * (int64_t)sizeof v, &v, sizeof v); }
@@ -60,7 +59,9 @@ static int32_t linreg_k1(const int64_t *dims, const void *const *inputs, void *c
     const float *b0 = (const float *)inputs[0]; /* X: f32 */
     const uint8_t *b1 = linreg_weights + 0; /* w: f32 */
     uint8_t *b3 = scratch + INT64_C(0); /* xw: f32 */
-#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)
+#if defined(__x86_64__) && defined(__AVX512F__) && !defined(KILN_NO_SGEMM_KERNEL)
+    kiln_shim_sgemm_avx512(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0);
+#elif defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)
     kiln_shim_sgemm_avx2(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0);
 #else
     {

@@ -214,10 +214,14 @@ impl JitProgram {
         for (name, ptr) in libcall_symbols() {
             jb.symbol(name, ptr);
         }
-        // Only called when the ISA has AVX2 and FMA (`has_sgemm_kernel`).
+        // Only called when the ISA has their features (`sgemm_kernel`).
         jb.symbol(
-            super::SGEMM_SYMBOL,
+            super::SGEMM_AVX2,
             kiln_shim::kiln_shim_sgemm_avx2 as *const u8,
+        );
+        jb.symbol(
+            super::SGEMM_AVX512,
+            kiln_shim::kiln_shim_sgemm_avx512 as *const u8,
         );
         let mut module = JITModule::new(jb);
         let defined = match define_program(&mut module, p) {

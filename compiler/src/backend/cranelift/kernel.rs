@@ -409,9 +409,9 @@ impl Cx<'_, '_> {
                 Ok(true)
             }
             Stmt::Gemm { call, fallback } => {
-                if !super::has_sgemm_kernel(self.m.isa()) {
+                let Some(symbol) = super::sgemm_kernel(self.m.isa()) else {
                     return self.block(fallback);
-                }
+                };
                 let g = call.as_ref();
                 let mut vals = vec![];
                 for e in [&g.m, &g.n, &g.k] {
@@ -429,7 +429,7 @@ impl Cx<'_, '_> {
                 vals.push(self.addr(g.c, c_off)?);
                 vals.push(self.expr(&g.c_rs)?.0);
                 vals.push(self.b.ins().iconst(types::I32, g.accumulate as i64));
-                let id = self.shims.sgemm(self.m)?;
+                let id = self.shims.sgemm(self.m, symbol)?;
                 let r = self.m.declare_func_in_func(id, self.b.func);
                 self.b.ins().call(r, &vals);
                 Ok(false)

@@ -104,15 +104,16 @@ pub(crate) struct Shims {
     sgemm: Option<FuncId>,
 }
 
-/// The shim's f32 GEMM kernel (`kiln_shim_sgemm_avx2`, runtime-shim/src/gemm.rs).
-pub const SGEMM_SYMBOL: &str = "kiln_shim_sgemm_avx2";
+/// The shim's f32 GEMM kernels (runtime-shim/src/gemm.rs).
+pub const SGEMM_AVX512: &str = "kiln_shim_sgemm_avx512";
+pub const SGEMM_AVX2: &str = "kiln_shim_sgemm_avx2";
 
-/// Whether `Stmt::Gemm` becomes a call of the shim's kernel for this ISA (x86_64 with AVX2
-/// and FMA), rather than its fallback loops.
-pub(crate) fn has_sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
+/// The shim kernel `Stmt::Gemm` calls for this ISA: the AVX-512 one on x86_64 with
+/// AVX-512F, the AVX2 one with AVX2 and FMA; `None` (the fallback loops) otherwise.
+pub(crate) fn sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Option<&'static str> {
     use target_lexicon::Architecture;
     if isa.triple().architecture != Architecture::X86_64 {
-        return false;
+        return None;
     }
     let flags = isa.isa_flags();
     let on = |name: &str| {
@@ -120,13 +121,19 @@ pub(crate) fn has_sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> b
             .iter()
             .any(|v| v.name == name && v.as_bool().unwrap_or(false))
     };
-    on("has_avx2") && on("has_fma")
+    if on("has_avx512f") {
+        Some(SGEMM_AVX512)
+    } else if on("has_avx2") && on("has_fma") {
+        Some(SGEMM_AVX2)
+    } else {
+        None
+    }
 }
 
 impl Shims {
     /// The imported GEMM kernel: (m, n, k: i64, a: ptr, a_rs, a_cs: i64, b: ptr, b_rs, b_cs:
     /// i64, c: ptr, c_rs: i64, accumulate: i32).
-    pub(crate) fn sgemm(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
+    pub(crate) fn sgemm(&mut self, m: &mut dyn Module, symbol: &str) -> Result<FuncId, Error> {
         if let Some(id) = self.sgemm {
             return Ok(id);
         }
@@ -149,8 +156,8 @@ impl Shims {
             sig.params.push(AbiParam::new(t));
         }
         let id = m
-            .declare_function(SGEMM_SYMBOL, Linkage::Import, &sig)
-            .map_err(|e| module_err(&format!("declaring {SGEMM_SYMBOL}"), e))?;
+            .declare_function(symbol, Linkage::Import, &sig)
+            .map_err(|e| module_err(&format!("declaring {symbol}"), e))?;
         self.sgemm = Some(id);
         Ok(id)
     }
