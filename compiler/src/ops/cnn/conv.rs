@@ -17,7 +17,7 @@ use super::window::{self, Axis, WindowAttrs};
 use crate::error::Result;
 use crate::ir::{dim::numel, Dim, TensorType};
 use crate::kir::build::{self, KernelBuilder};
-use crate::kir::{BinOp, Expr, Scalar};
+use crate::kir::{BinOp, Expr, GemmCall, Scalar};
 use crate::lower::LowerCx;
 use crate::ops::gemm::mac;
 use crate::ops::{tt, Attrs, InferCx, Op, FLOATS};
@@ -133,6 +133,11 @@ impl Op for Conv {
             .geometry(&x.shape, &w.shape, &[])
             .map_err(|e| cx.err(e))?;
         let t = y.elem;
+        if t == Scalar::F32 && self.group == 1 {
+            if let Some(geo) = Conv2d::of(&wk, &axes) {
+                return lower_gemm(cx, geo);
+            }
+        }
         let g = self.group;
         let (m, cg) = (wk[0], wk[1]);
         let mg = m / g;
@@ -197,4 +202,169 @@ impl Op for Conv {
         });
         Ok(())
     }
+}
+
+/// A 2-D, single-group convolution with every size known but the batch: it runs as GEMMs.
+struct Conv2d {
+    /// Output channels, input channels, kernel height and width.
+    m: i64,
+    c: i64,
+    kh: i64,
+    kw: i64,
+    /// Input and output plane sizes.
+    h: i64,
+    w: i64,
+    oh: i64,
+    ow: i64,
+    axes: [Axis; 2],
+}
+
+impl Conv2d {
+    fn of(wk: &[i64], axes: &[Axis]) -> Option<Conv2d> {
+        let [ah, aw] = axes else {
+            return None;
+        };
+        Some(Conv2d {
+            m: wk[0],
+            c: wk[1],
+            kh: wk[2],
+            kw: wk[3],
+            h: ah.inp.as_known()?,
+            w: aw.inp.as_known()?,
+            oh: ah.out.as_known()?,
+            ow: aw.out.as_known()?,
+            axes: [ah.clone(), aw.clone()],
+        })
+    }
+}
+
+/// Output positions `o` in `0..out` whose input position `o * s - pb + tap * d` is inside
+/// `0..inp`, as a range.
+fn valid_range(a: &Axis, inp: i64, out: i64, tap: i64) -> (i64, i64) {
+    let shift = a.pb - tap * a.d; // o * s >= shift  and  o * s <= inp - 1 + shift
+    let lo = if shift <= 0 {
+        0
+    } else {
+        (shift + a.s - 1) / a.s
+    };
+    let hi_incl = inp - 1 + shift;
+    let hi = if hi_incl < 0 { 0 } else { hi_incl / a.s + 1 };
+    (lo.min(out), hi.min(out).max(lo.min(out)))
+}
+
+/// Conv as GEMMs (`Stmt::Gemm`), one kernel tap at a time: `Y[n]` (M x OH*OW) starts at 0
+/// and each tap (i, j) adds `W[:, :, i, j]` (M x C) times the input plane rows it reaches,
+/// for the output positions whose input is inside the image (padding is never read). A 1x1
+/// convolution with stride 1 and no padding is one GEMM per image over the whole plane;
+/// otherwise one per output row, columns strided by the horizontal stride. The bias is added
+/// last. Each output element is a k-ordered Fma chain over (tap, channel): the order differs
+/// from the loop lowering's (channel, tap), so results may differ from it in the last bits,
+/// but every backend and the interpreter compute the same chain.
+fn lower_gemm(cx: &mut LowerCx, g: Conv2d) -> Result<()> {
+    let x = cx.input(0)?;
+    let w = cx.input(1)?;
+    let b = cx.ins.get(2).cloned().flatten();
+    let y = cx.output(0)?;
+    let [ah, aw] = &g.axes;
+    let (plane_in, plane_out) = (g.h * g.w, g.oh * g.ow);
+    let taps = g.kh * g.kw;
+    let kb = &mut cx.kb;
+    let whole = taps == 1
+        && ah.s == 1
+        && aw.s == 1
+        && ah.pb == 0
+        && aw.pb == 0
+        && g.h == g.oh
+        && g.w == g.ow;
+    kb.loop_(Expr::i64(0), x.dim(0), |kb, n| {
+        let x_n = kb.let_(
+            Scalar::I64,
+            build::mul(n.clone(), Expr::i64(g.c * plane_in)),
+        );
+        let y_n = kb.let_(Scalar::I64, build::mul(n, Expr::i64(g.m * plane_out)));
+        if whole {
+            kb.gemm(GemmCall {
+                m: Expr::i64(g.m),
+                n: Expr::i64(plane_out),
+                k: Expr::i64(g.c),
+                a: w.buf,
+                a_off: Expr::i64(0),
+                a_rs: Expr::i64(g.c),
+                a_cs: Expr::i64(1),
+                b: x.buf,
+                b_off: x_n,
+                b_rs: Expr::i64(plane_in),
+                b_cs: Expr::i64(1),
+                c: y.buf,
+                c_off: y_n.clone(),
+                c_rs: Expr::i64(plane_out),
+                accumulate: false,
+            });
+        } else {
+            kb.loop_(Expr::i64(0), Expr::i64(g.m * plane_out), |kb, i| {
+                kb.store(
+                    y.buf,
+                    build::add(y_n.clone(), i),
+                    Expr::imm(Scalar::F32, 0.0),
+                );
+            });
+            for ti in 0..g.kh {
+                let (oh_lo, oh_hi) = valid_range(ah, g.h, g.oh, ti);
+                for tj in 0..g.kw {
+                    let (ow_lo, ow_hi) = valid_range(aw, g.w, g.ow, tj);
+                    if oh_lo >= oh_hi || ow_lo >= ow_hi {
+                        continue;
+                    }
+                    let iw_lo = ow_lo * aw.s - aw.pb + tj * aw.d;
+                    kb.loop_(Expr::i64(oh_lo), Expr::i64(oh_hi), |kb, oh| {
+                        // Input row oh * s - pb + ti * d.
+                        let ih = build::add(
+                            build::mul(oh.clone(), Expr::i64(ah.s)),
+                            Expr::i64(ti * ah.d - ah.pb),
+                        );
+                        let b_off = build::add(
+                            x_n.clone(),
+                            build::add(build::mul(ih, Expr::i64(g.w)), Expr::i64(iw_lo)),
+                        );
+                        let c_off = build::add(
+                            y_n.clone(),
+                            build::add(build::mul(oh, Expr::i64(g.ow)), Expr::i64(ow_lo)),
+                        );
+                        kb.gemm(GemmCall {
+                            m: Expr::i64(g.m),
+                            n: Expr::i64(ow_hi - ow_lo),
+                            k: Expr::i64(g.c),
+                            a: w.buf,
+                            a_off: Expr::i64(ti * g.kw + tj),
+                            a_rs: Expr::i64(g.c * taps),
+                            a_cs: Expr::i64(taps),
+                            b: x.buf,
+                            b_off,
+                            b_rs: Expr::i64(plane_in),
+                            b_cs: Expr::i64(aw.s),
+                            c: y.buf,
+                            c_off,
+                            c_rs: Expr::i64(plane_out),
+                            accumulate: true,
+                        });
+                    });
+                }
+            }
+        }
+        if let Some(b) = &b {
+            kb.loop_(Expr::i64(0), Expr::i64(g.m), |kb, mi| {
+                let bias = kb.let_(Scalar::F32, b.load(mi.clone()));
+                let base = kb.let_(
+                    Scalar::I64,
+                    build::add(y_n.clone(), build::mul(mi, Expr::i64(plane_out))),
+                );
+                kb.loop_(Expr::i64(0), Expr::i64(plane_out), |kb, p| {
+                    let at = build::add(base.clone(), p);
+                    let v = build::binary(BinOp::Add, build::load(y.buf, at.clone()), bias.clone());
+                    kb.store(y.buf, at, v);
+                });
+            });
+        }
+    });
+    Ok(())
 }
