@@ -77,11 +77,23 @@ impl Op for Softmax {
                     kb.set(m, build::max(Expr::Var(m), x.load(at(k))));
                 });
                 let s = kb.let_mut(t, Expr::imm(t, 0.0));
+                // Softmax keeps each exp in Y (one exp per element), then divides in place.
                 kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
                     let e = call(
                         MathFn::Exp,
-                        vec![build::binary(BinOp::Sub, x.load(at(k)), Expr::Var(m))],
+                        vec![build::binary(
+                            BinOp::Sub,
+                            x.load(at(k.clone())),
+                            Expr::Var(m),
+                        )],
                     );
+                    let e = if log {
+                        e
+                    } else {
+                        let e = kb.let_(t, e);
+                        kb.store(y.buf, at(k), e.clone());
+                        e
+                    };
                     kb.set(s, build::binary(BinOp::Add, Expr::Var(s), e));
                 });
                 if log {
@@ -96,14 +108,7 @@ impl Op for Softmax {
                     });
                 } else {
                     kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
-                        let e = call(
-                            MathFn::Exp,
-                            vec![build::binary(
-                                BinOp::Sub,
-                                x.load(at(k.clone())),
-                                Expr::Var(m),
-                            )],
-                        );
+                        let e = build::load(y.buf, at(k.clone()));
                         kb.store(y.buf, at(k), build::binary(BinOp::Div, e, Expr::Var(s)));
                     });
                 }
