@@ -3,25 +3,54 @@
 //!
 //! Contract (every variant, bit for bit): for `i < m`, `j < n`,
 //! `acc = accumulate ? C[i, j] : +0.0`, then `acc = fma(A[i, p], B[p, j], acc)` for
-//! `p = 0, 1, ..., k - 1` in that order, then `C[i, j] = acc`, where
-//! `A[i, p] = a[i * a_rs + p * a_cs]`, `B[p, j] = b[p * b_rs + j * b_cs]` and
-//! `C[i, j] = c[i * c_rs + j]`. Each step is one correctly rounded fused multiply-add, so
-//! the result is exactly that of the plain loops every Kiln backend emits when it does not
-//! call a kernel (`Stmt::Gemm`'s fallback): choosing the kernel never changes a bit.
-//! `C` must not overlap `A` or `B`.
+//! `p = 0, 1, ..., k - 1` in that order, then the epilogue
+//! `acc = acc + bias[i]` (when `bias` is given), `acc = acc + R[i, j]` (when `res` is given),
+//! `acc = lo > acc ? lo : acc`, `acc = hi < acc ? hi : acc` (so NaN stays NaN), and
+//! `C[i, j] = acc`, where `A[i, p] = a[i * a_rs + p * a_cs]`, `C[i, j] = c[i * c_rs + j]`,
+//! `R[i, j] = res[i * c_rs + j]`, and `B[p, j]` is either
+//! - a strided matrix, `b[p * b_rs + j * b_cs]`, or
+//! - with a convolution geometry `g` (`Conv2d`), the image patch element ("implicit
+//!   im2col"): `p = (ci * kh + ti) * kw + tj`, `j = oh * ow + oj`, `ih = oh * sh - ph + ti * dh`,
+//!   `iw = oj * sw - pw + tj * dw`, and `B[p, j] = b[(ci * h + ih) * w + iw]` when
+//!   `0 <= ih < h` and `0 <= iw < w`, else `+0.0` (the padding is never read).
+//!
+//! With `a_panel` = P > 0, A is stored packed in panels of P rows (the weights of a
+//! convolution, packed at compile time so the kernel reads each k step's P values
+//! contiguously): `A[i, p] = a[(i / P) * P * k + p * P + i % P]` (`a_rs`, `a_cs` unused).
+//!
+//! With `max` set the call is a max-reduction over the same B instead (max pooling): `A`
+//! is not read, `acc` starts from `C[i, j]` or -inf, `acc = kmax(acc, B[p, j])` in order of
+//! `p`, with -inf (not +0) outside a convolution's image, and the same epilogue; `kmax` is
+//! NaN when either operand is, else the larger, ordering -0 below +0 (kir's `Max`).
+//!
+//! With `groups` > 1 the call is that many independent products: product `g` uses `a`,
+//! `b`, `c` and `res` advanced by `g * a_gs`, `g * b_gs`, `g * c_gs` and `c_gs` elements, and
+//! `bias` by `g * m` (grouped and depthwise convolutions: one call for all groups).
+//!
+//! Each step is one correctly rounded fused multiply-add and the epilogue is two plain
+//! additions and two comparisons, so the result is exactly that of the plain loops every Kiln
+//! backend emits when it does not call a kernel (`Stmt::Gemm`'s fallback): choosing the
+//! kernel never changes a bit. `C` must not overlap `A`, `B`, `bias` or `res`.
 //!
 //! Variants:
 //! - `sgemm_avx2` (x86_64 with AVX2 and FMA, `#[target_feature]`): register-blocked
 //!   6 x 16 micro-kernel (12 ymm accumulators, two B vectors and one broadcast A value per
-//!   step), B packed into a 256 x 16 panel on the stack (16 KiB) so the inner loop reads it
-//!   contiguously from L1, or read in place when it is already contiguous and few rows
-//!   use it. Vectorised across columns, so every lane still runs its own k-ordered chain of
-//!   FMAs: the contract holds exactly.
+//!   step), B packed four 256 x 16 panels at a time on the stack (64 KiB, 64-byte aligned)
+//!   so the inner loop reads it contiguously and each A tile serves four panels from L1, or
+//!   read in place when it is already contiguous and few rows use it. A packed A
+//!   (`a_panel`, compile-time packed weights) is read with unit stride. A convolution's B is packed straight from the image (runs of one output row
+//!   are copies, clipped at the borders), so no im2col buffer exists. Vectorised across
+//!   columns, so every lane still runs its own k-ordered chain of FMAs: the contract holds
+//!   exactly. The epilogue runs on the registers after the last k block. A convolution
+//!   with one output channel per group (depthwise) and max pooling skip the packing: each
+//!   output row block is computed directly with masked loads (gathers for strides), four
+//!   independent accumulators at a time.
+//!   Stack use: about 70 KiB (AVX2 and AVX-512 alike).
 //! - `sgemm_avx512` (x86_64 with AVX-512F): the same with zmm registers, a 12 x 32 tile
-//!   (24 accumulators of 32) and a 128 x 32 panel.
+//!   (24 accumulators of 32) and 128 x 32 panels.
 //! - `sgemm_portable`: the plain loops, with the crate's exact software `fmaf`. Exported on
-//!   every target under the AVX2 name too, so the C header is the same everywhere; Kiln only
-//!   calls the AVX2 symbol for targets that have AVX2 and FMA.
+//!   every target under the x86 names too, so the C header is the same everywhere; Kiln only
+//!   calls those symbols for targets with the features.
 //!
 //! Safety: the caller guarantees that every element the contract names is inside its
 //! buffer (Kiln's lowering checks shapes; the interpreter runs the fallback with every
@@ -29,44 +58,376 @@
 
 use crate::fma::fmaf;
 
+/// A convolution's input geometry (`B` of the contract): the plane `h` x `w`, the kernel
+/// `kh` x `kw`, strides, leading pads, dilations and the output row length `ow`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2d {
+    pub h: isize,
+    pub w: isize,
+    pub kh: isize,
+    pub kw: isize,
+    pub sh: isize,
+    pub sw: isize,
+    pub ph: isize,
+    pub pw: isize,
+    pub dh: isize,
+    pub dw: isize,
+    pub ow: isize,
+}
+
+/// Number of i64 values of a `Conv2d` as the C ABI passes it (`Conv2d::from_abi`).
+pub const CONV2D_ABI_LEN: usize = 11;
+
+impl Conv2d {
+    /// From the C ABI's array `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow]`.
+    ///
+    /// # Safety
+    /// `g` points to `CONV2D_ABI_LEN` readable values.
+    pub unsafe fn from_abi(g: *const i64) -> Conv2d {
+        let v = |i: usize| *g.add(i) as isize;
+        Conv2d {
+            h: v(0),
+            w: v(1),
+            kh: v(2),
+            kw: v(3),
+            sh: v(4),
+            sw: v(5),
+            ph: v(6),
+            pw: v(7),
+            dh: v(8),
+            dw: v(9),
+            ow: v(10),
+        }
+    }
+}
+
+/// One call of the contract.
+#[derive(Clone, Copy, Debug)]
+pub struct Call {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a: *const f32,
+    pub a_rs: isize,
+    pub a_cs: isize,
+    pub b: *const f32,
+    pub b_rs: isize,
+    pub b_cs: isize,
+    /// `Some`: B is the image patch matrix of this geometry (`b_rs`, `b_cs` unused).
+    pub conv: Option<Conv2d>,
+    pub c: *mut f32,
+    pub c_rs: isize,
+    pub accumulate: bool,
+    /// Per row of C, or null.
+    pub bias: *const f32,
+    /// Laid out as C, or null.
+    pub res: *const f32,
+    pub lo: f32,
+    pub hi: f32,
+    /// Max-reduction instead of a product (see the module).
+    pub max: bool,
+    /// Rows per panel of a packed A, or 0 (see the module).
+    pub a_panel: usize,
+    pub groups: usize,
+    pub a_gs: isize,
+    pub b_gs: isize,
+    pub c_gs: isize,
+}
+
+impl Call {
+    /// Product `g` of a grouped call, as a call of one group.
+    #[inline]
+    pub fn group(&self, g: usize) -> Call {
+        let g = g as isize;
+        let mut t = *self;
+        t.groups = 1;
+        t.a = self.a.wrapping_offset(g.wrapping_mul(self.a_gs));
+        t.b = self.b.wrapping_offset(g.wrapping_mul(self.b_gs));
+        t.c = self.c.wrapping_offset(g.wrapping_mul(self.c_gs));
+        if !self.bias.is_null() {
+            t.bias = self.bias.wrapping_offset(g.wrapping_mul(self.m as isize));
+        }
+        if !self.res.is_null() {
+            t.res = self.res.wrapping_offset(g.wrapping_mul(self.c_gs));
+        }
+        t
+    }
+
+    /// A plain product `C = A B` (or `C += A B`) with no epilogue.
+    #[allow(clippy::too_many_arguments)]
+    pub fn plain(
+        (m, n, k): (usize, usize, usize),
+        (a, a_rs, a_cs): (*const f32, isize, isize),
+        (b, b_rs, b_cs): (*const f32, isize, isize),
+        (c, c_rs): (*mut f32, isize),
+        accumulate: bool,
+    ) -> Call {
+        Call {
+            m,
+            n,
+            k,
+            a,
+            a_rs,
+            a_cs,
+            b,
+            b_rs,
+            b_cs,
+            conv: None,
+            c,
+            c_rs,
+            accumulate,
+            bias: core::ptr::null(),
+            res: core::ptr::null(),
+            lo: f32::NEG_INFINITY,
+            hi: f32::INFINITY,
+            max: false,
+            a_panel: 0,
+            groups: 1,
+            a_gs: 0,
+            b_gs: 0,
+            c_gs: 0,
+        }
+    }
+
+    /// `A[i, p]` of the contract.
+    ///
+    /// # Safety
+    /// As the module.
+    #[inline]
+    pub unsafe fn a_at(&self, i: usize, p: usize) -> f32 {
+        if self.a_panel > 0 {
+            let pn = self.a_panel;
+            *self
+                .a
+                .wrapping_add((i / pn) * pn * self.k + p * pn + i % pn)
+        } else {
+            *self.a.wrapping_offset(
+                (i as isize)
+                    .wrapping_mul(self.a_rs)
+                    .wrapping_add((p as isize).wrapping_mul(self.a_cs)),
+            )
+        }
+    }
+
+    /// `B[p, j]` of the contract.
+    ///
+    /// # Safety
+    /// As the module.
+    #[inline]
+    pub unsafe fn b_at(&self, p: usize, j: usize) -> f32 {
+        let (p, j) = (p as isize, j as isize);
+        match &self.conv {
+            None => *self.b.wrapping_offset(
+                p.wrapping_mul(self.b_rs)
+                    .wrapping_add(j.wrapping_mul(self.b_cs)),
+            ),
+            Some(g) => {
+                let taps = g.kh * g.kw;
+                let (ci, t) = (p / taps, p % taps);
+                let (ti, tj) = (t / g.kw, t % g.kw);
+                let (oh, oj) = (j / g.ow, j % g.ow);
+                let ih = oh * g.sh - g.ph + ti * g.dh;
+                let iw = oj * g.sw - g.pw + tj * g.dw;
+                if ih >= 0 && ih < g.h && iw >= 0 && iw < g.w {
+                    *self.b.wrapping_offset((ci * g.h + ih) * g.w + iw)
+                } else if self.max {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    /// The epilogue of the contract on one finished sum.
+    ///
+    /// # Safety
+    /// As the module.
+    #[inline]
+    pub unsafe fn finish(&self, i: usize, j: usize, mut acc: f32) -> f32 {
+        if !self.bias.is_null() {
+            acc += *self.bias.add(i);
+        }
+        if !self.res.is_null() {
+            acc += *self.res.wrapping_offset(
+                (i as isize)
+                    .wrapping_mul(self.c_rs)
+                    .wrapping_add(j as isize),
+            );
+        }
+        if self.lo > acc {
+            acc = self.lo;
+        }
+        if self.hi < acc {
+            acc = self.hi;
+        }
+        acc
+    }
+}
+
 /// The contract above with plain loops (any target).
 ///
 /// # Safety
-/// Every element named by the contract must be valid to read (A, B, and C when
-/// `accumulate`) and write (C), and C must not overlap A or B.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn sgemm_portable(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: *const f32,
-    a_rs: isize,
-    a_cs: isize,
-    b: *const f32,
-    b_rs: isize,
-    b_cs: isize,
-    c: *mut f32,
-    c_rs: isize,
-    accumulate: bool,
-) {
-    for i in 0..m {
-        for j in 0..n {
-            let cp = c.wrapping_offset((i as isize).wrapping_mul(c_rs).wrapping_add(j as isize));
-            let mut acc = if accumulate { *cp } else { 0.0 };
-            for p in 0..k {
-                let av = *a.wrapping_offset(
-                    (i as isize)
-                        .wrapping_mul(a_rs)
-                        .wrapping_add((p as isize).wrapping_mul(a_cs)),
-                );
-                let bv = *b.wrapping_offset(
-                    (p as isize)
-                        .wrapping_mul(b_rs)
-                        .wrapping_add((j as isize).wrapping_mul(b_cs)),
-                );
-                acc = fmaf(av, bv, acc);
+/// Every element named by the contract must be valid to read (A, B, bias, res, and C when
+/// `accumulate`) and write (C), and C must not overlap the others.
+pub unsafe fn sgemm_portable(t: &Call) {
+    for g in 0..t.groups {
+        portable_one(&t.group(g));
+    }
+}
+
+unsafe fn portable_one(t: &Call) {
+    for i in 0..t.m {
+        for j in 0..t.n {
+            let cp =
+                t.c.wrapping_offset((i as isize).wrapping_mul(t.c_rs).wrapping_add(j as isize));
+            let mut acc = if t.accumulate {
+                *cp
+            } else if t.max {
+                f32::NEG_INFINITY
+            } else {
+                0.0
+            };
+            if t.max {
+                for p in 0..t.k {
+                    acc = kmax(acc, t.b_at(p, j));
+                }
+                *cp = t.finish(i, j, acc);
+                continue;
             }
-            *cp = acc;
+            for p in 0..t.k {
+                acc = fmaf(t.a_at(i, p), t.b_at(p, j), acc);
+            }
+            *cp = t.finish(i, j, acc);
+        }
+    }
+}
+
+/// kir's float `Max`: NaN when either operand is NaN, else the larger, with -0 < +0.
+#[inline]
+pub fn kmax(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else if a == b {
+        f32::from_bits(a.to_bits() & b.to_bits())
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Packs the `kc` x `nr` block of a convolution's B at rows `k0..`, columns `j0..` into
+/// `panel` (row stride `NR`, columns past `nr` zero). The block's columns split into runs
+/// of one output row; for each row of B a run is a (strided) copy of one input row segment,
+/// clipped to the image, with zeros outside it.
+///
+/// # Safety
+/// As the module; `panel` holds `kc * NR` values.
+#[inline(always)]
+unsafe fn pack_conv<const NR: usize>(
+    g: &Conv2d,
+    x: *const f32,
+    (k0, kc): (usize, usize),
+    (j0, nr): (usize, usize),
+    panel: *mut f32,
+) {
+    // Runs: (first column, length, input row base, input column base).
+    let mut runs = [(0usize, 0usize, 0isize, 0isize); NR];
+    let mut nruns = 0;
+    let (mut oh, mut oj) = ((j0 as isize) / g.ow, (j0 as isize) % g.ow);
+    let mut jj = 0;
+    while jj < nr {
+        let len = ((g.ow - oj) as usize).min(nr - jj);
+        runs[nruns] = (jj, len, oh * g.sh - g.ph, oj * g.sw - g.pw);
+        nruns += 1;
+        jj += len;
+        oj = 0;
+        oh += 1;
+    }
+    let taps = g.kh * g.kw;
+    let k0 = k0 as isize;
+    let (mut ci, mut ti, mut tj) = (k0 / taps, (k0 % taps) / g.kw, k0 % g.kw);
+    let plane = g.h * g.w;
+    for p in 0..kc {
+        let dst = panel.add(p * NR);
+        let xc = x.wrapping_offset(ci * plane);
+        let (ioff, joff) = (ti * g.dh, tj * g.dw);
+        for &(c0, len, ih0, iw0) in &runs[..nruns] {
+            let d = dst.add(c0);
+            let ih = ih0 + ioff;
+            if ih < 0 || ih >= g.h {
+                for t in 0..len {
+                    *d.add(t) = 0.0;
+                }
+                continue;
+            }
+            let row = xc.wrapping_offset(ih * g.w);
+            let iw = iw0 + joff;
+            // Columns t with 0 <= iw + t * sw < w.
+            let lo = if iw >= 0 {
+                0
+            } else {
+                (((-iw) + g.sw - 1) / g.sw) as usize
+            };
+            let hi = if iw >= g.w {
+                0
+            } else {
+                (((g.w - 1 - iw) / g.sw + 1) as usize).min(len)
+            };
+            let lo = lo.min(hi);
+            for t in 0..lo {
+                *d.add(t) = 0.0;
+            }
+            if g.sw == 1 {
+                let s = row.wrapping_offset(iw);
+                for t in lo..hi {
+                    *d.add(t) = *s.add(t);
+                }
+            } else {
+                for t in lo..hi {
+                    *d.add(t) = *row.wrapping_offset(iw + t as isize * g.sw);
+                }
+            }
+            for t in hi..len {
+                *d.add(t) = 0.0;
+            }
+        }
+        for t in nr..NR {
+            *dst.add(t) = 0.0;
+        }
+        tj += 1;
+        if tj == g.kw {
+            tj = 0;
+            ti += 1;
+            if ti == g.kh {
+                ti = 0;
+                ci += 1;
+            }
+        }
+    }
+}
+
+/// Packs the `kc` x `nr` block of a strided B at rows `k0..`, columns `j0..`.
+///
+/// # Safety
+/// As `pack_conv`.
+#[inline(always)]
+unsafe fn pack_matrix<const NR: usize>(
+    t: &Call,
+    (k0, kc): (usize, usize),
+    (j0, nr): (usize, usize),
+    panel: *mut f32,
+) {
+    for p in 0..kc {
+        let row = ((k0 + p) as isize).wrapping_mul(t.b_rs);
+        for jj in 0..NR {
+            let v = if jj < nr {
+                *t.b.wrapping_offset(row.wrapping_add(((j0 + jj) as isize).wrapping_mul(t.b_cs)))
+            } else {
+                0.0
+            };
+            *panel.add(p * NR + jj) = v;
         }
     }
 }
@@ -78,12 +439,16 @@ pub use avx512::sgemm as sgemm_avx512;
 
 /// One x86_64 variant: the blocking below with the given vector type and intrinsics. `MR`
 /// rows x `NR` columns (two vectors) of C live in registers; B is packed into a `KC` x `NR`
-/// panel, or read in place when it is contiguous and at most `DIRECT_ROWS` rows use it.
+/// panel, or read in place when it is a contiguous matrix and at most `DIRECT_ROWS` rows
+/// use it.
 #[cfg(target_arch = "x86_64")]
 macro_rules! x86_variant {
     ($module:ident, $feature:literal, $vec:ty, $lanes:literal, $mr:literal, $kc:literal,
-     $zero:ident, $load:ident, $store:ident, $set1:ident, $fma:ident) => {
+     $zero:ident, $load:ident, $store:ident, $set1:ident, $fma:ident, $add:ident,
+     $max:ident, $min:ident, $mload:path, $mstore:path, $mask:ty, $mk:path, $mloadm:path,
+     $mgatherm:path, $kmax:path, $bits:path) => {
         mod $module {
+            use super::{pack_conv, pack_matrix, Call, Conv2d};
             use core::arch::x86_64::*;
 
             const MR: usize = $mr;
@@ -91,91 +456,307 @@ macro_rules! x86_variant {
             const NR: usize = 2 * LANES;
             const KC: usize = $kc;
             const DIRECT_ROWS: usize = 2 * MR;
+            /// Panels of B packed per k block (`one`): 4 x 16 KiB of stack.
+            const NP: usize = 4;
 
             /// The contract of the module.
             ///
             /// # Safety
             /// As `sgemm_portable`, and the CPU must have the variant's features.
-            #[allow(clippy::too_many_arguments)]
             #[target_feature(enable = $feature)]
-            pub unsafe fn sgemm(
-                m: usize,
-                n: usize,
-                k: usize,
-                a: *const f32,
-                a_rs: isize,
-                a_cs: isize,
-                b: *const f32,
-                b_rs: isize,
-                b_cs: isize,
-                c: *mut f32,
-                c_rs: isize,
-                accumulate: bool,
+            pub unsafe fn sgemm(t: &Call) {
+                let dw = match &t.conv {
+                    Some(g) if t.m == 1 && !t.accumulate && (t.a_cs == 1 || t.max) => DwCols::of(g),
+                    _ => None,
+                };
+                for gi in 0..t.groups {
+                    let s = t.group(gi);
+                    match (&s.conv, &dw) {
+                        (Some(g), Some(cols)) if s.max => depthwise::<true>(&s, g, cols),
+                        (Some(g), Some(cols)) => depthwise::<false>(&s, g, cols),
+                        _ if s.max => super::portable_one(&s),
+                        _ => one(&s),
+                    }
+                }
+            }
+
+            /// Most tap columns and column blocks of an output row `depthwise` handles.
+            const DW_KW: usize = 8;
+            const DW_BLOCKS: usize = 16;
+
+            /// For each block of `LANES` output columns and each tap column: the input
+            /// column of lane 0 and the mask of the lanes inside the image.
+            struct DwCols {
+                per_row: usize,
+                cols: [[(isize, $mask); DW_KW]; DW_BLOCKS],
+            }
+
+            impl DwCols {
+                #[target_feature(enable = $feature)]
+                unsafe fn of(g: &Conv2d) -> Option<DwCols> {
+                    let ow = g.ow.max(0) as usize;
+                    let per_row = ow.div_ceil(LANES);
+                    if g.kw as usize > DW_KW || per_row > DW_BLOCKS || g.sw < 1 {
+                        return None;
+                    }
+                    let mut d = DwCols {
+                        per_row,
+                        cols: [[(0, $mk(0, 0)); DW_KW]; DW_BLOCKS],
+                    };
+                    for b in 0..per_row {
+                        let o0 = b * LANES;
+                        let len = if ow - o0 < LANES { ow - o0 } else { LANES };
+                        for tj in 0..g.kw as usize {
+                            let iw = o0 as isize * g.sw - g.pw + tj as isize * g.dw;
+                            // Lanes l < len with 0 <= iw + l * sw < w.
+                            let lo = if iw >= 0 {
+                                0
+                            } else {
+                                ((-iw + g.sw - 1) / g.sw) as usize
+                            };
+                            let hi = if iw >= g.w {
+                                0
+                            } else {
+                                (((g.w - 1 - iw) / g.sw + 1) as usize).min(len)
+                            };
+                            d.cols[b][tj] = (iw, $mk(lo.min(hi), hi));
+                        }
+                    }
+                    Some(d)
+                }
+            }
+
+            /// One output channel of a convolution (a depthwise one's group) computed
+            /// directly. The output plane splits into units of one row and up to `LANES`
+            /// columns; 4 units at a time each keep one accumulator vector through the
+            /// k-ordered chain over the taps (independent chains hide the FMA latency),
+            /// reading input rows with masked loads, or masked gathers for a horizontal
+            /// stride (zeros outside the image, as the contract's +0).
+            #[target_feature(enable = $feature)]
+            unsafe fn depthwise<const MAX: bool>(t: &Call, g: &Conv2d, cols: &DwCols) {
+                let ow = g.ow as usize;
+                if ow == 0 {
+                    return;
+                }
+                let units = (t.n / ow) * cols.per_row;
+                let (mut r, mut b) = (0usize, 0usize);
+                let mut next = || {
+                    let u = (r, b);
+                    b += 1;
+                    if b == cols.per_row {
+                        b = 0;
+                        r += 1;
+                    }
+                    u
+                };
+                let mut u0 = 0;
+                while u0 + 4 <= units {
+                    let un = [next(), next(), next(), next()];
+                    dw_units::<4, MAX>(t, g, cols, un);
+                    u0 += 4;
+                }
+                while u0 < units {
+                    dw_units::<1, MAX>(t, g, cols, [next()]);
+                    u0 += 1;
+                }
+            }
+
+            /// The units (output row, column block) of `depthwise` (a const count, so that
+            /// the accumulators stay in registers).
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn dw_units<const U: usize, const MAX: bool>(
+                t: &Call,
+                g: &Conv2d,
+                cols: &DwCols,
+                un: [(usize, usize); U],
             ) {
-                let mut panel = [0f32; KC * NR];
+                let ow = g.ow as usize;
+                let taps = (g.kh * g.kw) as usize;
+                let chans = if taps == 0 { 0 } else { t.k / taps };
+                let plane = g.h * g.w;
+                let kw = g.kw as usize;
+                // The padding value and the accumulators' start: +0 for products, -inf
+                // for max pooling.
+                let fill = if MAX {
+                    $set1(f32::NEG_INFINITY)
+                } else {
+                    $zero()
+                };
+                let mut acc = [fill; U];
+                let mut ap = t.a;
+                for ci in 0..chans as isize {
+                    let xc = t.b.wrapping_offset(ci * plane);
+                    for ti in 0..g.kh {
+                        let mut rows = [core::ptr::null::<f32>(); U];
+                        for d in 0..U {
+                            let ih = un[d].0 as isize * g.sh - g.ph + ti * g.dh;
+                            if ih >= 0 && ih < g.h {
+                                rows[d] = xc.wrapping_offset(ih * g.w);
+                            }
+                        }
+                        for tj in 0..kw {
+                            let wv = if MAX { fill } else { $set1(*ap) };
+                            ap = ap.wrapping_add(1);
+                            for d in 0..U {
+                                let xv = if rows[d].is_null() {
+                                    fill
+                                } else {
+                                    let (iw, mask) =
+                                        *cols.cols.get_unchecked(un[d].1).get_unchecked(tj);
+                                    let p = rows[d].wrapping_offset(iw);
+                                    if g.sw == 1 {
+                                        $mloadm(p, mask, fill)
+                                    } else {
+                                        $mgatherm(p, g.sw, mask, fill)
+                                    }
+                                };
+                                acc[d] = if MAX {
+                                    $kmax(acc[d], xv)
+                                } else {
+                                    $fma(wv, xv, acc[d])
+                                };
+                            }
+                        }
+                    }
+                }
+                for d in 0..U {
+                    let (r, b) = un[d];
+                    let o0 = b * LANES;
+                    let len = if ow - o0 < LANES { ow - o0 } else { LANES };
+                    let at = r * ow + o0;
+                    let mut v = acc[d];
+                    if !t.bias.is_null() {
+                        v = $add(v, $set1(*t.bias));
+                    }
+                    if !t.res.is_null() {
+                        v = $add(v, $mload(t.res.add(at), 0, len));
+                    }
+                    if t.lo != f32::NEG_INFINITY {
+                        v = $max($set1(t.lo), v);
+                    }
+                    if t.hi != f32::INFINITY {
+                        v = $min($set1(t.hi), v);
+                    }
+                    $mstore(t.c.add(at), len, v);
+                }
+            }
+
+            /// One group's product, register-blocked.
+            #[target_feature(enable = $feature)]
+            unsafe fn one(t: &Call) {
+                let (m, n, k) = (t.m, t.n, t.k);
+                // B is packed a k block and up to NP panels (NP * NR columns) at a time; each
+                // tile of A then runs over all the block's panels while it sits in L1, so A
+                // (the weights) streams from memory once per NP panels, not once per panel.
+                // Written before it is read (packing fills every row it uses); not
+                // zero-initialised (a memset per call). 64-byte aligned so that no vector
+                // load of it splits a cache line.
+                #[repr(align(64))]
+                struct Block([f32; KC * NR * NP]);
+                let mut block = core::mem::MaybeUninit::<Block>::uninit();
+                let block = core::ptr::addr_of_mut!((*block.as_mut_ptr()).0) as *mut f32;
                 let mut j0 = 0usize;
                 while j0 < n {
-                    let nr = if n - j0 < NR { n - j0 } else { NR };
+                    let nb = if n - j0 < NR * NP { n - j0 } else { NR * NP };
+                    let panels = nb.div_ceil(NR);
                     let mut k0 = 0usize;
                     // At least once, so that k == 0 still writes C (zeros, or C itself).
                     loop {
                         let kc = if k - k0 < KC { k - k0 } else { KC };
-                        let direct = b_cs == 1 && nr == NR && m <= DIRECT_ROWS;
-                        let (bp, bstride) = if direct {
-                            let off = (k0 as isize).wrapping_mul(b_rs).wrapping_add(j0 as isize);
-                            (b.wrapping_offset(off), b_rs)
-                        } else {
-                            for p in 0..kc {
-                                let row = ((k0 + p) as isize).wrapping_mul(b_rs);
-                                for jj in 0..NR {
-                                    let v =
-                                        if jj < nr {
-                                            *b.wrapping_offset(row.wrapping_add(
-                                                ((j0 + jj) as isize).wrapping_mul(b_cs),
-                                            ))
-                                        } else {
-                                            0.0
-                                        };
-                                    *panel.as_mut_ptr().add(p * NR + jj) = v;
+                        // Each panel's B: (pointer, row stride, columns).
+                        let mut bps = [(core::ptr::null::<f32>(), 0isize, 0usize); NP];
+                        for (q, bq) in bps.iter_mut().enumerate().take(panels) {
+                            let jq = j0 + q * NR;
+                            let nr = if n - jq < NR { n - jq } else { NR };
+                            let direct =
+                                t.conv.is_none() && t.b_cs == 1 && nr == NR && m <= DIRECT_ROWS;
+                            *bq = if direct {
+                                let off =
+                                    (k0 as isize).wrapping_mul(t.b_rs).wrapping_add(jq as isize);
+                                (t.b.wrapping_offset(off), t.b_rs, nr)
+                            } else {
+                                let panel = block.add(q * KC * NR);
+                                match &t.conv {
+                                    Some(g) if g.kw as usize <= PACK_KW && g.sw >= 1 => {
+                                        pack_conv_vec(g, t.b, (k0, kc), (jq, nr), panel)
+                                    }
+                                    Some(g) => pack_conv::<NR>(g, t.b, (k0, kc), (jq, nr), panel),
+                                    None => pack_matrix::<NR>(t, (k0, kc), (jq, nr), panel),
                                 }
-                            }
-                            (panel.as_ptr(), NR as isize)
-                        };
-                        let first = k0 == 0 && !accumulate;
+                                (panel as *const f32, NR as isize, nr)
+                            };
+                        }
+                        let first = k0 == 0 && !t.accumulate;
+                        let last = k0 + kc >= k;
                         let mut i0 = 0usize;
                         while i0 < m {
-                            let mr = if m - i0 < MR { m - i0 } else { MR };
-                            let t = Tile {
-                                kc,
-                                a: a.wrapping_offset(
-                                    (i0 as isize)
-                                        .wrapping_mul(a_rs)
-                                        .wrapping_add((k0 as isize).wrapping_mul(a_cs)),
-                                ),
-                                a_rs,
-                                a_cs,
-                                b: bp,
-                                b_stride: bstride,
-                                c: c.wrapping_offset(
-                                    (i0 as isize).wrapping_mul(c_rs).wrapping_add(j0 as isize),
-                                ),
-                                c_rs,
-                                nr,
-                                first,
+                            let mut mr = if m - i0 < MR { m - i0 } else { MR };
+                            // A packed A: the tile's rows within one panel, read with unit
+                            // row stride and the panel height as k stride.
+                            let (a_tile, a_rs, a_cs) = if t.a_panel > 0 {
+                                let pn = t.a_panel;
+                                mr = mr.min(pn - i0 % pn);
+                                let off = (i0 / pn) * pn * k + i0 % pn + k0 * pn;
+                                (t.a.wrapping_add(off), 1, pn as isize)
+                            } else {
+                                let off = (i0 as isize)
+                                    .wrapping_mul(t.a_rs)
+                                    .wrapping_add((k0 as isize).wrapping_mul(t.a_cs));
+                                (t.a.wrapping_offset(off), t.a_rs, t.a_cs)
                             };
-                            match mr {
-                                12 => tile::<12>(&t),
-                                11 => tile::<11>(&t),
-                                10 => tile::<10>(&t),
-                                9 => tile::<9>(&t),
-                                8 => tile::<8>(&t),
-                                7 => tile::<7>(&t),
-                                6 => tile::<6>(&t),
-                                5 => tile::<5>(&t),
-                                4 => tile::<4>(&t),
-                                3 => tile::<3>(&t),
-                                2 => tile::<2>(&t),
-                                _ => tile::<1>(&t),
+                            for (q, &(bp, bstride, nr)) in bps.iter().enumerate().take(panels) {
+                                let c_off = (i0 as isize)
+                                    .wrapping_mul(t.c_rs)
+                                    .wrapping_add((j0 + q * NR) as isize);
+                                let tl = Tile {
+                                    kc,
+                                    a: a_tile,
+                                    a_rs,
+                                    a_cs,
+                                    b: bp,
+                                    b_stride: bstride,
+                                    c: t.c.wrapping_offset(c_off),
+                                    c_rs: t.c_rs,
+                                    nr,
+                                    first,
+                                    last,
+                                    bias: if t.bias.is_null() {
+                                        t.bias
+                                    } else {
+                                        t.bias.add(i0)
+                                    },
+                                    res: if t.res.is_null() {
+                                        t.res
+                                    } else {
+                                        t.res.wrapping_offset(c_off)
+                                    },
+                                    lo: t.lo,
+                                    hi: t.hi,
+                                };
+                                macro_rules! by_rows {
+                                    ($unit:literal) => {
+                                        match mr {
+                                            12 => tile::<12, $unit>(&tl),
+                                            11 => tile::<11, $unit>(&tl),
+                                            10 => tile::<10, $unit>(&tl),
+                                            9 => tile::<9, $unit>(&tl),
+                                            8 => tile::<8, $unit>(&tl),
+                                            7 => tile::<7, $unit>(&tl),
+                                            6 => tile::<6, $unit>(&tl),
+                                            5 => tile::<5, $unit>(&tl),
+                                            4 => tile::<4, $unit>(&tl),
+                                            3 => tile::<3, $unit>(&tl),
+                                            2 => tile::<2, $unit>(&tl),
+                                            _ => tile::<1, $unit>(&tl),
+                                        }
+                                    };
+                                }
+                                if tl.a_rs == 1 {
+                                    by_rows!(true)
+                                } else {
+                                    by_rows!(false)
+                                }
                             }
                             i0 += mr;
                         }
@@ -184,7 +765,110 @@ macro_rules! x86_variant {
                             break;
                         }
                     }
-                    j0 += nr;
+                    j0 += nb;
+                }
+            }
+
+            /// Most tap columns `pack_conv_vec` handles.
+            const PACK_KW: usize = 8;
+
+            /// `pack_conv` with vectors: the block's columns split into runs of one output
+            /// row; for each run and tap column the lanes whose input is inside the image are
+            /// a bit mask (computed once per block), and each row of B is two vectors built
+            /// by masked loads (masked gathers for a horizontal stride) of the runs.
+            ///
+            /// # Safety
+            /// As `pack_conv`; `g.kw <= PACK_KW` and `g.sw >= 1`.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn pack_conv_vec(
+                g: &Conv2d,
+                x: *const f32,
+                (k0, kc): (usize, usize),
+                (j0, nr): (usize, usize),
+                panel: *mut f32,
+            ) {
+                // Runs: (first column, input row base, input column base of the first
+                // column); per run and tap column, the lanes inside the image.
+                let mut runs = [(0isize, 0isize, 0isize); NR];
+                let mut bits = [[0u64; PACK_KW]; NR];
+                let mut nruns = 0;
+                let (mut oh, mut oj) = ((j0 as isize) / g.ow, (j0 as isize) % g.ow);
+                let mut jj = 0usize;
+                while jj < nr {
+                    let len = ((g.ow - oj) as usize).min(nr - jj);
+                    let iw0 = oj * g.sw - g.pw;
+                    runs[nruns] = (jj as isize, oh * g.sh - g.ph, iw0);
+                    for tj in 0..g.kw as usize {
+                        let iw = iw0 + tj as isize * g.dw;
+                        let lo = if iw >= 0 {
+                            0
+                        } else {
+                            ((-iw + g.sw - 1) / g.sw) as usize
+                        };
+                        let hi = if iw >= g.w {
+                            0
+                        } else {
+                            (((g.w - 1 - iw) / g.sw + 1) as usize).min(len)
+                        };
+                        if lo < hi {
+                            let upto = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+                            bits[nruns][tj] = (upto(hi) & !upto(lo)) << jj;
+                        }
+                    }
+                    nruns += 1;
+                    jj += len;
+                    oj = 0;
+                    oh += 1;
+                }
+                let taps = g.kh * g.kw;
+                let k0 = k0 as isize;
+                let (mut ci, mut ti, mut tj) = (k0 / taps, (k0 % taps) / g.kw, k0 % g.kw);
+                let plane = g.h * g.w;
+                let half = (1u64 << LANES) - 1;
+                for p in 0..kc {
+                    let xc = x.wrapping_offset(ci * plane);
+                    let (ioff, joff) = (ti * g.dh, tj * g.dw);
+                    let mut v0 = $zero();
+                    let mut v1 = $zero();
+                    for (r, &(c0, ih0, iw0)) in runs[..nruns].iter().enumerate() {
+                        let ih = ih0 + ioff;
+                        if ih < 0 || ih >= g.h {
+                            continue;
+                        }
+                        let b = *bits.get_unchecked(r).get_unchecked(tj as usize);
+                        // Lane jj of the block reads iw0 + joff + (jj - c0) * sw of the row.
+                        let base = xc.wrapping_offset(ih * g.w + iw0 + joff - c0 * g.sw);
+                        let (b0, b1) = (b & half, (b >> LANES) & half);
+                        if g.sw == 1 {
+                            if b0 != 0 {
+                                v0 = $mloadm(base, $bits(b0), v0);
+                            }
+                            if b1 != 0 {
+                                v1 = $mloadm(base.wrapping_add(LANES), $bits(b1), v1);
+                            }
+                        } else {
+                            if b0 != 0 {
+                                v0 = $mgatherm(base, g.sw, $bits(b0), v0);
+                            }
+                            if b1 != 0 {
+                                let b_hi = base.wrapping_offset(LANES as isize * g.sw);
+                                v1 = $mgatherm(b_hi, g.sw, $bits(b1), v1);
+                            }
+                        }
+                    }
+                    let dst = panel.add(p * NR);
+                    $store(dst, v0);
+                    $store(dst.add(LANES), v1);
+                    tj += 1;
+                    if tj == g.kw {
+                        tj = 0;
+                        ti += 1;
+                        if ti == g.kh {
+                            ti = 0;
+                            ci += 1;
+                        }
+                    }
                 }
             }
 
@@ -202,28 +886,41 @@ macro_rules! x86_variant {
                 nr: usize,
                 /// Start from +0 instead of loading C.
                 first: bool,
+                /// The last k block: apply the epilogue.
+                last: bool,
+                bias: *const f32,
+                res: *const f32,
+                lo: f32,
+                hi: f32,
             }
 
-            /// R rows x NR columns of C over one k block.
+            /// Loads `nr` (≤ NR) values of a row as two vectors, zero past `nr`.
             #[inline]
             #[target_feature(enable = $feature)]
-            unsafe fn tile<const R: usize>(t: &Tile) {
+            unsafe fn load_row(row: *const f32, nr: usize) -> ($vec, $vec) {
+                if nr == NR {
+                    ($load(row), $load(row.add(LANES)))
+                } else {
+                    let mut tmp = [0f32; NR];
+                    for (jj, v) in tmp.iter_mut().enumerate().take(nr) {
+                        *v = *row.add(jj);
+                    }
+                    ($load(tmp.as_ptr()), $load(tmp.as_ptr().add(LANES)))
+                }
+            }
+
+            /// R rows x NR columns of C over one k block. Never inlined: inside the large
+            /// driver LLVM kept the accumulator arrays in memory (a store per FMA); on its
+            /// own they live in registers.
+            #[inline(never)]
+            #[target_feature(enable = $feature)]
+            unsafe fn tile<const R: usize, const UNIT: bool>(t: &Tile) {
                 let mut lo: [$vec; R] = [$zero(); R];
                 let mut hi: [$vec; R] = [$zero(); R];
                 if !t.first {
                     for r in 0..R {
                         let row = t.c.wrapping_offset((r as isize).wrapping_mul(t.c_rs));
-                        if t.nr == NR {
-                            lo[r] = $load(row);
-                            hi[r] = $load(row.add(LANES));
-                        } else {
-                            let mut tmp = [0f32; NR];
-                            for (jj, v) in tmp.iter_mut().enumerate().take(t.nr) {
-                                *v = *row.add(jj);
-                            }
-                            lo[r] = $load(tmp.as_ptr());
-                            hi[r] = $load(tmp.as_ptr().add(LANES));
-                        }
+                        (lo[r], hi[r]) = load_row(row, t.nr);
                     }
                 }
                 let mut ap = t.a;
@@ -232,12 +929,48 @@ macro_rules! x86_variant {
                     let b0 = $load(bp);
                     let b1 = $load(bp.add(LANES));
                     for r in 0..R {
-                        let av = $set1(*ap.wrapping_offset((r as isize).wrapping_mul(t.a_rs)));
+                        let off = if UNIT {
+                            r as isize
+                        } else {
+                            (r as isize).wrapping_mul(t.a_rs)
+                        };
+                        let av = $set1(*ap.wrapping_offset(off));
                         lo[r] = $fma(av, b0, lo[r]);
                         hi[r] = $fma(av, b1, hi[r]);
                     }
                     ap = ap.wrapping_offset(t.a_cs);
                     bp = bp.wrapping_offset(t.b_stride);
+                }
+                if t.last {
+                    if !t.bias.is_null() {
+                        for r in 0..R {
+                            let bv = $set1(*t.bias.add(r));
+                            lo[r] = $add(lo[r], bv);
+                            hi[r] = $add(hi[r], bv);
+                        }
+                    }
+                    if !t.res.is_null() {
+                        for r in 0..R {
+                            let row = t.res.wrapping_offset((r as isize).wrapping_mul(t.c_rs));
+                            let (r0, r1) = load_row(row, t.nr);
+                            lo[r] = $add(lo[r], r0);
+                            hi[r] = $add(hi[r], r1);
+                        }
+                    }
+                    if t.lo != f32::NEG_INFINITY {
+                        let v = $set1(t.lo);
+                        for r in 0..R {
+                            lo[r] = $max(v, lo[r]);
+                            hi[r] = $max(v, hi[r]);
+                        }
+                    }
+                    if t.hi != f32::INFINITY {
+                        let v = $set1(t.hi);
+                        for r in 0..R {
+                            lo[r] = $min(v, lo[r]);
+                            hi[r] = $min(v, hi[r]);
+                        }
+                    }
                 }
                 for r in 0..R {
                     let row = t.c.wrapping_offset((r as isize).wrapping_mul(t.c_rs));
@@ -271,7 +1004,18 @@ x86_variant!(
     _mm256_loadu_ps,
     _mm256_storeu_ps,
     _mm256_set1_ps,
-    _mm256_fmadd_ps
+    _mm256_fmadd_ps,
+    _mm256_add_ps,
+    _mm256_max_ps,
+    _mm256_min_ps,
+    super::masked::load8,
+    super::masked::store8,
+    __m256i,
+    super::masked::mask8,
+    super::masked::load8m,
+    super::masked::gather8m,
+    super::masked::kmax8,
+    super::masked::bits8
 );
 
 // AVX-512F: 32 zmm registers, 12 x 32 tile (24 accumulators), 128 x 32 panel (16 KiB).
@@ -287,5 +1031,167 @@ x86_variant!(
     _mm512_loadu_ps,
     _mm512_storeu_ps,
     _mm512_set1_ps,
-    _mm512_fmadd_ps
+    _mm512_fmadd_ps,
+    _mm512_add_ps,
+    _mm512_max_ps,
+    _mm512_min_ps,
+    super::masked::load16,
+    super::masked::store16,
+    __mmask16,
+    super::masked::mask16,
+    super::masked::load16m,
+    super::masked::gather16m,
+    super::masked::kmax16,
+    super::masked::bits16
 );
+
+/// Masked vector loads and stores: lanes `lo..hi` of the vector at `p` (the others are
+/// zero, and are not touched in memory: masked-off lanes never fault).
+#[cfg(target_arch = "x86_64")]
+mod masked {
+    use core::arch::x86_64::*;
+
+    /// The lanes `lo..hi` of 8.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn mask8(lo: usize, hi: usize) -> __m256i {
+        let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let below = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi as i32), idx);
+        let above = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo as i32 - 1));
+        _mm256_and_si256(below, above)
+    }
+
+    /// # Safety
+    /// Lanes `lo..hi` (≤ 8) of `p` are readable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn load8(p: *const f32, lo: usize, hi: usize) -> __m256 {
+        if lo == 0 && hi == 8 {
+            return _mm256_loadu_ps(p);
+        }
+        _mm256_maskload_ps(p, mask8(lo, hi))
+    }
+
+    /// # Safety
+    /// Lanes `0..len` (≤ 8) of `p` are writable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn store8(p: *mut f32, len: usize, v: __m256) {
+        if len == 8 {
+            return _mm256_storeu_ps(p, v);
+        }
+        _mm256_maskstore_ps(p, mask8(0, len), v)
+    }
+
+    /// The lanes of `mask` (from `mask8`) of `p`, `fill` elsewhere.
+    ///
+    /// # Safety
+    /// Those elements are readable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn load8m(p: *const f32, mask: __m256i, fill: __m256) -> __m256 {
+        let m = _mm256_castsi256_ps(mask);
+        _mm256_blendv_ps(fill, _mm256_maskload_ps(p, mask), m)
+    }
+
+    /// The lanes of `mask` of `p[l * stride]`, `fill` elsewhere.
+    ///
+    /// # Safety
+    /// Those elements are readable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn gather8m(p: *const f32, stride: isize, mask: __m256i, fill: __m256) -> __m256 {
+        let idx = _mm256_mullo_epi32(
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            _mm256_set1_epi32(stride as i32),
+        );
+        _mm256_mask_i32gather_ps::<4>(fill, p, idx, _mm256_castsi256_ps(mask))
+    }
+
+    /// kir's `Max` lane by lane (`gemm::kmax`).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn kmax8(a: __m256, b: __m256) -> __m256 {
+        let r = _mm256_max_ps(a, b);
+        let eq = _mm256_cmp_ps::<_CMP_EQ_OQ>(a, b);
+        let r = _mm256_blendv_ps(r, _mm256_and_ps(a, b), eq);
+        let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b);
+        _mm256_blendv_ps(r, _mm256_add_ps(a, b), nan)
+    }
+
+    /// The lanes of `mask` (from `mask16`) of `p`, `fill` elsewhere.
+    ///
+    /// # Safety
+    /// Those elements are readable.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn load16m(p: *const f32, mask: __mmask16, fill: __m512) -> __m512 {
+        _mm512_mask_loadu_ps(fill, mask, p)
+    }
+
+    /// The lanes of `mask` of `p[l * stride]`, `fill` elsewhere.
+    ///
+    /// # Safety
+    /// Those elements are readable.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gather16m(p: *const f32, stride: isize, mask: __mmask16, fill: __m512) -> __m512 {
+        let idx = _mm512_mullo_epi32(
+            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+            _mm512_set1_epi32(stride as i32),
+        );
+        _mm512_mask_i32gather_ps::<4>(fill, mask, idx, p)
+    }
+
+    /// kir's `Max` lane by lane (`gemm::kmax`).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn kmax16(a: __m512, b: __m512) -> __m512 {
+        let r = _mm512_max_ps(a, b);
+        let eq = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(a, b);
+        let both = _mm512_castsi512_ps(_mm512_and_si512(
+            _mm512_castps_si512(a),
+            _mm512_castps_si512(b),
+        ));
+        let r = _mm512_mask_mov_ps(r, eq, both);
+        let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b);
+        _mm512_mask_mov_ps(r, nan, _mm512_add_ps(a, b))
+    }
+
+    /// The mask of the lanes whose bits are set in `b` (8 lanes).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn bits8(b: u64) -> __m256i {
+        let lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+        _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(b as i32), lane), lane)
+    }
+
+    /// The mask of the lanes whose bits are set in `b` (16 lanes).
+    #[inline]
+    pub fn bits16(b: u64) -> __mmask16 {
+        b as __mmask16
+    }
+
+    /// The lanes `lo..hi` of 16.
+    #[inline]
+    pub fn mask16(lo: usize, hi: usize) -> __mmask16 {
+        let upto = |n: usize| if n >= 16 { 0xffffu32 } else { (1u32 << n) - 1 };
+        (upto(hi) & !upto(lo)) as __mmask16
+    }
+
+    /// # Safety
+    /// Lanes `lo..hi` (≤ 16) of `p` are readable.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn load16(p: *const f32, lo: usize, hi: usize) -> __m512 {
+        _mm512_maskz_loadu_ps(mask16(lo, hi), p)
+    }
+
+    /// # Safety
+    /// Lanes `0..len` (≤ 16) of `p` are writable.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn store16(p: *mut f32, len: usize, v: __m512) {
+        _mm512_mask_storeu_ps(p, mask16(0, len), v)
+    }
+}

@@ -1,8 +1,10 @@
-//! The f32 GEMM kernel (`kiln_shim_sgemm_avx2`) against the plain loops of its contract
-//! (`gemm::sgemm_portable`), bit for bit: sizes around the 6 x 16 tile and 256-deep k block
-//! edges, zero sizes, transposed and padded strides, accumulation, and special values.
+//! The f32 GEMM kernels (`kiln_shim_sgemm_avx2`, `kiln_shim_sgemm_avx512`) against the plain
+//! loops of their contract (`gemm::sgemm_portable`), bit for bit: sizes around the tile and
+//! k block edges, zero sizes, transposed and padded strides, accumulation, special values,
+//! every epilogue (bias, residual, clamp), and convolution-patch B operands over strides,
+//! padding and dilation. The patch indexing itself is checked against a direct convolution.
 
-use kiln_shim::gemm::sgemm_portable;
+use kiln_shim::gemm::{sgemm_portable, Call, Conv2d};
 use kiln_shim::{kiln_shim_sgemm_avx2, kiln_shim_sgemm_avx512};
 
 struct Rng(u64);
@@ -23,6 +25,9 @@ impl Rng {
             _ => (self.next() % 2000) as f32 / 250.0 - 4.0,
         }
     }
+    fn plain(&mut self) -> f32 {
+        (self.next() % 2000) as f32 / 250.0 - 4.0
+    }
 }
 
 type Kernel = unsafe extern "C" fn(
@@ -35,9 +40,20 @@ type Kernel = unsafe extern "C" fn(
     *const f32,
     i64,
     i64,
+    *const i64,
     *mut f32,
     i64,
     i32,
+    *const f32,
+    *const f32,
+    f32,
+    f32,
+    i64,
+    i64,
+    i64,
+    i64,
+    i32,
+    i64,
 );
 
 /// The kernels this CPU can run (on other architectures both names are the plain loops).
@@ -60,10 +76,69 @@ fn kernels() -> Vec<(&'static str, Kernel)> {
     out
 }
 
+/// Runs `t` through the portable loops and every kernel, starting from `c0`, and compares
+/// the bits of C.
+fn check(t: &Call, c0: &[f32], what: &str) {
+    let mut want = c0.to_vec();
+    let mut r = *t;
+    r.c = want.as_mut_ptr();
+    unsafe { sgemm_portable(&r) };
+    let geo: Vec<i64> = t
+        .conv
+        .map(|g| {
+            vec![
+                g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow,
+            ]
+            .into_iter()
+            .map(|v| v as i64)
+            .collect()
+        })
+        .unwrap_or_default();
+    for (name, kernel) in &kernels() {
+        let mut got = c0.to_vec();
+        unsafe {
+            kernel(
+                t.m as i64,
+                t.n as i64,
+                t.k as i64,
+                t.a,
+                t.a_rs as i64,
+                t.a_cs as i64,
+                t.b,
+                t.b_rs as i64,
+                t.b_cs as i64,
+                if t.conv.is_some() {
+                    geo.as_ptr()
+                } else {
+                    std::ptr::null()
+                },
+                got.as_mut_ptr(),
+                t.c_rs as i64,
+                t.accumulate as i32,
+                t.bias,
+                t.res,
+                t.lo,
+                t.hi,
+                t.groups as i64,
+                t.a_gs as i64,
+                t.b_gs as i64,
+                t.c_gs as i64,
+                t.max as i32,
+                t.a_panel as i64,
+            );
+        }
+        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+            assert!(
+                w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
+                "{name}: {what} [{i}]: {w} vs {g}"
+            );
+        }
+    }
+}
+
 #[test]
 fn kernel_equals_contract_loops() {
-    let kernels = kernels();
-    if kernels.is_empty() {
+    if kernels().is_empty() {
         eprintln!("skipped: this CPU has neither AVX2 + FMA nor AVX-512F (the kernels are only called on such CPUs)");
         return;
     }
@@ -76,8 +151,8 @@ fn kernel_equals_contract_loops() {
     for (ci, &m) in sizes.iter().enumerate() {
         for (cj, &n) in sizes.iter().enumerate() {
             let k = ks[(ci * 5 + cj * 3) % ks.len()];
-            for variant in 0..4 {
-                let (ta, tb) = (variant & 1 == 1, variant & 2 == 2);
+            for variant in 0..8 {
+                let (ta, tb, epi) = (variant & 1 == 1, variant & 2 == 2, variant & 4 == 4);
                 let accumulate = (ci + cj + variant) % 2 == 1;
                 let pad = 3;
                 // A: m x k, row-major with padding, or stored transposed.
@@ -89,51 +164,199 @@ fn kernel_equals_contract_loops() {
                 let a: Vec<f32> = (0..alen.max(1)).map(|_| rng.f()).collect();
                 let b: Vec<f32> = (0..blen.max(1)).map(|_| rng.f()).collect();
                 let c0: Vec<f32> = (0..(m * c_rs).max(1)).map(|_| rng.f()).collect();
-                let mut want = c0.clone();
-                unsafe {
-                    sgemm_portable(
-                        m,
-                        n,
-                        k,
-                        a.as_ptr(),
-                        a_rs as isize,
-                        a_cs as isize,
-                        b.as_ptr(),
-                        b_rs as isize,
-                        b_cs as isize,
-                        want.as_mut_ptr(),
-                        c_rs as isize,
-                        accumulate,
-                    );
-                }
-                for (name, kernel) in &kernels {
-                    let mut got = c0.clone();
-                    unsafe {
-                        kernel(
-                            m as i64,
-                            n as i64,
-                            k as i64,
-                            a.as_ptr(),
-                            a_rs as i64,
-                            a_cs as i64,
-                            b.as_ptr(),
-                            b_rs as i64,
-                            b_cs as i64,
-                            got.as_mut_ptr(),
-                            c_rs as i64,
-                            accumulate as i32,
-                        );
+                let bias: Vec<f32> = (0..m.max(1)).map(|_| rng.f()).collect();
+                let res: Vec<f32> = (0..(m * c_rs).max(1)).map(|_| rng.f()).collect();
+                let mut t = Call::plain(
+                    (m, n, k),
+                    (a.as_ptr(), a_rs as isize, a_cs as isize),
+                    (b.as_ptr(), b_rs as isize, b_cs as isize),
+                    (std::ptr::null_mut(), c_rs as isize),
+                    accumulate,
+                );
+                if epi {
+                    if variant & 1 == 0 {
+                        t.bias = bias.as_ptr();
                     }
-                    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
-                        assert!(
-                            w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
-                            "{name}: m={m} n={n} k={k} ta={ta} tb={tb} acc={accumulate} [{i}]: {w} vs {g}"
-                        );
+                    if (ci + cj) % 2 == 0 {
+                        t.res = res.as_ptr();
                     }
+                    t.lo = if ci % 3 == 0 { f32::NEG_INFINITY } else { 0.0 };
+                    t.hi = if cj % 2 == 0 { 6.0 } else { f32::INFINITY };
                 }
+                check(
+                    &t,
+                    &c0,
+                    &format!("m={m} n={n} k={k} ta={ta} tb={tb} acc={accumulate} epi={epi}"),
+                );
                 cases += 1;
             }
         }
     }
-    assert_eq!(cases, sizes.len() * sizes.len() * 4);
+    assert_eq!(cases, sizes.len() * sizes.len() * 8);
+}
+
+/// Convolution geometries: (channels per group, h, w, out channels per group, kh, kw,
+/// stride, pad, dilation, groups).
+type Geo = (
+    usize,
+    isize,
+    isize,
+    usize,
+    isize,
+    isize,
+    (isize, isize),
+    (isize, isize),
+    (isize, isize),
+    usize,
+);
+const CONVS: &[Geo] = &[
+    (3, 9, 9, 8, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (3, 17, 13, 13, 7, 7, (2, 2), (3, 3), (1, 1), 1),
+    (5, 7, 7, 33, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (2, 11, 20, 7, 3, 2, (2, 3), (0, 1), (2, 1), 1),
+    (4, 40, 40, 12, 3, 3, (2, 2), (1, 1), (1, 1), 1),
+    (1, 5, 5, 3, 5, 5, (1, 1), (2, 2), (1, 1), 1),
+    (6, 6, 33, 14, 1, 1, (1, 2), (0, 0), (1, 1), 1),
+    (40, 6, 6, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (2, 4, 4, 2, 3, 3, (1, 1), (4, 4), (1, 1), 1),
+    (2, 9, 9, 3, 3, 3, (1, 1), (1, 1), (1, 1), 4),
+    // Wider than the vector packing's 8 tap columns: the scalar packing.
+    (2, 12, 30, 5, 2, 9, (1, 2), (0, 4), (1, 1), 1),
+    // Depthwise: one input and one output channel per group.
+    (1, 9, 9, 1, 3, 3, (1, 1), (1, 1), (1, 1), 5),
+    (1, 7, 7, 1, 3, 3, (1, 1), (1, 1), (1, 1), 3),
+    (1, 40, 37, 1, 3, 3, (1, 1), (1, 1), (1, 1), 2),
+    (1, 40, 37, 1, 3, 3, (2, 2), (1, 1), (1, 1), 2),
+    (1, 12, 35, 1, 5, 5, (1, 1), (2, 2), (1, 1), 3),
+    (1, 12, 35, 1, 3, 3, (1, 2), (3, 0), (2, 3), 2),
+    (3, 10, 10, 1, 3, 3, (1, 1), (1, 1), (1, 1), 2),
+];
+
+#[test]
+fn convolution_patches_equal_contract_loops_and_direct_convolution() {
+    let mut rng = Rng(11);
+    for (case, &(c, h, w, m, kh, kw, (sh, sw), (ph, pw), (dh, dw), groups)) in
+        CONVS.iter().enumerate()
+    {
+        let oh = ((h + 2 * ph - dh * (kh - 1) - 1) / sh + 1) as usize;
+        let ow = ((w + 2 * pw - dw * (kw - 1) - 1) / sw + 1) as usize;
+        let k = c * (kh * kw) as usize;
+        let n = oh * ow;
+        let plane = (h * w) as usize;
+        let x: Vec<f32> = (0..groups * c * plane).map(|_| rng.plain()).collect();
+        let wt: Vec<f32> = (0..groups * m * k).map(|_| rng.plain()).collect();
+        let bias: Vec<f32> = (0..groups * m).map(|_| rng.plain()).collect();
+        let res: Vec<f32> = (0..groups * m * n).map(|_| rng.plain()).collect();
+        let g = Conv2d {
+            h,
+            w,
+            kh,
+            kw,
+            sh,
+            sw,
+            ph,
+            pw,
+            dh,
+            dw,
+            ow: ow as isize,
+        };
+        let call = |c_ptr: *mut f32| {
+            let mut t = Call::plain(
+                (m, n, k),
+                (wt.as_ptr(), k as isize, 1),
+                (x.as_ptr(), 0, 0),
+                (c_ptr, n as isize),
+                false,
+            );
+            t.conv = Some(g);
+            t.groups = groups;
+            t.a_gs = (m * k) as isize;
+            t.b_gs = (c * plane) as isize;
+            t.c_gs = (m * n) as isize;
+            t
+        };
+        let c0 = vec![f32::NAN; groups * m * n];
+        let mut t = call(std::ptr::null_mut());
+        check(&t, &c0, &format!("conv case {case}"));
+        t.bias = bias.as_ptr();
+        t.res = res.as_ptr();
+        t.lo = 0.0;
+        t.hi = 6.0;
+        check(&t, &c0, &format!("conv case {case} with epilogue"));
+        for pn in [12usize, 6, 5] {
+            // The weights packed in panels of pn rows (zero rows past m).
+            let panels = (m * groups).div_ceil(pn);
+            let mut packed = vec![0f32; panels * pn * k];
+            for i in 0..m * groups {
+                for p in 0..k {
+                    packed[(i / pn) * pn * k + p * pn + i % pn] = wt[i * k + p];
+                }
+            }
+            let mut q = call(std::ptr::null_mut());
+            q.groups = 1;
+            q.m = m * groups;
+            if groups == 1 {
+                q.a = packed.as_ptr();
+                q.a_panel = pn;
+                q.bias = bias.as_ptr();
+                check(
+                    &q,
+                    &c0,
+                    &format!("conv case {case} with A in panels of {pn}"),
+                );
+            }
+        }
+        if c == 1 && m == 1 {
+            // The same windows as max pooling, with special values in the image.
+            let mut xs = x.clone();
+            for (i, v) in xs.iter_mut().enumerate() {
+                match i % 37 {
+                    0 => *v = f32::NAN,
+                    5 => *v = -0.0,
+                    9 => *v = 0.0,
+                    17 => *v = f32::NEG_INFINITY,
+                    _ => {}
+                }
+            }
+            let mut p = call(std::ptr::null_mut());
+            p.b = xs.as_ptr();
+            p.max = true;
+            check(&p, &c0, &format!("max pool case {case}"));
+            p.lo = 0.0;
+            p.hi = 6.0;
+            p.res = res.as_ptr();
+            check(&p, &c0, &format!("max pool case {case} with epilogue"));
+        }
+        // The patch indexing against a direct convolution (f64 sums, loose tolerance: the
+        // order of the sums differs).
+        let mut y = c0.clone();
+        unsafe { sgemm_portable(&call(y.as_mut_ptr())) };
+        for gi in 0..groups {
+            for mi in 0..m {
+                for o in 0..n {
+                    let (oy, ox) = ((o / ow) as isize, (o % ow) as isize);
+                    let mut s = 0f64;
+                    for ci in 0..c {
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let (iy, ix) = (oy * sh - ph + i * dh, ox * sw - pw + j * dw);
+                                if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                                    let xv = x[(gi * c + ci) * plane + (iy * w + ix) as usize];
+                                    let wv = wt[(gi * m + mi) * k
+                                        + ci * (kh * kw) as usize
+                                        + (i * kw + j) as usize];
+                                    s += xv as f64 * wv as f64;
+                                }
+                            }
+                        }
+                    }
+                    let got = y[(gi * m + mi) * n + o] as f64;
+                    assert!(
+                        (got - s).abs() <= 1e-3 * (1.0 + s.abs()),
+                        "case {case} [{gi}, {mi}, {o}]: {got} vs {s}"
+                    );
+                }
+            }
+        }
+    }
 }

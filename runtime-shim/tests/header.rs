@@ -23,6 +23,7 @@ fn c_type_of_rust(t: &str) -> String {
         "i64" => "int64_t",
         "*const f32" => "const float *",
         "*mut f32" => "float *",
+        "*const i64" => "const int64_t *",
         other => panic!("no C spelling for Rust type `{other}` in an exported signature"),
     }
     .to_string()

@@ -134,9 +134,11 @@ pub fn emit_c(p: &Program) -> String {
             s,
             "/* kiln_shim f32 GEMM kernels (runtime-shim/src/gemm.rs): the same bits as the loops under #else */\n\
              void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
-             const float *, int64_t, int64_t, float *, int64_t, int32_t);\n\
+             const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, \
+             const float *, const float *, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n\
              void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
-             const float *, int64_t, int64_t, float *, int64_t, int32_t);\n"
+             const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, \
+             const float *, const float *, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n"
         );
     }
     if !helpers.is_empty() {
@@ -445,9 +447,36 @@ impl Stmts<'_, '_> {
                         ),
                         e(&g.b_rs),
                         e(&g.b_cs),
+                        match &g.conv {
+                            Some(cv) => format!(
+                                "(const int64_t[]){{{}}}",
+                                cv.abi().map(|v| format!("INT64_C({v})")).join(", ")
+                            ),
+                            None => "(const int64_t *)0".to_string(),
+                        },
                         format!("(float *)(void *)b{} + ({})", g.c.0, e(&g.c_off)),
                         e(&g.c_rs),
                         (g.accumulate as i32).to_string(),
+                        match &g.bias {
+                            Some((b, off)) => {
+                                format!("(const float *)(const void *)b{} + ({})", b.0, e(off))
+                            }
+                            None => "(const float *)0".to_string(),
+                        },
+                        match &g.res {
+                            Some((b, off)) => {
+                                format!("(const float *)(const void *)b{} + ({})", b.0, e(off))
+                            }
+                            None => "(const float *)0".to_string(),
+                        },
+                        e(&Expr::imm(Scalar::F32, g.lo as f64)),
+                        e(&Expr::imm(Scalar::F32, g.hi as f64)),
+                        e(&g.groups),
+                        e(&g.a_gs),
+                        e(&g.b_gs),
+                        e(&g.c_gs),
+                        (g.max as i32).to_string(),
+                        e(&Expr::i64(g.a_panel)),
                     ];
                     let args = args.join(", ");
                     let _ = writeln!(out, "#if {SGEMM_C_AVX512}");

@@ -294,6 +294,13 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
                     ),
                     e(&g.b_rs),
                     e(&g.b_cs),
+                    match &g.conv {
+                        Some(cv) => format!(
+                            "[{}i64].as_ptr()",
+                            cv.abi().map(|v| v.to_string()).join("i64, ")
+                        ),
+                        None => "core::ptr::null()".to_string(),
+                    },
                     format!(
                         "(b{} as *mut f32).wrapping_offset(({}) as isize)",
                         g.c.0,
@@ -301,6 +308,30 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
                     ),
                     e(&g.c_rs),
                     format!("{}i32", g.accumulate as i32),
+                    match &g.bias {
+                        Some((b, off)) => format!(
+                            "(b{} as *const f32).wrapping_offset(({}) as isize)",
+                            b.0,
+                            e(off)
+                        ),
+                        None => "core::ptr::null()".to_string(),
+                    },
+                    match &g.res {
+                        Some((b, off)) => format!(
+                            "(b{} as *const f32).wrapping_offset(({}) as isize)",
+                            b.0,
+                            e(off)
+                        ),
+                        None => "core::ptr::null()".to_string(),
+                    },
+                    e(&Expr::imm(Scalar::F32, g.lo as f64)),
+                    e(&Expr::imm(Scalar::F32, g.hi as f64)),
+                    e(&g.groups),
+                    e(&g.a_gs),
+                    e(&g.b_gs),
+                    e(&g.c_gs),
+                    format!("{}i32", g.max as i32),
+                    e(&Expr::i64(g.a_panel)),
                 ];
                 let args = args.join(", ");
                 let _ = writeln!(

@@ -214,10 +214,44 @@ impl KernelBuilder {
             els: e,
         });
     }
-    /// `Stmt::Gemm` for `call`, with its fallback loops (the contract of `GemmCall`).
+    /// `Stmt::Gemm` for `call`, with its fallback loops (the contract of `GemmCall`). A
+    /// convolution's patch loops run over (channel, tap row, tap column) in the contract's
+    /// order, loading the image only inside it and multiplying by +0 outside.
     pub fn gemm(&mut self, call: GemmCall) {
         self.blocks.push(vec![]);
-        let g = &call;
+        if call.groups == Expr::i64(1) {
+            self.gemm_group(&call);
+            let fallback = self.blocks.pop().expect("gemm block");
+            self.push(Stmt::Gemm {
+                call: Box::new(call),
+                fallback,
+            });
+            return;
+        }
+        self.loop_(Expr::i64(0), call.groups.clone(), |kb, gi| {
+            // This group's call: offsets advanced, one group.
+            let at = |e: &Expr, s: &Expr| add(e.clone(), mul(gi.clone(), s.clone()));
+            let mut g = call.clone();
+            g.a_off = kb.let_(Scalar::I64, at(&call.a_off, &call.a_gs));
+            g.b_off = kb.let_(Scalar::I64, at(&call.b_off, &call.b_gs));
+            g.c_off = kb.let_(Scalar::I64, at(&call.c_off, &call.c_gs));
+            if let Some((b, off)) = &call.bias {
+                g.bias = Some((*b, kb.let_(Scalar::I64, at(off, &call.m))));
+            }
+            if let Some((b, off)) = &call.res {
+                g.res = Some((*b, kb.let_(Scalar::I64, at(off, &call.c_gs))));
+            }
+            kb.gemm_group(&g);
+        });
+        let fallback = self.blocks.pop().expect("gemm block");
+        self.push(Stmt::Gemm {
+            call: Box::new(call),
+            fallback,
+        });
+    }
+
+    /// The fallback loops of one group of a `GemmCall`.
+    fn gemm_group(&mut self, g: &GemmCall) {
         self.loop_(Expr::i64(0), g.m.clone(), |kb, i| {
             kb.loop_(Expr::i64(0), g.n.clone(), |kb, j| {
                 let ci = add(
@@ -225,39 +259,130 @@ impl KernelBuilder {
                     add(mul(i.clone(), g.c_rs.clone()), j.clone()),
                 );
                 let ci = kb.let_(Scalar::I64, ci);
+                // Products start from +0 and pad with +0; max pooling uses -inf for both.
+                let none = Expr::imm(Scalar::F32, if g.max { f64::NEG_INFINITY } else { 0.0 });
+                let step = |a: Expr, b: Expr, acc: Expr| {
+                    if g.max {
+                        max(acc, b)
+                    } else {
+                        fma(a, b, acc)
+                    }
+                };
                 let init = if g.accumulate {
                     load(g.c, ci.clone())
                 } else {
-                    Expr::imm(Scalar::F32, 0.0)
+                    none.clone()
                 };
                 let acc = kb.let_mut(Scalar::F32, init);
-                kb.loop_(Expr::i64(0), g.k.clone(), |kb, p| {
-                    let av = load(
-                        g.a,
-                        add(
-                            g.a_off.clone(),
+                let (a_row, a_cs) = if g.a_panel > 0 {
+                    let pn = Expr::i64(g.a_panel);
+                    let panel = mul(mul(div(i.clone(), pn.clone()), pn.clone()), g.k.clone());
+                    let row = add(g.a_off.clone(), add(panel, rem(i.clone(), pn.clone())));
+                    (kb.let_(Scalar::I64, row), pn)
+                } else {
+                    let row = add(g.a_off.clone(), mul(i.clone(), g.a_rs.clone()));
+                    (kb.let_(Scalar::I64, row), g.a_cs.clone())
+                };
+                let a_at = |p: Expr| load(g.a, add(a_row.clone(), mul(p, a_cs.clone())));
+                match &g.conv {
+                    None => kb.loop_(Expr::i64(0), g.k.clone(), |kb, p| {
+                        let bv = load(
+                            g.b,
                             add(
-                                mul(i.clone(), g.a_rs.clone()),
-                                mul(p.clone(), g.a_cs.clone()),
+                                g.b_off.clone(),
+                                add(
+                                    mul(p.clone(), g.b_rs.clone()),
+                                    mul(j.clone(), g.b_cs.clone()),
+                                ),
                             ),
-                        ),
-                    );
-                    let bv = load(
-                        g.b,
-                        add(
-                            g.b_off.clone(),
-                            add(mul(p, g.b_rs.clone()), mul(j.clone(), g.b_cs.clone())),
-                        ),
-                    );
-                    kb.set(acc, fma(av, bv, Expr::Var(acc)));
-                });
-                kb.store(g.c, ci, Expr::Var(acc));
+                        );
+                        kb.set(acc, step(a_at(p), bv, Expr::Var(acc)));
+                    }),
+                    Some(cv) => {
+                        let cv = *cv;
+                        let ih0 = kb.let_(
+                            Scalar::I64,
+                            sub(
+                                mul(div(j.clone(), Expr::i64(cv.ow)), Expr::i64(cv.sh)),
+                                Expr::i64(cv.ph),
+                            ),
+                        );
+                        let iw0 = kb.let_(
+                            Scalar::I64,
+                            sub(
+                                mul(rem(j.clone(), Expr::i64(cv.ow)), Expr::i64(cv.sw)),
+                                Expr::i64(cv.pw),
+                            ),
+                        );
+                        kb.loop_(Expr::i64(0), Expr::i64(cv.c), |kb, c| {
+                            kb.loop_(Expr::i64(0), Expr::i64(cv.kh), |kb, ti| {
+                                kb.loop_(Expr::i64(0), Expr::i64(cv.kw), |kb, tj| {
+                                    let ih = kb.let_(
+                                        Scalar::I64,
+                                        add(ih0.clone(), mul(ti.clone(), Expr::i64(cv.dh))),
+                                    );
+                                    let iw = kb.let_(
+                                        Scalar::I64,
+                                        add(iw0.clone(), mul(tj.clone(), Expr::i64(cv.dw))),
+                                    );
+                                    let inside = and(
+                                        and(
+                                            cmp(CmpOp::Ge, ih.clone(), Expr::i64(0)),
+                                            cmp(CmpOp::Lt, ih.clone(), Expr::i64(cv.h)),
+                                        ),
+                                        and(
+                                            cmp(CmpOp::Ge, iw.clone(), Expr::i64(0)),
+                                            cmp(CmpOp::Lt, iw.clone(), Expr::i64(cv.w)),
+                                        ),
+                                    );
+                                    let bv = kb.let_mut(Scalar::F32, none.clone());
+                                    kb.if_(
+                                        inside,
+                                        |kb| {
+                                            let at = add(
+                                                g.b_off.clone(),
+                                                add(
+                                                    mul(
+                                                        add(mul(c.clone(), Expr::i64(cv.h)), ih),
+                                                        Expr::i64(cv.w),
+                                                    ),
+                                                    iw,
+                                                ),
+                                            );
+                                            kb.set(bv, load(g.b, at));
+                                        },
+                                        |_| {},
+                                    );
+                                    let p = add(
+                                        mul(add(mul(c, Expr::i64(cv.kh)), ti), Expr::i64(cv.kw)),
+                                        tj,
+                                    );
+                                    kb.set(acc, step(a_at(p), Expr::Var(bv), Expr::Var(acc)));
+                                });
+                            });
+                        });
+                    }
+                }
+                let mut v = Expr::Var(acc);
+                if let Some((b, off)) = &g.bias {
+                    v = add(v, load(*b, add(off.clone(), i.clone())));
+                }
+                if let Some((r, off)) = &g.res {
+                    let at = add(off.clone(), add(mul(i.clone(), g.c_rs.clone()), j.clone()));
+                    v = add(v, load(*r, at));
+                }
+                if g.lo != f32::NEG_INFINITY {
+                    let v1 = kb.let_(Scalar::F32, v);
+                    let lo = Expr::imm(Scalar::F32, g.lo as f64);
+                    v = select(cmp(CmpOp::Gt, lo.clone(), v1.clone()), lo, v1);
+                }
+                if g.hi != f32::INFINITY {
+                    let v1 = kb.let_(Scalar::F32, v);
+                    let hi = Expr::imm(Scalar::F32, g.hi as f64);
+                    v = select(cmp(CmpOp::Lt, hi.clone(), v1.clone()), hi, v1);
+                }
+                kb.store(g.c, ci, v);
             });
-        });
-        let fallback = self.blocks.pop().expect("gemm block");
-        self.push(Stmt::Gemm {
-            call: Box::new(call),
-            fallback,
         });
     }
     pub fn is_empty(&self) -> bool {

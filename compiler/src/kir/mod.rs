@@ -338,10 +338,13 @@ pub enum Stmt {
 }
 
 /// `C[i, j] = (accumulate ? C[i, j] : +0)`, then `fma(A[i, p], B[p, j], C[i, j])` for
-/// `p` in `0..k` in order, for `i < m`, `j < n`, where `A[i, p] = a[a_off + i a_rs + p a_cs]`,
-/// `B[p, j] = b[b_off + p b_rs + j b_cs]`, `C[i, j] = c[c_off + i c_rs + j]` (element
-/// indices, I64 expressions). All three buffers are f32; `c` never overlaps `a` or `b`.
-/// The contract of `kiln_shim_sgemm_avx2` (runtime-shim/src/gemm.rs).
+/// `p` in `0..k` in order, then the epilogue (`+ bias[i]`, `+ R[i, j]`, `lo > v ? lo : v`,
+/// `hi < v ? hi : v`), for `i < m`, `j < n`, where `A[i, p] = a[a_off + i a_rs + p a_cs]`,
+/// `C[i, j] = c[c_off + i c_rs + j]`, `R[i, j] = res[res_off + i c_rs + j]`, and
+/// `B[p, j] = b[b_off + p b_rs + j b_cs]`, or with `conv` the patch element of the image at
+/// `b_off` (`ConvGeom`; +0 in the padding). Element indices are I64 expressions. All
+/// buffers are f32; `c` overlaps none of the others. The contract of `kiln_shim_sgemm_avx2`
+/// (runtime-shim/src/gemm.rs).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GemmCall {
     pub m: Expr,
@@ -355,16 +358,105 @@ pub struct GemmCall {
     pub b_off: Expr,
     pub b_rs: Expr,
     pub b_cs: Expr,
+    pub conv: Option<ConvGeom>,
     pub c: BufId,
     pub c_off: Expr,
     pub c_rs: Expr,
     pub accumulate: bool,
+    /// Added per row of C after the sum: (buffer, offset of row 0).
+    pub bias: Option<(BufId, Expr)>,
+    /// Added after the bias, laid out as C: (buffer, offset of element (0, 0)).
+    pub res: Option<(BufId, Expr)>,
+    /// Clamp bounds (-inf / +inf for none).
+    pub lo: f32,
+    pub hi: f32,
+    /// A max-reduction over B instead of the product (max pooling): A is not read, the
+    /// start is C or -inf, each step is `Max` (kir's), B is -inf outside a `conv` image.
+    pub max: bool,
+    /// Rows per panel when A is packed (0: the strided A): then
+    /// `A[i, p] = a[a_off + (i / P) * P * k + p * P + i % P]` (`a_rs`, `a_cs` unused).
+    pub a_panel: i64,
+    /// Independent products (1 for one): product `g` advances A, B, C and the residual by
+    /// `g` times `a_gs`, `b_gs`, `c_gs` (and `c_gs`), and the bias by `g * m`.
+    pub groups: Expr,
+    pub a_gs: Expr,
+    pub b_gs: Expr,
+    pub c_gs: Expr,
+}
+
+/// A 2-D convolution's patch matrix as `GemmCall`'s B ("implicit im2col"): the image is
+/// `c` planes of `h` x `w` at `b_off`; row `p = (ci * kh + ti) * kw + tj`, column
+/// `j = oh * ow + oj` holds `x[ci, oh * sh - ph + ti * dh, oj * sw - pw + tj * dw]`, or +0
+/// outside the image. Passed to the shim as `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub c: i64,
+    pub h: i64,
+    pub w: i64,
+    pub kh: i64,
+    pub kw: i64,
+    pub sh: i64,
+    pub sw: i64,
+    pub ph: i64,
+    pub pw: i64,
+    pub dh: i64,
+    pub dw: i64,
+    pub oh: i64,
+    pub ow: i64,
+}
+
+impl ConvGeom {
+    /// The shim's geometry array.
+    pub fn abi(&self) -> [i64; 11] {
+        [
+            self.h, self.w, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw,
+            self.ow,
+        ]
+    }
 }
 
 impl GemmCall {
-    /// Every expression of the call, in argument order.
-    pub fn exprs(&self) -> [&Expr; 11] {
-        [
+    /// A product with no convolution and no epilogue.
+    #[allow(clippy::too_many_arguments)]
+    pub fn plain(
+        (m, n, k): (Expr, Expr, Expr),
+        (a, a_off, a_rs, a_cs): (BufId, Expr, Expr, Expr),
+        (b, b_off, b_rs, b_cs): (BufId, Expr, Expr, Expr),
+        (c, c_off, c_rs): (BufId, Expr, Expr),
+        accumulate: bool,
+    ) -> GemmCall {
+        GemmCall {
+            m,
+            n,
+            k,
+            a,
+            a_off,
+            a_rs,
+            a_cs,
+            b,
+            b_off,
+            b_rs,
+            b_cs,
+            conv: None,
+            c,
+            c_off,
+            c_rs,
+            accumulate,
+            bias: None,
+            res: None,
+            lo: f32::NEG_INFINITY,
+            hi: f32::INFINITY,
+            max: false,
+            a_panel: 0,
+            groups: Expr::i64(1),
+            a_gs: Expr::i64(0),
+            b_gs: Expr::i64(0),
+            c_gs: Expr::i64(0),
+        }
+    }
+    /// Every expression of the call.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut v = vec![
             &self.m,
             &self.n,
             &self.k,
@@ -376,7 +468,21 @@ impl GemmCall {
             &self.b_cs,
             &self.c_off,
             &self.c_rs,
-        ]
+            &self.groups,
+            &self.a_gs,
+            &self.b_gs,
+            &self.c_gs,
+        ];
+        v.extend(self.bias.iter().map(|(_, e)| e));
+        v.extend(self.res.iter().map(|(_, e)| e));
+        v
+    }
+    /// Buffers the call reads (A, B, bias, residual).
+    pub fn reads(&self) -> Vec<BufId> {
+        let mut v = vec![self.a, self.b];
+        v.extend(self.bias.iter().map(|(b, _)| *b));
+        v.extend(self.res.iter().map(|(b, _)| *b));
+        v
     }
     /// The same call with `f` applied to every expression.
     pub fn map_exprs(&self, f: &mut dyn FnMut(&Expr) -> Expr) -> GemmCall {
@@ -392,10 +498,21 @@ impl GemmCall {
             b_off: f(&self.b_off),
             b_rs: f(&self.b_rs),
             b_cs: f(&self.b_cs),
+            conv: self.conv,
             c: self.c,
             c_off: f(&self.c_off),
             c_rs: f(&self.c_rs),
             accumulate: self.accumulate,
+            bias: self.bias.as_ref().map(|(b, e)| (*b, f(e))),
+            res: self.res.as_ref().map(|(b, e)| (*b, f(e))),
+            lo: self.lo,
+            hi: self.hi,
+            max: self.max,
+            a_panel: self.a_panel,
+            groups: f(&self.groups),
+            a_gs: f(&self.a_gs),
+            b_gs: f(&self.b_gs),
+            c_gs: f(&self.c_gs),
         }
     }
 }

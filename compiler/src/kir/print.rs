@@ -107,6 +107,34 @@ fn block(s: &mut String, k: &Kernel, body: &[Stmt], depth: usize) {
                     expr(&g.c_rs),
                     if g.accumulate { " accumulate" } else { "" }
                 );
+                if let Some(cv) = &g.conv {
+                    let _ = writeln!(s, "{ind}  conv {:?}", cv.abi());
+                }
+                if let Some((b, off)) = &g.bias {
+                    let _ = writeln!(s, "{ind}  bias b{}[{} + i]", b.0, expr(off));
+                }
+                if let Some((b, off)) = &g.res {
+                    let _ = writeln!(s, "{ind}  res b{}[{} + i*c_rs + j]", b.0, expr(off));
+                }
+                if g.a_panel > 0 {
+                    let _ = writeln!(s, "{ind}  a in panels of {}", g.a_panel);
+                }
+                if g.max {
+                    let _ = writeln!(s, "{ind}  max-reduction");
+                }
+                if g.groups != Expr::i64(1) {
+                    let _ = writeln!(
+                        s,
+                        "{ind}  groups {} a+={} b+={} c+={}",
+                        expr(&g.groups),
+                        expr(&g.a_gs),
+                        expr(&g.b_gs),
+                        expr(&g.c_gs)
+                    );
+                }
+                if g.lo != f32::NEG_INFINITY || g.hi != f32::INFINITY {
+                    let _ = writeln!(s, "{ind}  clamp {:?} {:?}", g.lo, g.hi);
+                }
                 block(s, k, fallback, depth + 1);
                 let _ = writeln!(s, "{ind}}}");
             }

@@ -238,13 +238,15 @@ fn verify_block(
                         return Err("gemm size, offset or stride not i64".into());
                     }
                 }
-                for b in [call.a, call.b, call.c] {
+                let mut bufs = call.reads();
+                bufs.push(call.c);
+                for &b in &bufs {
                     let buf = p.buffers.get(b.0 as usize).ok_or("unknown gemm buffer")?;
                     if buf.elem != Scalar::F32 {
                         return Err(format!("gemm on {} buffer {}", buf.elem, buf.name));
                     }
                 }
-                if call.c == call.a || call.c == call.b {
+                if call.reads().contains(&call.c) {
                     return Err("gemm output is also an operand".into());
                 }
                 let c = &p.buffers[call.c.0 as usize];

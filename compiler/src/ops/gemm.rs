@@ -146,10 +146,21 @@ impl Op for Gemm {
                 b_off: Expr::i64(0),
                 b_rs,
                 b_cs,
+                conv: None,
                 c: y.buf,
                 c_off: Expr::i64(0),
                 c_rs: y.dim(1),
                 accumulate: false,
+                bias: None,
+                res: None,
+                lo: f32::NEG_INFINITY,
+                hi: f32::INFINITY,
+                max: false,
+                a_panel: 0,
+                groups: Expr::i64(1),
+                a_gs: Expr::i64(0),
+                b_gs: Expr::i64(0),
+                c_gs: Expr::i64(0),
             });
             if alpha != 1.0 || c.is_some() {
                 cx.kb.loops(&y.dims(), |kb, idx| {

@@ -137,10 +137,21 @@ impl Op for MatMul {
                     b_off,
                     b_rs: b.dim(rb - 1),
                     b_cs: Expr::i64(1),
+                    conv: None,
                     c: y.buf,
                     c_off,
                     c_rs: b.dim(rb - 1),
                     accumulate: false,
+                    bias: None,
+                    res: None,
+                    lo: f32::NEG_INFINITY,
+                    hi: f32::INFINITY,
+                    max: false,
+                    a_panel: 0,
+                    groups: Expr::i64(1),
+                    a_gs: Expr::i64(0),
+                    b_gs: Expr::i64(0),
+                    c_gs: Expr::i64(0),
                 });
             });
             return Ok(());

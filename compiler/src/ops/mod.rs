@@ -61,11 +61,42 @@ pub trait Op: std::fmt::Debug {
     fn class_labels(&self) -> Option<ClassLabels> {
         None
     }
+    /// The op with `e` run on its output inside its kernel (`passes::fuse`), or None when it
+    /// cannot take it.
+    fn with_epilogue(&self, _e: &Epilogue) -> Option<Box<dyn Op>> {
+        None
+    }
     /// Floating-point (or integer) operations per run; by default one per output element.
     fn flops(&self, _inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> Dim {
         outputs
             .first()
             .map_or(Dim::known(0), |t| crate::ir::dim::numel(&t.shape))
+    }
+}
+
+/// Work fused onto an op's f32 output (`passes::fuse`): `y = y + R` when `residual` (R is
+/// the op's last input, of the output's type), then `y = lo > y ? lo : y`,
+/// `y = hi < y ? hi : y`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Epilogue {
+    pub residual: bool,
+    pub lo: f32,
+    pub hi: f32,
+}
+
+impl Default for Epilogue {
+    fn default() -> Self {
+        Epilogue {
+            residual: false,
+            lo: f32::NEG_INFINITY,
+            hi: f32::INFINITY,
+        }
+    }
+}
+
+impl Epilogue {
+    pub fn is_none(&self) -> bool {
+        *self == Epilogue::default()
     }
 }
 

@@ -5,9 +5,12 @@
 //!   they are met, so that shape inputs computed in the graph are known to the nodes after.
 //!   Nodes reading float16/bfloat16 are rewritten to compute in f32 (`half`).
 //! - `dce`: nodes whose outputs nobody reads are dropped.
+//! - `fuse`: a Conv absorbs a following residual Add and Relu/Clip into its kernel's
+//!   epilogue (`fuse.rs`).
 //! - `plan`: the static memory plan (always on).
 
 pub mod control;
+pub mod fuse;
 pub mod half;
 pub mod plan;
 
@@ -27,7 +30,8 @@ pub struct Model {
 
 pub const CONST_FOLD: &str = "const-fold";
 pub const DCE: &str = "dce";
-pub const PASSES: &[&str] = &[CONST_FOLD, DCE];
+pub const FUSE: &str = fuse::NAME;
+pub const PASSES: &[&str] = &[CONST_FOLD, DCE, FUSE];
 
 /// Import ops, infer types and fold constants. Nodes computing on float16/bfloat16 are
 /// rewritten to compute in f32 on the way (`half`).

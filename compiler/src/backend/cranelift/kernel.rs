@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
 use cranelift_codegen::ir::{
-    types, Endianness, FuncRef, Function, InstBuilder, MemFlagsData, Type, Value,
+    types, Endianness, FuncRef, Function, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind,
+    Type, Value,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::{DataId, Module};
@@ -425,10 +426,44 @@ impl Cx<'_, '_> {
                 vals.push(self.addr(g.b, b_off)?);
                 vals.push(self.expr(&g.b_rs)?.0);
                 vals.push(self.expr(&g.b_cs)?.0);
+                let ptr = self.m.target_config().pointer_type();
+                match &g.conv {
+                    Some(cv) => {
+                        // The geometry array in a stack slot of this kernel.
+                        let geo = cv.abi();
+                        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                            StackSlotKind::ExplicitSlot,
+                            8 * geo.len() as u32,
+                            3,
+                        ));
+                        for (i, v) in geo.iter().enumerate() {
+                            let c = self.b.ins().iconst(types::I64, *v);
+                            self.b.ins().stack_store(ptr, c, slot, 8 * i as i32);
+                        }
+                        vals.push(self.b.ins().stack_addr(ptr, slot, 0));
+                    }
+                    None => vals.push(self.b.ins().iconst(ptr, 0)),
+                }
                 let c_off = self.expr(&g.c_off)?.0;
                 vals.push(self.addr(g.c, c_off)?);
                 vals.push(self.expr(&g.c_rs)?.0);
                 vals.push(self.b.ins().iconst(types::I32, g.accumulate as i64));
+                for side in [&g.bias, &g.res] {
+                    match side {
+                        Some((buf, off)) => {
+                            let off = self.expr(off)?.0;
+                            vals.push(self.addr(*buf, off)?);
+                        }
+                        None => vals.push(self.b.ins().iconst(ptr, 0)),
+                    }
+                }
+                vals.push(self.b.ins().f32const(g.lo));
+                vals.push(self.b.ins().f32const(g.hi));
+                for e in [&g.groups, &g.a_gs, &g.b_gs, &g.c_gs] {
+                    vals.push(self.expr(e)?.0);
+                }
+                vals.push(self.b.ins().iconst(types::I32, g.max as i64));
+                vals.push(self.b.ins().iconst(types::I64, g.a_panel));
                 let id = self.shims.sgemm(self.m, symbol)?;
                 let r = self.m.declare_func_in_func(id, self.b.func);
                 self.b.ins().call(r, &vals);

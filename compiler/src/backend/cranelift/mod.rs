@@ -132,7 +132,7 @@ pub(crate) fn sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Optio
 
 impl Shims {
     /// The imported GEMM kernel: (m, n, k: i64, a: ptr, a_rs, a_cs: i64, b: ptr, b_rs, b_cs:
-    /// i64, c: ptr, c_rs: i64, accumulate: i32).
+    /// i64, conv: ptr, c: ptr, c_rs: i64, accumulate: i32, bias: ptr, res: ptr, lo, hi: f32, groups, a_gs, b_gs, c_gs: i64, max: i32, a_panel: i64).
     pub(crate) fn sgemm(&mut self, m: &mut dyn Module, symbol: &str) -> Result<FuncId, Error> {
         if let Some(id) = self.sgemm {
             return Ok(id);
@@ -150,8 +150,19 @@ impl Shims {
             types::I64,
             types::I64,
             ptr,
+            ptr,
             types::I64,
             types::I32,
+            ptr,
+            ptr,
+            types::F32,
+            types::F32,
+            types::I64,
+            types::I64,
+            types::I64,
+            types::I64,
+            types::I32,
+            types::I64,
         ] {
             sig.params.push(AbiParam::new(t));
         }

@@ -17,15 +17,17 @@ use super::window::{self, Axis, WindowAttrs};
 use crate::error::Result;
 use crate::ir::{dim::numel, Dim, TensorType};
 use crate::kir::build::{self, KernelBuilder};
-use crate::kir::{BinOp, Expr, GemmCall, Scalar};
+use crate::kir::{BinOp, CmpOp, ConvGeom, Expr, GemmCall, Scalar};
 use crate::lower::LowerCx;
 use crate::ops::gemm::mac;
-use crate::ops::{tt, Attrs, InferCx, Op, FLOATS};
+use crate::ops::{tt, Attrs, Epilogue, InferCx, Op, FLOATS};
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Conv {
     pub win: WindowAttrs,
     pub group: i64,
+    /// Fused residual and clamp (`passes::fuse`); the residual is input 3.
+    pub epi: Epilogue,
 }
 
 pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
@@ -34,7 +36,11 @@ pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
     if group < 1 {
         return Err(a.err("group", format!("value {group} must be at least 1")));
     }
-    Ok(Box::new(Conv { win, group }))
+    Ok(Box::new(Conv {
+        win,
+        group,
+        epi: Epilogue::default(),
+    }))
 }
 
 /// Known dims of a weight shape, or None.
@@ -113,7 +119,28 @@ impl Op for Conv {
         }
         let mut out = vec![x[0].clone(), Dim::known(wk[0])];
         out.extend(axes.iter().map(|a| a.out.clone()));
-        Ok(vec![tt(d, out)])
+        let out = tt(d, out);
+        if self.epi.residual {
+            let r = cx.ty(3)?;
+            if *r != out {
+                return Err(cx.err(format!(
+                    "the fused residual is {} {}, not the output's {d} {}",
+                    r.dtype,
+                    cx.shape_str(&r.shape),
+                    cx.shape_str(&out.shape)
+                )));
+            }
+        }
+        Ok(vec![out])
+    }
+
+    fn with_epilogue(&self, e: &Epilogue) -> Option<Box<dyn Op>> {
+        if !self.epi.is_none() {
+            return None;
+        }
+        let mut c = self.clone();
+        c.epi = *e;
+        Some(Box::new(c))
     }
 
     fn flops(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> Dim {
@@ -133,9 +160,15 @@ impl Op for Conv {
             .geometry(&x.shape, &w.shape, &[])
             .map_err(|e| cx.err(e))?;
         let t = y.elem;
-        if t == Scalar::F32 && self.group == 1 {
-            if let Some(geo) = Conv2d::of(&wk, &axes) {
-                return lower_gemm(cx, geo);
+        let epi = self.epi;
+        let res = if epi.residual {
+            Some(cx.input(3)?)
+        } else {
+            None
+        };
+        if t == Scalar::F32 {
+            if let Some(geo) = Conv2d::of(&wk, &axes, self.group) {
+                return lower_gemm(cx, geo, &epi);
             }
         }
         let g = self.group;
@@ -194,7 +227,9 @@ impl Op for Conv {
                                 v = build::binary(BinOp::Add, v, bias.clone());
                             }
                             let yo = build::linear(o, &ys[2..]);
-                            kb.store(y.buf, build::add(yb.clone(), yo), v);
+                            let at = kb.let_(Scalar::I64, build::add(yb.clone(), yo));
+                            let v = epilogue(kb, &epi, res.as_ref(), at.clone(), v);
+                            kb.store(y.buf, at, v);
                         },
                     );
                 });
@@ -204,167 +239,152 @@ impl Op for Conv {
     }
 }
 
-/// A 2-D, single-group convolution with every size known but the batch: it runs as GEMMs.
-struct Conv2d {
-    /// Output channels, input channels, kernel height and width.
+/// Rows per panel of packed convolution weights: a multiple of every kernel's tile height
+/// (12 for AVX-512, 6 for AVX2).
+const A_PANEL: usize = 12;
+
+/// The epilogue of a fused convolution on one output value (f32) at `at` of Y.
+fn epilogue(
+    kb: &mut KernelBuilder,
+    e: &Epilogue,
+    res: Option<&crate::lower::TensorRef>,
+    at: Expr,
+    mut v: Expr,
+) -> Expr {
+    if let Some(r) = res {
+        v = build::binary(BinOp::Add, v, r.load(at));
+    }
+    if e.lo != f32::NEG_INFINITY {
+        let x = kb.let_(Scalar::F32, v);
+        let lo = Expr::imm(Scalar::F32, e.lo as f64);
+        v = build::select(build::cmp(CmpOp::Gt, lo.clone(), x.clone()), lo, x);
+    }
+    if e.hi != f32::INFINITY {
+        let x = kb.let_(Scalar::F32, v);
+        let hi = Expr::imm(Scalar::F32, e.hi as f64);
+        v = build::select(build::cmp(CmpOp::Lt, hi.clone(), x.clone()), hi, x);
+    }
+    v
+}
+
+/// A 1-D or 2-D convolution with every size known but the batch: it runs as one GEMM per
+/// image and group (a 1-D one as 2-D with one row).
+pub(crate) struct Conv2d {
+    group: i64,
+    /// Output channels, input channels (per group), and the patch geometry.
     m: i64,
-    c: i64,
-    kh: i64,
-    kw: i64,
-    /// Input and output plane sizes.
-    h: i64,
-    w: i64,
-    oh: i64,
-    ow: i64,
-    axes: [Axis; 2],
+    pub(crate) geom: ConvGeom,
 }
 
 impl Conv2d {
-    fn of(wk: &[i64], axes: &[Axis]) -> Option<Conv2d> {
-        let [ah, aw] = axes else {
-            return None;
+    pub(crate) fn of(wk: &[i64], axes: &[Axis], group: i64) -> Option<Conv2d> {
+        let (ah, aw, kh) = match axes {
+            [ah, aw] => (Some(ah), aw, wk[2]),
+            [aw] => (None, aw, 1),
+            _ => return None,
+        };
+        let kw = *wk.last()?;
+        let vert = |f: fn(&Axis) -> Option<i64>, one: i64| match ah {
+            Some(a) => f(a),
+            None => Some(one),
         };
         Some(Conv2d {
+            group,
             m: wk[0],
-            c: wk[1],
-            kh: wk[2],
-            kw: wk[3],
-            h: ah.inp.as_known()?,
-            w: aw.inp.as_known()?,
-            oh: ah.out.as_known()?,
-            ow: aw.out.as_known()?,
-            axes: [ah.clone(), aw.clone()],
+            geom: ConvGeom {
+                c: wk[1],
+                h: vert(|a| a.inp.as_known(), 1)?,
+                w: aw.inp.as_known()?,
+                kh,
+                kw,
+                sh: vert(|a| Some(a.s), 1)?,
+                sw: aw.s,
+                ph: vert(|a| Some(a.pb), 0)?,
+                pw: aw.pb,
+                dh: vert(|a| Some(a.d), 1)?,
+                dw: aw.d,
+                oh: vert(|a| a.out.as_known(), 1)?,
+                ow: aw.out.as_known()?,
+            },
         })
     }
 }
 
-/// Output positions `o` in `0..out` whose input position `o * s - pb + tap * d` is inside
-/// `0..inp`, as a range.
-fn valid_range(a: &Axis, inp: i64, out: i64, tap: i64) -> (i64, i64) {
-    let shift = a.pb - tap * a.d; // o * s >= shift  and  o * s <= inp - 1 + shift
-    let lo = if shift <= 0 {
-        0
-    } else {
-        (shift + a.s - 1) / a.s
-    };
-    let hi_incl = inp - 1 + shift;
-    let hi = if hi_incl < 0 { 0 } else { hi_incl / a.s + 1 };
-    (lo.min(out), hi.min(out).max(lo.min(out)))
-}
-
-/// Conv as GEMMs (`Stmt::Gemm`), one kernel tap at a time: `Y[n]` (M x OH*OW) starts at 0
-/// and each tap (i, j) adds `W[:, :, i, j]` (M x C) times the input plane rows it reaches,
-/// for the output positions whose input is inside the image (padding is never read). A 1x1
-/// convolution with stride 1 and no padding is one GEMM per image over the whole plane;
-/// otherwise one per output row, columns strided by the horizontal stride. The bias is added
-/// last. Each output element is a k-ordered Fma chain over (tap, channel): the order differs
-/// from the loop lowering's (channel, tap), so results may differ from it in the last bits,
-/// but every backend and the interpreter compute the same chain.
-fn lower_gemm(cx: &mut LowerCx, g: Conv2d) -> Result<()> {
+/// Conv as GEMMs (`Stmt::Gemm`): per image and group, `Y[n, g]` (M/G x OH*OW) is
+/// `W[g]` (M/G x C/G*KH*KW, the weight as stored) times the image's patch matrix, which the
+/// kernel packs straight from the image (`kir::ConvGeom`; never materialised), with the bias,
+/// a fused residual and clamp as the epilogue. A 1x1 convolution with stride 1 and no
+/// padding reads the image as a plain matrix. Each output is the k-ordered Fma chain over
+/// (channel, tap row, tap column) — the loop lowering's order, with padding taps multiplying
+/// +0 instead of being skipped — then `+ bias`, `+ residual`, clamp.
+fn lower_gemm(cx: &mut LowerCx, g: Conv2d, e: &Epilogue) -> Result<()> {
     let x = cx.input(0)?;
     let w = cx.input(1)?;
     let b = cx.ins.get(2).cloned().flatten();
+    let r = if e.residual { Some(cx.input(3)?) } else { None };
     let y = cx.output(0)?;
-    let [ah, aw] = &g.axes;
-    let (plane_in, plane_out) = (g.h * g.w, g.oh * g.ow);
-    let taps = g.kh * g.kw;
-    let kb = &mut cx.kb;
-    let whole = taps == 1
-        && ah.s == 1
-        && aw.s == 1
-        && ah.pb == 0
-        && aw.pb == 0
-        && g.h == g.oh
-        && g.w == g.ow;
-    kb.loop_(Expr::i64(0), x.dim(0), |kb, n| {
-        let x_n = kb.let_(
-            Scalar::I64,
-            build::mul(n.clone(), Expr::i64(g.c * plane_in)),
-        );
-        let y_n = kb.let_(Scalar::I64, build::mul(n, Expr::i64(g.m * plane_out)));
-        if whole {
-            kb.gemm(GemmCall {
-                m: Expr::i64(g.m),
-                n: Expr::i64(plane_out),
-                k: Expr::i64(g.c),
-                a: w.buf,
-                a_off: Expr::i64(0),
-                a_rs: Expr::i64(g.c),
-                a_cs: Expr::i64(1),
-                b: x.buf,
-                b_off: x_n,
-                b_rs: Expr::i64(plane_in),
-                b_cs: Expr::i64(1),
-                c: y.buf,
-                c_off: y_n.clone(),
-                c_rs: Expr::i64(plane_out),
-                accumulate: false,
-            });
-        } else {
-            kb.loop_(Expr::i64(0), Expr::i64(g.m * plane_out), |kb, i| {
-                kb.store(
-                    y.buf,
-                    build::add(y_n.clone(), i),
-                    Expr::imm(Scalar::F32, 0.0),
-                );
-            });
-            for ti in 0..g.kh {
-                let (oh_lo, oh_hi) = valid_range(ah, g.h, g.oh, ti);
-                for tj in 0..g.kw {
-                    let (ow_lo, ow_hi) = valid_range(aw, g.w, g.ow, tj);
-                    if oh_lo >= oh_hi || ow_lo >= ow_hi {
-                        continue;
-                    }
-                    let iw_lo = ow_lo * aw.s - aw.pb + tj * aw.d;
-                    kb.loop_(Expr::i64(oh_lo), Expr::i64(oh_hi), |kb, oh| {
-                        // Input row oh * s - pb + ti * d.
-                        let ih = build::add(
-                            build::mul(oh.clone(), Expr::i64(ah.s)),
-                            Expr::i64(ti * ah.d - ah.pb),
-                        );
-                        let b_off = build::add(
-                            x_n.clone(),
-                            build::add(build::mul(ih, Expr::i64(g.w)), Expr::i64(iw_lo)),
-                        );
-                        let c_off = build::add(
-                            y_n.clone(),
-                            build::add(build::mul(oh, Expr::i64(g.ow)), Expr::i64(ow_lo)),
-                        );
-                        kb.gemm(GemmCall {
-                            m: Expr::i64(g.m),
-                            n: Expr::i64(ow_hi - ow_lo),
-                            k: Expr::i64(g.c),
-                            a: w.buf,
-                            a_off: Expr::i64(ti * g.kw + tj),
-                            a_rs: Expr::i64(g.c * taps),
-                            a_cs: Expr::i64(taps),
-                            b: x.buf,
-                            b_off,
-                            b_rs: Expr::i64(plane_in),
-                            b_cs: Expr::i64(aw.s),
-                            c: y.buf,
-                            c_off,
-                            c_rs: Expr::i64(plane_out),
-                            accumulate: true,
-                        });
-                    });
+    let cv = g.geom;
+    let (plane_in, plane_out) = (cv.h * cv.w, cv.oh * cv.ow);
+    let mg = g.m / g.group;
+    let k = cv.c * cv.kh * cv.kw;
+    let whole = cv.kh == 1
+        && cv.kw == 1
+        && cv.sh == 1
+        && cv.sw == 1
+        && cv.ph == 0
+        && cv.pw == 0
+        && cv.h == cv.oh
+        && cv.w == cv.ow;
+    // One group's constant weights are packed at compile time into panels of
+    // `A_PANEL` output channels (k-major within a panel), so the kernel's broadcasts of
+    // one k step read consecutive values; the original W is dropped from the blob.
+    let mut a_buf = w.buf;
+    let mut a_panel = 0;
+    if let (1, Some(wt)) = (g.group, cx.konst(1)) {
+        let (m, kk) = (g.m as usize, k as usize);
+        let src = wt.bytes();
+        if src.len() == m * kk * 4 && m > 1 {
+            let panels = m.div_ceil(A_PANEL);
+            let mut packed = vec![0u8; panels * A_PANEL * kk * 4];
+            for i in 0..m {
+                for p in 0..kk {
+                    let d = ((i / A_PANEL) * A_PANEL * kk + p * A_PANEL + i % A_PANEL) * 4;
+                    packed[d..d + 4].copy_from_slice(&src[(i * kk + p) * 4..(i * kk + p) * 4 + 4]);
                 }
             }
+            a_buf = cx.weight("w_panels", Scalar::F32, packed);
+            a_panel = A_PANEL as i64;
         }
-        if let Some(b) = &b {
-            kb.loop_(Expr::i64(0), Expr::i64(g.m), |kb, mi| {
-                let bias = kb.let_(Scalar::F32, b.load(mi.clone()));
-                let base = kb.let_(
-                    Scalar::I64,
-                    build::add(y_n.clone(), build::mul(mi, Expr::i64(plane_out))),
-                );
-                kb.loop_(Expr::i64(0), Expr::i64(plane_out), |kb, p| {
-                    let at = build::add(base.clone(), p);
-                    let v = build::binary(BinOp::Add, build::load(y.buf, at.clone()), bias.clone());
-                    kb.store(y.buf, at, v);
-                });
-            });
+    }
+    let kb = &mut cx.kb;
+    kb.loop_(Expr::i64(0), x.dim(0), |kb, n| {
+        let x_off = kb.let_(
+            Scalar::I64,
+            build::mul(n.clone(), Expr::i64(g.group * cv.c * plane_in)),
+        );
+        let y_off = kb.let_(
+            Scalar::I64,
+            build::mul(n, Expr::i64(g.group * mg * plane_out)),
+        );
+        let mut call = GemmCall::plain(
+            (Expr::i64(mg), Expr::i64(plane_out), Expr::i64(k)),
+            (a_buf, Expr::i64(0), Expr::i64(k), Expr::i64(1)),
+            (x.buf, x_off, Expr::i64(plane_in), Expr::i64(1)),
+            (y.buf, y_off.clone(), Expr::i64(plane_out)),
+            false,
+        );
+        if !whole {
+            call.conv = Some(cv);
         }
+        call.bias = b.as_ref().map(|b| (b.buf, Expr::i64(0)));
+        call.res = r.as_ref().map(|r| (r.buf, y_off));
+        (call.lo, call.hi) = (e.lo, e.hi);
+        call.a_panel = a_panel;
+        call.groups = Expr::i64(g.group);
+        call.a_gs = Expr::i64(mg * k);
+        call.b_gs = Expr::i64(cv.c * plane_in);
+        call.c_gs = Expr::i64(mg * plane_out);
+        kb.gemm(call);
     });
     Ok(())
 }

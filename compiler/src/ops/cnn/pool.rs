@@ -22,7 +22,7 @@ use super::window::{self, Axis, Range, WindowAttrs};
 use crate::error::Result;
 use crate::ir::{dim::numel, Dim, TensorType};
 use crate::kir::build::{self, cast, unary, KernelBuilder};
-use crate::kir::{BinOp, CmpOp, Expr, MathFn, Scalar, UnOp};
+use crate::kir::{BinOp, CmpOp, Expr, GemmCall, MathFn, Scalar, UnOp};
 use crate::lower::{LowerCx, TensorRef};
 use crate::ops::{tt, Attrs, InferCx, Op, FLOATS};
 use crate::tensor::DType;
@@ -158,6 +158,30 @@ impl Op for Pool {
         let y = cx.output(0)?;
         let ind = cx.outs.get(1).cloned().flatten();
         let axes = geometry(&self.win, &x.shape, &[]).map_err(|e| cx.err(e))?;
+        if self.kind == Kind::Max && ind.is_none() && x.elem == Scalar::F32 {
+            // 1-D and 2-D max pooling with known plane sizes: the shim's windowed
+            // max-reduction (`GemmCall::max`), one group per (image, channel) plane.
+            let mut wk = vec![1, 1];
+            wk.extend(axes.iter().map(|a| a.k));
+            if let Some(g) = super::conv::Conv2d::of(&wk, &axes, 1) {
+                let cv = g.geom;
+                let (plane_in, plane_out) = (cv.h * cv.w, cv.oh * cv.ow);
+                let mut call = GemmCall::plain(
+                    (Expr::i64(1), Expr::i64(plane_out), Expr::i64(cv.kh * cv.kw)),
+                    (x.buf, Expr::i64(0), Expr::i64(0), Expr::i64(0)),
+                    (x.buf, Expr::i64(0), Expr::i64(0), Expr::i64(0)),
+                    (y.buf, Expr::i64(0), Expr::i64(plane_out)),
+                    false,
+                );
+                call.max = true;
+                call.conv = Some(cv);
+                call.groups = numel(&x.shape[..2]).to_expr();
+                call.b_gs = Expr::i64(plane_in);
+                call.c_gs = Expr::i64(plane_out);
+                cx.kb.gemm(call);
+                return Ok(());
+            }
+        }
         let in_plane = numel(&x.shape[2..]).to_expr();
         let out_plane = numel(&y.shape[2..]).to_expr();
         let nc = numel(&x.shape[..2]).to_expr();

@@ -1,0 +1,145 @@
+//! `fuse`: epilogue fusion. A Conv whose only reader is an Add of a same-shaped tensor (a
+//! residual connection) and/or a Relu or a Clip with constant bounds absorbs them: the
+//! convolution's kernel adds the residual and clamps while its sums are still in registers
+//! (`kir::GemmCall`'s epilogue), so the intermediate tensors are never written or read and
+//! need no scratch. Only f32, and only where the fused result has exactly the unfused bits:
+//! the epilogue is the same additions in the same order, and a clamp bound of -0 or NaN
+//! (where `max`/`min` and a comparison could differ on zeros' signs) is not fused.
+
+use super::Model;
+use crate::ir::{AttrValue, Graph, Node, ValueId};
+use crate::ops::Epilogue;
+use crate::tensor::DType;
+
+pub const NAME: &str = "fuse";
+
+/// The single node reading `v` (none when a graph output or read twice or never).
+fn only_reader(g: &Graph, uses: &[u32], v: ValueId) -> Option<usize> {
+    if uses[v.0 as usize] != 1 || g.outputs.contains(&v) {
+        return None;
+    }
+    g.nodes
+        .iter()
+        .position(|n| n.inputs.iter().flatten().any(|i| *i == v))
+}
+
+fn is_f32(g: &Graph, v: ValueId) -> bool {
+    g.values[v.0 as usize]
+        .ty
+        .as_ref()
+        .is_some_and(|t| t.dtype == DType::F32)
+}
+
+/// A constant scalar bound of Clip, `Some(None)` when absent, `None` when not constant.
+fn const_bound(g: &Graph, n: &Node, input: usize, attr: &str) -> Option<Option<f32>> {
+    if n.opset < 11 {
+        return Some(
+            n.attrs
+                .iter()
+                .find(|(k, _)| k == attr)
+                .and_then(|(_, v)| match v {
+                    AttrValue::Float(f) => Some(*f),
+                    _ => None,
+                }),
+        );
+    }
+    match n.inputs.get(input).copied().flatten() {
+        None => Some(None),
+        Some(v) => {
+            let k = g.values[v.0 as usize].konst.as_ref()?;
+            if k.dtype != DType::F32 || k.numel() != 1 {
+                return None;
+            }
+            Some(Some(k.get_f64(0) as f32))
+        }
+    }
+}
+
+/// The clamp of an activation node, if it is one the epilogue can run exactly.
+fn clamp_of(g: &Graph, n: &Node) -> Option<(f32, f32)> {
+    if !n.domain.is_empty() {
+        return None;
+    }
+    let (lo, hi) = match n.op_type.as_str() {
+        "Relu" => (0.0, f32::INFINITY),
+        "Clip" => (
+            const_bound(g, n, 1, "min")?.unwrap_or(f32::NEG_INFINITY),
+            const_bound(g, n, 2, "max")?.unwrap_or(f32::INFINITY),
+        ),
+        _ => return None,
+    };
+    let bad = |v: f32| v.is_nan() || v.to_bits() == (-0.0f32).to_bits();
+    if bad(lo) || bad(hi) {
+        return None;
+    }
+    Some((lo, hi))
+}
+
+/// Fuse every Conv [-> Add] [-> Relu | Clip] chain it can.
+pub fn fuse(m: &mut Model) {
+    let mut keep = vec![true; m.graph.nodes.len()];
+    for ci in 0..m.graph.nodes.len() {
+        let n = &m.graph.nodes[ci];
+        if !keep[ci] || !n.domain.is_empty() || n.op_type != "Conv" {
+            continue;
+        }
+        let Some(Some(mut out)) = n.outputs.first().copied() else {
+            continue;
+        };
+        if !is_f32(&m.graph, out) {
+            continue;
+        }
+        let mut epi = Epilogue::default();
+        let mut gone = vec![];
+        let mut residual = None;
+        let uses = m.graph.use_counts();
+        // Conv -> Add(conv, r) or Add(r, conv), r of the same type.
+        if let Some(ai) = only_reader(&m.graph, &uses, out) {
+            let a = &m.graph.nodes[ai];
+            let ins: Vec<_> = a.inputs.iter().flatten().copied().collect();
+            if a.domain.is_empty() && a.op_type == "Add" && ins.len() == 2 && ins[0] != ins[1] {
+                let r = if ins[0] == out { ins[1] } else { ins[0] };
+                let same = m.graph.values[r.0 as usize].ty == m.graph.values[out.0 as usize].ty;
+                if let (true, Some(Some(ao))) = (same, a.outputs.first().copied()) {
+                    residual = Some(r);
+                    gone.push(ai);
+                    out = ao;
+                }
+            }
+        }
+        if let Some(ri) = only_reader(&m.graph, &uses, out) {
+            if let Some((lo, hi)) = clamp_of(&m.graph, &m.graph.nodes[ri]) {
+                if m.graph.nodes[ri].inputs.first().copied().flatten() == Some(out) {
+                    if let Some(Some(ro)) = m.graph.nodes[ri].outputs.first().copied() {
+                        (epi.lo, epi.hi) = (lo, hi);
+                        gone.push(ri);
+                        out = ro;
+                    }
+                }
+            }
+        }
+        if gone.is_empty() {
+            continue;
+        }
+        epi.residual = residual.is_some();
+        let Some(op) = m.ops[ci].with_epilogue(&epi) else {
+            continue;
+        };
+        // The fused node takes the place of the last node it absorbs: the residual may be
+        // computed after the convolution in node order.
+        let at = *gone.iter().max().expect("fused nodes");
+        let mut n = m.graph.nodes[ci].clone();
+        if let Some(r) = residual {
+            n.inputs.resize(3, None);
+            n.inputs.push(Some(r));
+        }
+        n.outputs[0] = Some(out);
+        m.graph.nodes[at] = n;
+        m.ops[at] = op;
+        for g in gone.iter().filter(|g| **g != at) {
+            keep[*g] = false;
+        }
+        keep[ci] = false;
+    }
+    super::retain_nodes(m, &keep);
+}

@@ -1,0 +1,94 @@
+"""Writes single-layer ONNX models (the hot layers of the CNN goal models, and a 512^3
+GEMM) in the backend-test layout, with onnxruntime reference outputs, for `kiln bench`:
+
+    target/bench-venv/bin/python tools/layerbench/make.py target/layerbench
+    target/release/kiln bench target/layerbench/* --no-tract
+
+Each folder is one Conv (or MatMul) with the geometry of a layer of resnet18, mobilenet_v2
+or squeezenet1_1, optionally followed by the activation those models apply to it."""
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+# name: (input NCHW, output channels, kernel, stride, pad, group, activation)
+CONVS = {
+    "r18_conv1": ((1, 3, 224, 224), 64, 7, 2, 3, 1, "Relu"),
+    "r18_l1": ((1, 64, 56, 56), 64, 3, 1, 1, 1, "Relu"),
+    "r18_l2_down": ((1, 64, 56, 56), 128, 3, 2, 1, 1, "Relu"),
+    "r18_l4": ((1, 512, 7, 7), 512, 3, 1, 1, 1, None),
+    "r18_1x1_s2": ((1, 128, 28, 28), 256, 1, 2, 0, 1, None),
+    "sq_expand3": ((1, 16, 54, 54), 64, 3, 1, 1, 1, "Relu"),
+    "mb_pw": ((1, 96, 56, 56), 24, 1, 1, 0, 1, None),
+    "mb_dw112": ((1, 32, 112, 112), 32, 3, 1, 1, 32, "Clip"),
+    "mb_dw_s2": ((1, 96, 112, 112), 96, 3, 2, 1, 96, "Clip"),
+    "mb_dw7": ((1, 960, 7, 7), 960, 3, 1, 1, 960, "Clip"),
+}
+
+
+def save(d, model, feeds):
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    onnx.save(model, os.path.join(d, "model.onnx"))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    s = ort.InferenceSession(os.path.join(d, "model.onnx"), so)
+    outs = s.run(None, feeds)
+    for i, (k, v) in enumerate(feeds.items()):
+        t = numpy_helper.from_array(v, k)
+        open(os.path.join(d, "test_data_set_0", f"input_{i}.pb"), "wb").write(t.SerializeToString())
+    for i, (o, v) in enumerate(zip(s.get_outputs(), outs)):
+        t = numpy_helper.from_array(v, o.name)
+        open(os.path.join(d, "test_data_set_0", f"output_{i}.pb"), "wb").write(t.SerializeToString())
+
+
+def conv(name, shape, m, k, s, p, g, act, rng):
+    c = shape[1]
+    w = (rng.standard_normal((m, c // g, k, k)) * (2.0 / (c // g * k * k)) ** 0.5).astype(np.float32)
+    b = (rng.standard_normal(m) * 0.1).astype(np.float32)
+    oh = (shape[2] + 2 * p - k) // s + 1
+    ow = (shape[3] + 2 * p - k) // s + 1
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y" if act is None else "t"],
+                              kernel_shape=[k, k], strides=[s, s], pads=[p] * 4, group=g)]
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")]
+    if act == "Relu":
+        nodes.append(helper.make_node("Relu", ["t"], ["y"]))
+    elif act == "Clip":
+        inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
+        nodes.append(helper.make_node("Clip", ["t", "lo", "hi"], ["y"]))
+    graph = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [shape[0], m, oh, ow])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model, {"x": rng.standard_normal(shape).astype(np.float32)}
+
+
+def gemm(n, rng):
+    b = (rng.standard_normal((n, n)) / n ** 0.5).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["y"])], "gemm",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])],
+        [numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model, {"a": rng.standard_normal((n, n)).astype(np.float32)}
+
+
+def main():
+    out = sys.argv[1]
+    rng = np.random.default_rng(0)
+    for name, spec in CONVS.items():
+        model, feeds = conv(name, *spec, rng)
+        save(os.path.join(out, name), model, feeds)
+    model, feeds = gemm(512, rng)
+    save(os.path.join(out, "gemm512"), model, feeds)
+
+
+if __name__ == "__main__":
+    main()
