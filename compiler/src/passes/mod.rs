@@ -1,4 +1,4 @@
-//! Graph passes. Each has a `NAME` used by `--disable-pass` and `--dump-after`.
+//! Graph passes. Each has a `NAME` used by `--disable-pass`.
 //!
 //! - `infer` (always on): types and shapes of every value, node by node; nodes whose inputs
 //!   are all constants are evaluated at compile time (`const-fold`, through `kir::interp`) as
