@@ -103,6 +103,14 @@ pub fn report(c: &Compiled) -> String {
                 size.show(&g.syms)
             ),
             Storage::View(r) => format!("view of {}", g.value(*r).name),
+            Storage::Slice {
+                of,
+                byte_offset,
+                bytes,
+            } => format!(
+                "{bytes} bytes in {} at byte {byte_offset} (concat in place)",
+                g.value(*of).name
+            ),
         };
         let _ = writeln!(s, "  {name}: {line}");
     }

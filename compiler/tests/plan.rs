@@ -104,3 +104,97 @@ fn shared_models_plans_do_not_overlap() {
         }
     }
 }
+
+/// Concat in place: the inputs of a Concat along a contiguous axis become slices of its
+/// output (their producers write there, the Concat runs no kernel), also nested (a Concat
+/// output that is itself a slice of a later Concat), while an input read again after the
+/// Concat keeps its value; a Concat whose inputs are not contiguous slices (axis 2 under a
+/// dim of 4), or whose input is already a slice of another Concat, still copies. The result
+/// is checked against values computed here, not against interp (which runs the same plan).
+#[test]
+fn concat_in_place() {
+    use kiln::passes::plan::Storage;
+    let cat = |name: &str, ins: &[&str], out: &str, axis: i64| {
+        node("Concat", name, ins, &[out], vec![("axis", A::I(axis))])
+    };
+    let nodes = vec![
+        node("Relu", "relu", &["x"], &["a"], vec![]),
+        node("Neg", "neg", &["x"], &["b"], vec![]),
+        cat("cat_ab", &["a", "b"], "c", 1),
+        node("Abs", "abs", &["x"], &["n"], vec![]),
+        cat("cat_cn", &["c", "n"], "e", 1),
+        // `a` is already a slice of `c`: this Concat copies.
+        cat("cat_an", &["a", "x"], "d", 1),
+        // Not contiguous: dims before axis 2 are [1, 4].
+        cat("cat_axis2", &["b", "n"], "g", 2),
+        // Reads `a` (in `c`, in `e`) after both Concats ran.
+        node("Add", "add_a", &["a", "a"], &["f"], vec![]),
+        node("Add", "add_e", &["e", "e"], &["e2"], vec![]),
+    ];
+    let m = model(
+        13,
+        vec![vi("x", DType::F32, &[D::K(1), D::K(4), D::K(16)])],
+        vec![
+            vi("e2", DType::F32, &[]),
+            vi("d", DType::F32, &[]),
+            vi("g", DType::F32, &[]),
+            vi("f", DType::F32, &[]),
+        ],
+        nodes,
+        vec![],
+    );
+    let c = compile(&m).unwrap();
+    let g = &c.model.graph;
+    let id = |name: &str| {
+        (0..g.values.len() as u32)
+            .map(kiln::ir::ValueId)
+            .find(|v| g.value(*v).name == name)
+            .unwrap_or_else(|| panic!("no value {name}"))
+    };
+    let slice = |name: &str| match c.plan.storage.get(&id(name)) {
+        Some(Storage::Slice {
+            of, byte_offset, ..
+        }) => Some((g.value(*of).name.clone(), *byte_offset)),
+        _ => None,
+    };
+    assert_eq!(slice("a"), Some(("c".into(), 0)));
+    assert_eq!(slice("b"), Some(("c".into(), 256)));
+    assert_eq!(slice("c"), Some(("e".into(), 0)));
+    assert_eq!(slice("n"), Some(("e".into(), 512)));
+    assert!(matches!(
+        c.plan.storage.get(&id("e")),
+        Some(Storage::Scratch { .. })
+    ));
+    assert_eq!(slice("x"), None);
+    check_no_overlap(&c.plan, &|_| 1).unwrap();
+    // The two in-place Concats run no kernel; the other two do.
+    let names: Vec<&str> = c.program.kernels.iter().map(|k| k.name.as_str()).collect();
+    assert!(
+        !names
+            .iter()
+            .any(|k| k.contains("cat_ab") || k.contains("cat_cn")),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|k| k.contains("cat_an")), "{names:?}");
+    assert!(names.iter().any(|k| k.contains("cat_axis2")), "{names:?}");
+
+    let xv: Vec<f32> = (0..64).map(rnd).collect();
+    let out = run_all(&c, &[f32s(&[1, 4, 16], |i| xv[i])]);
+    let a: Vec<f32> = xv.iter().map(|v| v.max(0.0)).collect();
+    let b: Vec<f32> = xv.iter().map(|v| -v).collect();
+    let n: Vec<f32> = xv.iter().map(|v| v.abs()).collect();
+    let e: Vec<f32> = a.iter().chain(&b).chain(&n).map(|v| v + v).collect();
+    let d: Vec<f32> = a.iter().chain(&xv).copied().collect();
+    let mut gv = vec![];
+    for r in 0..4 {
+        gv.extend_from_slice(&b[r * 16..r * 16 + 16]);
+        gv.extend_from_slice(&n[r * 16..r * 16 + 16]);
+    }
+    let f: Vec<f32> = a.iter().map(|v| v + v).collect();
+    assert_eq!(out[0].shape, vec![1, 12, 16]);
+    assert_eq!(to_f32(&out[0]), e);
+    assert_eq!(to_f32(&out[1]), d);
+    assert_eq!(out[2].shape, vec![1, 4, 32]);
+    assert_eq!(to_f32(&out[2]), gv);
+    assert_eq!(to_f32(&out[3]), f);
+}

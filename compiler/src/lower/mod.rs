@@ -262,6 +262,25 @@ pub fn eval_node(
         .collect())
 }
 
+/// The scratch byte offset of a `Storage::Slice` value: its root's offset plus the slice
+/// offsets along the chain (a slice of a Concat output that is itself a slice of another).
+fn slice_offset(plan: &MemoryPlan, mut v: ValueId) -> Option<Dim> {
+    let mut add = 0i64;
+    for _ in 0..=plan.storage.len() {
+        match plan.storage.get(&v)? {
+            Storage::Slice {
+                of, byte_offset, ..
+            } => {
+                add += byte_offset;
+                v = *of;
+            }
+            Storage::Scratch { offset, .. } => return Some(offset.add(&Dim::known(add))),
+            _ => return None,
+        }
+    }
+    None
+}
+
 /// Lower a planned graph into a program.
 pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> Result<Program> {
     let mut buffers: Vec<Buffer> = vec![];
@@ -312,6 +331,13 @@ pub fn lower(name: &str, g: &Graph, ops: &[Box<dyn Op>], plan: &MemoryPlan) -> R
             }
             Storage::Scratch { offset, .. } => BufKind::Scratch {
                 offset: offset.to_expr(),
+            },
+            Storage::Slice { .. } => BufKind::Scratch {
+                offset: slice_offset(plan, *v)
+                    .ok_or_else(|| {
+                        Error::Internal(format!("slice {} has no scratch root", g.value(*v).name))
+                    })?
+                    .to_expr(),
             },
             Storage::View(_) => continue,
         };

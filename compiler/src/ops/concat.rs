@@ -26,6 +26,15 @@ impl Concat {
 }
 
 impl Op for Concat {
+    fn concat_axis(&self, rank: usize) -> Option<usize> {
+        let r = rank as i64;
+        let ax = if self.axis < 0 {
+            self.axis + r
+        } else {
+            self.axis
+        };
+        (0..r).contains(&ax).then_some(ax as usize)
+    }
     fn infer(&self, cx: &InferCx) -> Result<Vec<TensorType>> {
         let d = cx.expect_dtype(0, MOVABLE)?;
         let first = cx.ty(0)?;

@@ -51,6 +51,12 @@ pub trait Op: std::fmt::Debug {
     fn is_view(&self) -> bool {
         false
     }
+    /// For Concat: the axis (normalised for `rank`) along which output 0 joins the inputs, so
+    /// that the memory planner can have each input's producer write straight into its slice
+    /// of the output (`passes::plan`, "concat in place").
+    fn concat_axis(&self, _rank: usize) -> Option<usize> {
+        None
+    }
     /// Output values computed directly at compile time (Constant, Shape of known dims), when
     /// no lowering is needed.
     fn fold(&self, _cx: &InferCx) -> Result<Option<Vec<Tensor>>> {

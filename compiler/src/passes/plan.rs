@@ -29,6 +29,14 @@ pub enum Storage {
     },
     /// Shares the storage of another value (its root, never itself a view).
     View(ValueId),
+    /// A contiguous part of a scratch value's storage, at a byte offset (a multiple of
+    /// `ALIGN`): an input of a Concat whose producer writes straight into its slice of the
+    /// Concat's output, so the Concat needs no kernel ("concat in place").
+    Slice {
+        of: ValueId,
+        byte_offset: i64,
+        bytes: i64,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -135,6 +143,7 @@ pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>], guard: u64) -> Result<MemoryPlan
             *l = g.nodes.len();
         }
     }
+    concat_in_place(g, ops, &mut p, &mut first, &mut last);
     // Constants read by kernels.
     for (ni, n) in g.nodes.iter().enumerate() {
         if p.aliased.contains(&ni) {
@@ -237,6 +246,90 @@ pub fn plan(g: &mut Graph, ops: &[Box<dyn Op>], guard: u64) -> Result<MemoryPlan
     Ok(p)
 }
 
+/// Concat in place: when a Concat's output `y` is a scratch value, its inputs are contiguous
+/// slices of it (every dim before the axis is 1, all sizes known, every slice starting at a
+/// multiple of `ALIGN` bytes), and each input is a scratch value of its own that appears once
+/// in the Concat and has no other storage yet, each input becomes a `Storage::Slice` of `y`:
+/// its producer writes its part of `y` directly, other readers read it there, and the Concat
+/// node needs no kernel. `y` then lives from the first input's producer to the last reader of
+/// `y` or of any input.
+fn concat_in_place(
+    g: &Graph,
+    ops: &[Box<dyn Op>],
+    p: &mut MemoryPlan,
+    first: &mut BTreeMap<ValueId, usize>,
+    last: &mut BTreeMap<ValueId, usize>,
+) {
+    for (ni, (n, op)) in g.nodes.iter().zip(ops).enumerate() {
+        if p.aliased.contains(&ni) {
+            continue;
+        }
+        let Some(y) = n.output(0) else { continue };
+        let Some(yt) = g.value(y).ty.as_ref() else {
+            continue;
+        };
+        let Some(ax) = op.concat_axis(yt.shape.len()) else {
+            continue;
+        };
+        if !first.contains_key(&y) || p.storage.contains_key(&y) {
+            continue;
+        }
+        let Some(esize) = yt.dtype.storage().map(|e| e.size() as i64) else {
+            continue;
+        };
+        if !yt.shape[..ax].iter().all(|d| d.as_known() == Some(1)) {
+            continue;
+        }
+        // Byte offset of each input's slice; None when any input does not qualify.
+        let mut slices = vec![];
+        let mut offset = 0i64;
+        let mut seen = BTreeSet::new();
+        for x in &n.inputs {
+            let Some(x) = *x else {
+                slices.clear();
+                break;
+            };
+            let numel = g.value(x).ty.as_ref().and_then(|t| {
+                t.shape
+                    .iter()
+                    .map(|d| d.as_known())
+                    .product::<Option<i64>>()
+            });
+            let ok = seen.insert(x)
+                && first.contains_key(&x)
+                && !p.storage.contains_key(&x)
+                && offset % ALIGN == 0
+                && numel.is_some();
+            if !ok {
+                slices.clear();
+                break;
+            }
+            let bytes = numel.unwrap_or(0) * esize;
+            slices.push((x, offset, bytes));
+            offset += bytes;
+        }
+        if slices.is_empty() {
+            continue;
+        }
+        let (mut f, mut l) = (first[&y], last[&y]);
+        for (x, byte_offset, bytes) in slices {
+            f = f.min(first.remove(&x).unwrap_or(f));
+            l = l.max(last.remove(&x).unwrap_or(l));
+            p.storage.insert(
+                x,
+                Storage::Slice {
+                    of: y,
+                    byte_offset,
+                    bytes,
+                },
+            );
+        }
+        first.insert(y, f);
+        last.insert(y, l);
+        p.aliased.insert(ni);
+    }
+}
+
 /// Check that scratch values live at the same time never overlap, for the given dim values.
 pub fn check_no_overlap(
     p: &MemoryPlan,
@@ -258,6 +351,30 @@ pub fn check_no_overlap(
                 return Err(format!("value {} misplaced", v.0));
             }
             spans.push((*v, o, o + z, *first, *last));
+        }
+    }
+    // A slice lies inside its root (followed along the chain of slices).
+    for (v, s) in &p.storage {
+        let Storage::Slice { bytes: size, .. } = s else {
+            continue;
+        };
+        let (mut at, mut r, mut hops) = (0i64, *v, 0);
+        while let Some(Storage::Slice {
+            of, byte_offset, ..
+        }) = p.storage.get(&r)
+        {
+            at += byte_offset;
+            r = *of;
+            hops += 1;
+            if hops > p.storage.len() {
+                return Err(format!("value {}: slices form a cycle", v.0));
+            }
+        }
+        let Some((_, o, end, _, _)) = spans.iter().find(|s| s.0 == r) else {
+            return Err(format!("value {}: slice of a value not in scratch", v.0));
+        };
+        if at % ALIGN != 0 || at < 0 || o + at + size > *end {
+            return Err(format!("value {}: slice outside its root {}", v.0, r.0));
         }
     }
     for (i, a) in spans.iter().enumerate() {
