@@ -108,6 +108,9 @@ pub fn or(a: Expr, b: Expr) -> Expr {
     bin(BinOp::Or, a, b)
 }
 
+/// Partial results of `KernelBuilder::reduce` (a power of two).
+pub const REDUCE_SPLIT: i64 = 8;
+
 /// The body of `KernelBuilder::loops`, called once with the index variables.
 type LoopBody<'a> = Box<dyn FnOnce(&mut KernelBuilder, &[Expr]) + 'a>;
 
@@ -177,6 +180,54 @@ impl KernelBuilder {
             end,
             body: b,
         });
+    }
+    /// The reduction of `item(i)` for `i` in `0..n` with `op`, in the order this defines (so
+    /// every backend computes the same bits): `REDUCE_SPLIT` partial results, partial `j`
+    /// folding `init` with the items `j`, `j + S`, `j + 2S`, ... of the first `n - n % S`
+    /// indices (independent chains, so the loop runs at the adder's throughput instead of its
+    /// latency), the remaining items folded into partial 0 in index order, then the partials
+    /// combined as a balanced tree, `((p0 op p1) op (p2 op p3)) op ((p4 op p5) op (p6 op p7))`.
+    /// A known `n` below `2 * S` is one chain in index order. `item` may emit statements; it
+    /// is called `S + 1` times (once per unrolled position and once for the remainder).
+    pub fn reduce(
+        &mut self,
+        ty: Scalar,
+        init: Expr,
+        n: Expr,
+        op: impl Fn(Expr, Expr) -> Expr,
+        mut item: impl FnMut(&mut Self, Expr) -> Expr,
+    ) -> Expr {
+        const S: i64 = REDUCE_SPLIT;
+        if n.as_const_i64().is_some_and(|c| c < 2 * S) {
+            let acc = self.let_mut(ty, init);
+            self.loop_(Expr::i64(0), n, |kb, i| {
+                let v = item(kb, i);
+                kb.set(acc, op(Expr::Var(acc), v));
+            });
+            return Expr::Var(acc);
+        }
+        let accs: Vec<VarId> = (0..S).map(|_| self.let_mut(ty, init.clone())).collect();
+        let full = self.let_(Scalar::I64, mul(div(n.clone(), Expr::i64(S)), Expr::i64(S)));
+        let q = div(full.clone(), Expr::i64(S));
+        self.loop_(Expr::i64(0), q, |kb, qi| {
+            let base = kb.let_(Scalar::I64, mul(qi, Expr::i64(S)));
+            for (j, a) in accs.iter().enumerate() {
+                let v = item(kb, add(base.clone(), Expr::i64(j as i64)));
+                kb.set(*a, op(Expr::Var(*a), v));
+            }
+        });
+        self.loop_(full, n, |kb, i| {
+            let v = item(kb, i);
+            kb.set(accs[0], op(Expr::Var(accs[0]), v));
+        });
+        let mut level: Vec<Expr> = accs.iter().map(|a| Expr::Var(*a)).collect();
+        while level.len() > 1 {
+            level = level
+                .chunks(2)
+                .map(|p| op(p[0].clone(), p[1].clone()))
+                .collect();
+        }
+        self.let_(ty, level.pop().expect("one partial"))
     }
     /// Nested loops over `dims` (outermost first); `body` gets the index variables.
     pub fn loops(&mut self, dims: &[Expr], body: impl FnOnce(&mut Self, &[Expr])) {

@@ -72,36 +72,36 @@ impl Op for Softmax {
                     i,
                 );
                 let at = |k: Expr| build::add(base.clone(), build::mul(k, inner.clone()));
-                let m = kb.let_mut(t, Expr::imm(t, f64::NEG_INFINITY));
-                kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
-                    kb.set(m, build::max(Expr::Var(m), x.load(at(k))));
-                });
-                let s = kb.let_mut(t, Expr::imm(t, 0.0));
+                // kir's Max is associative and commutative (NaN wins, -0 < +0): the split
+                // order gives the same bits as a chain.
+                let m = kb.reduce(
+                    t,
+                    Expr::imm(t, f64::NEG_INFINITY),
+                    n.clone(),
+                    build::max,
+                    |_, k| x.load(at(k)),
+                );
                 // Softmax keeps each exp in Y (one exp per element), then divides in place.
-                kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
+                let add = |a, b| build::binary(BinOp::Add, a, b);
+                let s = kb.reduce(t, Expr::imm(t, 0.0), n.clone(), add, |kb, k| {
                     let e = call(
                         MathFn::Exp,
-                        vec![build::binary(
-                            BinOp::Sub,
-                            x.load(at(k.clone())),
-                            Expr::Var(m),
-                        )],
+                        vec![build::binary(BinOp::Sub, x.load(at(k.clone())), m.clone())],
                     );
-                    let e = if log {
+                    if log {
                         e
                     } else {
                         let e = kb.let_(t, e);
                         kb.store(y.buf, at(k), e.clone());
                         e
-                    };
-                    kb.set(s, build::binary(BinOp::Add, Expr::Var(s), e));
+                    }
                 });
                 if log {
-                    let ls = kb.let_(t, call(MathFn::Log, vec![Expr::Var(s)]));
+                    let ls = kb.let_(t, call(MathFn::Log, vec![s.clone()]));
                     kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
                         let v = build::binary(
                             BinOp::Sub,
-                            build::binary(BinOp::Sub, x.load(at(k.clone())), Expr::Var(m)),
+                            build::binary(BinOp::Sub, x.load(at(k.clone())), m.clone()),
                             ls.clone(),
                         );
                         kb.store(y.buf, at(k), v);
@@ -109,7 +109,7 @@ impl Op for Softmax {
                 } else {
                     kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
                         let e = build::load(y.buf, at(k.clone()));
-                        kb.store(y.buf, at(k), build::binary(BinOp::Div, e, Expr::Var(s)));
+                        kb.store(y.buf, at(k), build::binary(BinOp::Div, e, s.clone()));
                     });
                 }
             });

@@ -63,6 +63,8 @@ pub(super) struct Cx<'a, 'f> {
     dims: Vec<Option<Value>>,
     lens: Vec<Option<Value>>,
     bases: Vec<Option<Value>>,
+    /// Variables whose `Let` value is pinned where it is computed (`anchor_lets`).
+    anchored: Vec<bool>,
 }
 
 /// What a kernel reads: dims, lens and buffers, each in ascending order.
@@ -163,7 +165,9 @@ pub(super) fn translate(
         dims: vec![None; p.syms.len()],
         lens: vec![None; p.inputs.len() + p.outputs.len() + 1],
         bases: vec![None; p.buffers.len()],
+        anchored: vec![false; k.vars.len()],
     };
+    anchor_lets(&k.body, &mut cx.anchored);
     cx.preload()?;
     let done = cx.block(&k.body)?;
     if !done {
@@ -327,6 +331,25 @@ impl Cx<'_, '_> {
 
     fn stmt(&mut self, s: &Stmt) -> Result<bool, Error> {
         match s {
+            Stmt::Let(v, e) if self.anchored.get(v.0 as usize) == Some(&true) => {
+                // Stored to a stack slot and loaded back: Cranelift's egraph places pure
+                // instructions at their uses and, as measured here, recomputes such values in
+                // every iteration of the later loops that read them (LayerNorm's mean and
+                // 1/sd per element). The load has a side effect, so it stays here.
+                let (x, ty) = self.expr(e)?;
+                let var = self.var(*v)?;
+                let ct = cl_type(ty);
+                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    ct.bytes(),
+                    ct.bytes().trailing_zeros() as u8,
+                ));
+                let ptr = self.m.target_config().pointer_type();
+                self.b.ins().stack_store(ptr, x, slot, 0);
+                let y = self.b.ins().stack_load(ptr, ct, slot, 0);
+                self.b.def_var(var, y);
+                Ok(false)
+            }
             Stmt::Let(v, e) | Stmt::Set(v, e) => {
                 let (x, _) = self.expr(e)?;
                 let var = self.var(*v)?;
@@ -469,6 +492,42 @@ impl Cx<'_, '_> {
                 self.b.ins().call(r, &vals);
                 Ok(false)
             }
+        }
+    }
+}
+
+/// Marks the variables of `Let`s that compute something (not a plain variable, constant, dim
+/// or length) and are read inside a loop that comes later in the same statement list: their
+/// values are pinned at the `Let` (see `Stmt::Let` in `Cx::stmt`).
+fn anchor_lets(stmts: &[Stmt], out: &mut [bool]) {
+    for (i, s) in stmts.iter().enumerate() {
+        match s {
+            Stmt::Let(v, e) => {
+                let trivial = matches!(
+                    e,
+                    Expr::Var(_) | Expr::Imm(..) | Expr::Dim(_) | Expr::Len(_)
+                );
+                if !trivial {
+                    let mut used = false;
+                    for t in &stmts[i + 1..] {
+                        if matches!(t, Stmt::Loop { .. } | Stmt::Gemm { .. }) {
+                            crate::kir::visit_stmts(std::slice::from_ref(t), &mut |x| {
+                                used |= *x == Expr::Var(*v);
+                            });
+                        }
+                    }
+                    if let Some(o) = out.get_mut(v.0 as usize) {
+                        *o |= used;
+                    }
+                }
+            }
+            Stmt::Loop { body, .. } => anchor_lets(body, out),
+            Stmt::If { then, els, .. } => {
+                anchor_lets(then, out);
+                anchor_lets(els, out);
+            }
+            Stmt::Gemm { fallback, .. } => anchor_lets(fallback, out),
+            _ => {}
         }
     }
 }

@@ -59,20 +59,21 @@ impl Op for GlobalPool {
         let max = self.max;
         cx.kb.loop_(Expr::i64(0), nc, |kb, c| {
             let base = kb.let_(Scalar::I64, build::mul(c.clone(), plane.clone()));
-            let acc = kb.let_mut(t, if max { lowest(t) } else { Expr::imm(t, 0.0) });
-            kb.loop_(Expr::i64(0), plane.clone(), |kb, i| {
-                let v = x.load(build::add(base.clone(), i));
-                let r = if max {
-                    build::max(Expr::Var(acc), v)
+            let init = if max { lowest(t) } else { Expr::imm(t, 0.0) };
+            let op = |a, b| {
+                if max {
+                    build::max(a, b)
                 } else {
-                    build::binary(BinOp::Add, Expr::Var(acc), v)
-                };
-                kb.set(acc, r);
+                    build::binary(BinOp::Add, a, b)
+                }
+            };
+            let acc = kb.reduce(t, init, plane.clone(), op, |_, i| {
+                x.load(build::add(base.clone(), i))
             });
             let v = if max {
-                Expr::Var(acc)
+                acc
             } else {
-                build::binary(BinOp::Div, Expr::Var(acc), cast(t, plane.clone()))
+                build::binary(BinOp::Div, acc, cast(t, plane.clone()))
             };
             kb.store(y.buf, c, v);
         });

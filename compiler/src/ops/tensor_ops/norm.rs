@@ -6,7 +6,8 @@
 //! scale + bias` (`scale` and the optional `B` broadcast against `dims[axis..]`). The
 //! optional outputs `Mean` and `InvStdDev` have the input's shape with `dims[axis..]` set to 1.
 //! `stash_type` picks the precision of the computation and of Mean/InvStdDev (1: float32,
-//! 11: float64); Y is converted back to the input type. Sums run in index order.
+//! 11: float64); Y is converted back to the input type. Sums run in `KernelBuilder::reduce`'s
+//! order (eight interleaved partial sums combined as a tree).
 //!
 //! RMSNormalization (opset 23): <https://onnx.ai/onnx/operators/onnx__RMSNormalization.html>.
 //! `y = x / sqrt(sum(x^2) / n + epsilon) * scale`, same row definition and `stash_type`.
@@ -18,6 +19,11 @@ use crate::kir::build::{self, cast, unary};
 use crate::kir::{BinOp, Expr, Scalar, UnOp};
 use crate::lower::{LowerCx, TensorRef};
 use crate::ops::{broadcast, tt, Attrs, InferCx, Op, FLOATS};
+
+/// Float addition as `KernelBuilder::reduce`'s operator.
+fn add(a: Expr, b: Expr) -> Expr {
+    build::binary(BinOp::Add, a, b)
+}
 use crate::tensor::DType;
 
 #[derive(Debug)]
@@ -131,32 +137,20 @@ impl Op for Norm {
             let mean = if rms {
                 None
             } else {
-                let s = kb.let_mut(st, Expr::imm(st, 0.0));
-                kb.loop_(Expr::i64(0), n.clone(), |kb, i| {
-                    kb.set(
-                        s,
-                        build::binary(BinOp::Add, Expr::Var(s), conv(x.load(at(i)), xt, st)),
-                    );
+                let s = kb.reduce(st, Expr::imm(st, 0.0), n.clone(), add, |_, i| {
+                    conv(x.load(at(i)), xt, st)
                 });
-                Some(kb.let_(st, build::binary(BinOp::Div, Expr::Var(s), cnt.clone())))
+                Some(kb.let_(st, build::binary(BinOp::Div, s, cnt.clone())))
             };
             let centred = |v: Expr| match &mean {
                 Some(m) => build::binary(BinOp::Sub, v, m.clone()),
                 None => v,
             };
-            let ss = kb.let_mut(st, Expr::imm(st, 0.0));
-            kb.loop_(Expr::i64(0), n.clone(), |kb, i| {
+            let ss = kb.reduce(st, Expr::imm(st, 0.0), n.clone(), add, |kb, i| {
                 let dv = kb.let_(st, centred(conv(x.load(at(i)), xt, st)));
-                kb.set(
-                    ss,
-                    build::binary(
-                        BinOp::Add,
-                        Expr::Var(ss),
-                        build::binary(BinOp::Mul, dv.clone(), dv),
-                    ),
-                );
+                build::binary(BinOp::Mul, dv.clone(), dv)
             });
-            let var = build::binary(BinOp::Div, Expr::Var(ss), cnt.clone());
+            let var = build::binary(BinOp::Div, ss, cnt.clone());
             let sd = kb.let_(
                 st,
                 unary(UnOp::Sqrt, build::binary(BinOp::Add, var, eps.clone())),
