@@ -44,7 +44,9 @@
 //!   exactly. The epilogue runs on the registers after the last k block. A convolution
 //!   with one output channel per group (depthwise) and max pooling skip the packing: each
 //!   output row block is computed directly with masked loads (gathers for strides), four
-//!   independent accumulators at a time.
+//!   independent accumulators at a time; for one input channel and the common kernels
+//!   (3 x 3 and 5 x 5 convolutions, 3 x 3 and 2 x 2 pools, stride 1 or 2) by `dw_fast`:
+//!   weights in registers, groups of output rows reading each input row once.
 //!   Stack use: about 70 KiB (AVX2 and AVX-512 alike).
 //! - `sgemm_avx512` (x86_64 with AVX-512F): the same with zmm registers, a 12 x 32 tile
 //!   (24 accumulators of 32) and 128 x 32 panels.
@@ -317,6 +319,15 @@ pub fn kmax(a: f32, b: f32) -> f32 {
     }
 }
 
+/// Rows of the padding value read by the depthwise kernels (`dw_fast`) for the input rows
+/// outside the image: +0 for products, -inf for max pooling (at most `DW_FILL` columns).
+#[cfg(target_arch = "x86_64")]
+const DW_FILL: usize = 1024;
+#[cfg(target_arch = "x86_64")]
+static DW_ZERO: [f32; DW_FILL] = [0.0; DW_FILL];
+#[cfg(target_arch = "x86_64")]
+static DW_NEG_INF: [f32; DW_FILL] = [f32::NEG_INFINITY; DW_FILL];
+
 /// Packs the `kc` x `nr` block of a convolution's B at rows `k0..`, columns `j0..` into
 /// `panel` (row stride `NR`, columns past `nr` zero). The block's columns split into runs
 /// of one output row; for each row of B a run is a (strided) copy of one input row segment,
@@ -437,6 +448,21 @@ pub use avx2::sgemm as sgemm_avx2;
 #[cfg(target_arch = "x86_64")]
 pub use avx512::sgemm as sgemm_avx512;
 
+/// `body` once for each `i` in `0..n` (`n` at most the number of literals given), as
+/// straight-line code with `i` a constant: full unrolling that does not depend on LLVM's
+/// heuristics (`dw_acc`).
+#[cfg(target_arch = "x86_64")]
+macro_rules! unroll {
+    ($i:ident < $n:expr; $($k:literal)* => $body:block) => {
+        $(
+            if $k < $n {
+                let $i: usize = $k;
+                $body
+            }
+        )*
+    };
+}
+
 /// One x86_64 variant: the blocking below with the given vector type and intrinsics. `MR`
 /// rows x `NR` columns (two vectors) of C live in registers; B is packed into a `KC` x `NR`
 /// panel, or read in place when it is a contiguous matrix and at most `DIRECT_ROWS` rows
@@ -446,7 +472,8 @@ macro_rules! x86_variant {
     ($module:ident, $feature:literal, $vec:ty, $lanes:literal, $mr:literal, $kc:literal,
      $zero:ident, $load:ident, $store:ident, $set1:ident, $fma:ident, $add:ident,
      $max:ident, $min:ident, $mload:path, $mstore:path, $mask:ty, $mk:path, $mloadm:path,
-     $mgatherm:path, $kmax:path, $bits:path) => {
+     $mgatherm:path, $kmax:path, $bits:path, $tap:ty, $tapm:path, $tapld:path,
+     $kmaxs:path, $nanacc:path, $kmaxf:path, $rowm:ty, $rowmasks:path, $rowld:path) => {
         mod $module {
             use super::{pack_conv, pack_matrix, Call, Conv2d};
             use core::arch::x86_64::*;
@@ -538,6 +565,31 @@ macro_rules! x86_variant {
                 if ow == 0 {
                     return;
                 }
+                // One input channel (the chain is just the taps), a common kernel shape and
+                // at least `DW_U2` output rows: the specialised path.
+                if t.k as isize == g.kh * g.kw
+                    && g.sh == g.sw
+                    && g.dh == 1
+                    && g.w <= super::DW_FILL as isize
+                    && t.n / ow >= DW_U2
+                    && (g.sw == 1 || g.dw == 1)
+                {
+                    // The shapes of depthwise convolutions and of max pools in common
+                    // networks (each instance is sizeable code).
+                    let done = match (MAX, g.kh, g.kw, g.sw) {
+                        (false, 3, 3, 1) => dw_fast::<3, 3, 1, false>(t, g, cols),
+                        (false, 3, 3, 2) => dw_fast::<3, 3, 2, false>(t, g, cols),
+                        (false, 5, 5, 1) => dw_fast::<5, 5, 1, false>(t, g, cols),
+                        (false, 5, 5, 2) => dw_fast::<5, 5, 2, false>(t, g, cols),
+                        (true, 3, 3, 1) => dw_fast::<3, 3, 1, true>(t, g, cols),
+                        (true, 3, 3, 2) => dw_fast::<3, 3, 2, true>(t, g, cols),
+                        (true, 2, 2, 2) => dw_fast::<2, 2, 2, true>(t, g, cols),
+                        _ => false,
+                    };
+                    if done {
+                        return;
+                    }
+                }
                 let units = (t.n / ow) * cols.per_row;
                 let (mut r, mut b) = (0usize, 0usize);
                 let mut next = || {
@@ -624,22 +676,249 @@ macro_rules! x86_variant {
                     let (r, b) = un[d];
                     let o0 = b * LANES;
                     let len = if ow - o0 < LANES { ow - o0 } else { LANES };
-                    let at = r * ow + o0;
-                    let mut v = acc[d];
-                    if !t.bias.is_null() {
-                        v = $add(v, $set1(*t.bias));
-                    }
-                    if !t.res.is_null() {
-                        v = $add(v, $mload(t.res.add(at), 0, len));
-                    }
-                    if t.lo != f32::NEG_INFINITY {
-                        v = $max($set1(t.lo), v);
-                    }
-                    if t.hi != f32::INFINITY {
-                        v = $min($set1(t.hi), v);
-                    }
-                    $mstore(t.c.add(at), len, v);
+                    dw_store(t, r * ow + o0, len, acc[d]);
                 }
+            }
+
+            /// The epilogue of the contract on the finished sums of `len` output columns at
+            /// `at` (one channel: `bias[0]`), and their masked store.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn dw_store(t: &Call, at: usize, len: usize, mut v: $vec) {
+                if !t.bias.is_null() {
+                    v = $add(v, $set1(*t.bias));
+                }
+                if !t.res.is_null() {
+                    v = $add(v, $mload(t.res.add(at), 0, len));
+                }
+                if t.lo != f32::NEG_INFINITY {
+                    v = $max($set1(t.lo), v);
+                }
+                if t.hi != f32::INFINITY {
+                    v = $min($set1(t.hi), v);
+                }
+                $mstore(t.c.add(at), len, v);
+            }
+
+            /// Output rows per group of the specialised depthwise path (independent
+            /// accumulators hiding the FMA latency), and the smaller group for the ends.
+            const DW_U: usize = if LANES == 16 { 8 } else { 4 };
+            const DW_U2: usize = DW_U / 2;
+            /// `DW_U` for stride 1 with 16 lanes: 7 rows (most planes are multiples of 7).
+            const DW_U7: usize = if LANES == 16 { 7 } else { DW_U };
+
+            /// What `dw_fast` needs of the geometry for its row groups.
+            struct DwRows {
+                /// The channel's input plane.
+                x: *const f32,
+                h: isize,
+                w: isize,
+                ph: isize,
+                ow: usize,
+                /// Output rows `r_lo..r_hi` read only input rows inside the image.
+                r_lo: usize,
+                r_hi: usize,
+            }
+
+            /// `depthwise` for one input channel (`k == KH * KW`), a `KH` x `KW` kernel,
+            /// stride `S` both ways and no vertical dilation. The weights stay in registers
+            /// (broadcast once per channel); per block of `LANES` output columns the `KW`
+            /// (input column, lane mask) pairs are prepared once; the block's output rows
+            /// then go by groups of `DW_U` rows, one accumulator each (`dw_acc`). The last
+            /// group of a block is moved back to end at the last row (recomputing a few rows,
+            /// identically) instead of running singly.
+            #[target_feature(enable = $feature)]
+            unsafe fn dw_fast<const KH: usize, const KW: usize, const S: usize, const MAX: bool>(
+                t: &Call,
+                g: &Conv2d,
+                cols: &DwCols,
+            ) -> bool {
+                let ow = g.ow as usize;
+                let oh = t.n / ow;
+                let mut wv = [[$zero(); KW]; KH];
+                if !MAX {
+                    for (ti, row) in wv.iter_mut().enumerate() {
+                        for (tj, v) in row.iter_mut().enumerate() {
+                            *v = $set1(*t.a.add(ti * KW + tj));
+                        }
+                    }
+                }
+                // r * S - ph >= 0 and r * S - ph + KH - 1 <= h - 1.
+                let si = S as isize;
+                let r_lo = if g.ph <= 0 {
+                    0
+                } else {
+                    ((g.ph + si - 1) / si) as usize
+                };
+                let top = g.h - 1 + g.ph - (KH as isize - 1);
+                let r_hi = if top < 0 { 0 } else { (top / si + 1) as usize };
+                let r_lo = r_lo.min(oh);
+                let rows = DwRows {
+                    x: t.b,
+                    h: g.h,
+                    w: g.w,
+                    ph: g.ph,
+                    ow,
+                    r_lo,
+                    r_hi: r_hi.clamp(r_lo, oh),
+                };
+                for b in 0..cols.per_row {
+                    let mut taps = [$tapm($mk(0, 0)); KW];
+                    let mut iws = [0isize; KW];
+                    for tj in 0..KW {
+                        let (iw, mask) = *cols.cols.get_unchecked(b).get_unchecked(tj);
+                        iws[tj] = iw;
+                        taps[tj] = $tapm(mask);
+                    }
+                    let o0 = b * LANES;
+                    let len = if ow - o0 < LANES { ow - o0 } else { LANES };
+                    let pm = $rowmasks(iws[0], g.w);
+                    let cb = (&wv, &taps, &iws, &pm, o0, len);
+                    let mut r0 = 0;
+                    while r0 < oh {
+                        r0 = if S == 1 && oh >= DW_U7 {
+                            let s = r0.min(oh - DW_U7);
+                            dw_group::<DW_U7, KH, KW, S, MAX>(t, &rows, s, cb);
+                            s + DW_U7
+                        } else if oh >= DW_U {
+                            let s = r0.min(oh - DW_U);
+                            dw_group::<DW_U, KH, KW, S, MAX>(t, &rows, s, cb);
+                            s + DW_U
+                        } else {
+                            let s = r0.min(oh - DW_U2);
+                            dw_group::<DW_U2, KH, KW, S, MAX>(t, &rows, s, cb);
+                            s + DW_U2
+                        };
+                    }
+                }
+                true
+            }
+
+            /// A column block of `dw_fast`: the weights, the taps, their input columns, the
+            /// lanes of an input row segment (`$rowld`), the first output column and the
+            /// number of columns.
+            type DwBlock<'a, const KH: usize, const KW: usize> = (
+                &'a [[$vec; KW]; KH],
+                &'a [$tap; KW],
+                &'a [isize; KW],
+                &'a $rowm,
+                usize,
+                usize,
+            );
+
+            /// Output rows `r0..r0 + U` of one column block of `dw_fast`, stored.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn dw_group<
+                const U: usize,
+                const KH: usize,
+                const KW: usize,
+                const S: usize,
+                const MAX: bool,
+            >(
+                t: &Call,
+                rows: &DwRows,
+                r0: usize,
+                cb: DwBlock<'_, KH, KW>,
+            ) {
+                let acc = if r0 < rows.r_lo || r0 + U > rows.r_hi {
+                    dw_acc::<U, KH, KW, S, MAX, true>(rows, r0, cb)
+                } else {
+                    dw_acc::<U, KH, KW, S, MAX, false>(rows, r0, cb)
+                };
+                let (_, _, _, _, o0, len) = cb;
+                for (d, &v) in acc.iter().enumerate() {
+                    dw_store(t, (r0 + d) * rows.ow + o0, len, v);
+                }
+            }
+
+            /// The accumulators of `dw_group`. The group's input rows are read once each, in
+            /// order: the `KW` tap vectors of a row (a masked load each for stride 1,
+            /// `$rowld` for stride 2), then one FMA (or max) per tap into each output row
+            /// whose window holds the row.
+            /// An output row meets its input rows in order, so each chain is still the
+            /// contract's: taps in (ti, tj) order from +0 (-inf). With `EDGE` set (some
+            /// row of the group has taps outside the image), input rows outside the image
+            /// read a row of the padding value instead.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn dw_acc<
+                const U: usize,
+                const KH: usize,
+                const KW: usize,
+                const S: usize,
+                const MAX: bool,
+                const EDGE: bool,
+            >(
+                rows: &DwRows,
+                r0: usize,
+                (wv, taps, iws, pm, _, _): DwBlock<'_, KH, KW>,
+            ) -> [$vec; U] {
+                let mut acc = [if MAX {
+                    $set1(f32::NEG_INFINITY)
+                } else {
+                    $zero()
+                }; U];
+                // Max pooling: a sum of |x| per lane, NaN exactly when some x was NaN.
+                let mut nan = [$zero(); U];
+                let fill = if MAX {
+                    super::DW_NEG_INF.as_ptr()
+                } else {
+                    super::DW_ZERO.as_ptr()
+                };
+                let ih0 = (r0 * S) as isize - rows.ph;
+                let mut rp = rows.x.wrapping_offset(ih0.wrapping_mul(rows.w));
+                // Straight-line code: the tap rows below are then constants.
+                // At most 7 * 2 + 5 rows (AVX-512, stride 2, 5 x 5).
+                unroll!(i < (U - 1) * S + KH; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 => {
+                    let ih = ih0 + i as isize;
+                    let p = if EDGE && (ih < 0 || ih >= rows.h) {
+                        fill
+                    } else {
+                        rp
+                    };
+                    #[allow(unused_assignments)]
+                    {
+                        rp = rp.wrapping_offset(rows.w);
+                    }
+                    let xs = if S == 2 {
+                        $rowld(p, taps, iws, pm)
+                    } else {
+                        let mut xs = [$zero(); KW];
+                        for tj in 0..KW {
+                            xs[tj] = $tapld(p.wrapping_offset(iws[tj]), taps[tj]);
+                        }
+                        xs
+                    };
+                    let mut xn = $zero();
+                    if MAX {
+                        for &x in xs.iter() {
+                            xn = $nanacc(xn, x);
+                        }
+                    }
+                    unroll!(d < U; 0 1 2 3 4 5 6 7 => {
+                        // The tap row of input row i for output row d.
+                        let ti = i.wrapping_sub(d * S);
+                        if ti < KH {
+                            if MAX {
+                                nan[d] = $add(nan[d], xn);
+                                for tj in 0..KW {
+                                    acc[d] = $kmaxs(acc[d], xs[tj], taps[tj]);
+                                }
+                            } else {
+                                for tj in 0..KW {
+                                    acc[d] = $fma(wv[ti][tj], xs[tj], acc[d]);
+                                }
+                            }
+                        }
+                    });
+                });
+                if MAX {
+                    for d in 0..U {
+                        acc[d] = $kmaxf(acc[d], nan[d]);
+                    }
+                }
+                acc
             }
 
             /// One group's product, register-blocked.
@@ -1015,7 +1294,16 @@ x86_variant!(
     super::masked::load8m,
     super::masked::gather8m,
     super::masked::kmax8,
-    super::masked::bits8
+    super::masked::bits8,
+    super::masked::Tap8,
+    super::masked::tap8,
+    super::masked::tap8_load,
+    super::masked::tap8_kmax,
+    super::masked::nan8_acc,
+    super::masked::kmax8_nan,
+    (),
+    super::masked::row8_masks,
+    super::masked::row8
 );
 
 // AVX-512F: 32 zmm registers, 12 x 32 tile (24 accumulators), 128 x 32 panel (16 KiB).
@@ -1042,7 +1330,16 @@ x86_variant!(
     super::masked::load16m,
     super::masked::gather16m,
     super::masked::kmax16,
-    super::masked::bits16
+    super::masked::bits16,
+    super::masked::Tap16,
+    super::masked::tap16,
+    super::masked::tap16_load,
+    super::masked::tap16_kmax,
+    super::masked::nan16_acc,
+    super::masked::kmax16_nan,
+    [__mmask16; 3],
+    super::masked::row16_masks,
+    super::masked::row16
 );
 
 /// Masked vector loads and stores: lanes `lo..hi` of the vector at `p` (the others are
@@ -1190,6 +1487,226 @@ mod masked {
         let r = _mm512_mask_mov_ps(r, eq, both);
         let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b);
         _mm512_mask_mov_ps(r, nan, _mm512_add_ps(a, b))
+    }
+
+    /// One tap column of a column block (`dw_fast`): the lanes inside the image, and
+    /// for stride 2 the lanes of the two loads of 8 consecutive values whose even
+    /// positions they are.
+    #[derive(Clone, Copy)]
+    pub struct Tap8 {
+        m: __m256i,
+        lo: __m256i,
+        hi: __m256i,
+    }
+
+    /// The tap of the lanes of `mask` (from `mask8`).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn tap8(mask: __m256i) -> Tap8 {
+        let even = _mm256_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0);
+        let lo = _mm256_and_si256(
+            _mm256_permutevar8x32_epi32(mask, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)),
+            even,
+        );
+        let hi = _mm256_and_si256(
+            _mm256_permutevar8x32_epi32(mask, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)),
+            even,
+        );
+        Tap8 { m: mask, lo, hi }
+    }
+
+    /// The tap's lanes of `p`, +0 elsewhere (stride 1).
+    ///
+    /// # Safety
+    /// Those elements are readable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn tap8_load(p: *const f32, t: Tap8) -> __m256 {
+        _mm256_maskload_ps(p, t.m)
+    }
+
+    /// The tap's lanes of `p[2 * l]`, +0 elsewhere (stride 2): two masked loads of 8
+    /// consecutive values (even positions only) and a shuffle, as `gather8m`.
+    ///
+    /// # Safety
+    /// Those elements are readable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn tap8_load2(p: *const f32, t: Tap8) -> __m256 {
+        let lo = _mm256_maskload_ps(p, t.lo);
+        let hi = _mm256_maskload_ps(p.wrapping_add(8), t.hi);
+        let sh = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
+        _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(sh)))
+    }
+
+    /// One step of a max reduction (`gemm::kmax`) on the tap's lanes (`acc` elsewhere),
+    /// except for NaN, which the caller tracks with `nan8_acc` and applies with `kmax8_nan`
+    /// at the end: when neither is NaN, `kmax(a, b)` is the AND of `max_ps(a, b)` and
+    /// `max_ps(b, a)` (they differ only for +0 and -0, both give the larger otherwise).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn tap8_kmax(acc: __m256, x: __m256, t: Tap8) -> __m256 {
+        let r = _mm256_and_ps(_mm256_max_ps(acc, x), _mm256_max_ps(x, acc));
+        _mm256_blendv_ps(acc, r, _mm256_castsi256_ps(t.m))
+    }
+
+    /// The AVX2 variant's `row16_masks`: nothing (`row8` loads tap by tap).
+    #[inline]
+    pub fn row8_masks(_iw0: isize, _w: isize) {}
+
+    /// The `KW` tap vectors of one input row (`p`) for a column block with stride 2, a
+    /// `tap8_load2` each.
+    ///
+    /// # Safety
+    /// The lanes of the taps are readable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn row8<const KW: usize>(
+        p: *const f32,
+        taps: &[Tap8; KW],
+        iws: &[isize; KW],
+        _pm: &(),
+    ) -> [__m256; KW] {
+        let mut xs = [_mm256_setzero_ps(); KW];
+        for tj in 0..KW {
+            xs[tj] = tap8_load2(p.wrapping_offset(iws[tj]), taps[tj]);
+        }
+        xs
+    }
+
+    /// `nan + |x|`: a sum that is NaN exactly when some `x` was.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn nan8_acc(nan: __m256, x: __m256) -> __m256 {
+        let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+        _mm256_add_ps(nan, _mm256_and_ps(x, abs))
+    }
+
+    /// The end of a `tap8_kmax` chain: NaN where `nan` is.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn kmax8_nan(acc: __m256, nan: __m256) -> __m256 {
+        _mm256_blendv_ps(acc, nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(nan, nan))
+    }
+
+    /// One tap column of a column block (`dw_fast`): the lanes inside the image (stride 2
+    /// reads go through `row16`).
+    #[derive(Clone, Copy)]
+    pub struct Tap16 {
+        m: __mmask16,
+    }
+
+    /// The tap of the lanes of `mask`.
+    #[inline]
+    pub fn tap16(mask: __mmask16) -> Tap16 {
+        Tap16 { m: mask }
+    }
+
+    /// The tap's lanes of `p`, +0 elsewhere (stride 1).
+    ///
+    /// # Safety
+    /// Those elements are readable.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn tap16_load(p: *const f32, t: Tap16) -> __m512 {
+        _mm512_maskz_loadu_ps(t.m, p)
+    }
+
+    /// The lanes of an input row segment that `row16` reads for stride 2: positions
+    /// `iw0 + q`, `q < 48`, inside `0..w`, as three masks of 16.
+    #[inline]
+    pub fn row16_masks(iw0: isize, w: isize) -> [__mmask16; 3] {
+        let lo = (-iw0).clamp(0, 48) as u32;
+        let hi = (w - iw0).clamp(0, 48) as u32;
+        let upto = |n: u32| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        let m = upto(hi) & !upto(lo);
+        [
+            m as __mmask16,
+            (m >> 16) as __mmask16,
+            (m >> 32) as __mmask16,
+        ]
+    }
+
+    /// The `KW` tap vectors of one input row (`p`) for a column block with stride 2 and tap
+    /// columns `iws[0] + tj`: the row segment from `iws[0]` (48 values at most, `pm` from
+    /// `row16_masks`, +0 outside the image) is loaded once and each tap is a permute of its
+    /// even or odd positions: three loads and `KW - 1` permutes for the row, instead of
+    /// two loads and a permute per tap.
+    ///
+    /// # Safety
+    /// The lanes of `pm` are readable.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn row16<const KW: usize>(
+        p: *const f32,
+        _taps: &[Tap16; KW],
+        iws: &[isize; KW],
+        pm: &[__mmask16; 3],
+    ) -> [__m512; KW] {
+        let mut xs = [_mm512_setzero_ps(); KW];
+        let q = p.wrapping_offset(iws[0]);
+        let a = _mm512_maskz_loadu_ps(pm[0], q);
+        let b = _mm512_maskz_loadu_ps(pm[1], q.wrapping_add(16));
+        let c = if KW > 2 {
+            _mm512_maskz_loadu_ps(pm[2], q.wrapping_add(32))
+        } else {
+            _mm512_setzero_ps()
+        };
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        // Positions 2l and 2l + 1.
+        let e = _mm512_permutex2var_ps(a, even, b);
+        let o = _mm512_permutex2var_ps(a, odd, b);
+        for (tj, x) in xs.iter_mut().enumerate() {
+            *x = match tj {
+                0 => e,
+                1 => o,
+                _ => {
+                    // Position tj + 2l: lane tj / 2 + l of e or o below 32, else of c.
+                    let mut ix = [0i32; 16];
+                    for (l, v) in ix.iter_mut().enumerate() {
+                        let pos = tj + 2 * l;
+                        *v = if pos < 32 {
+                            (tj / 2 + l) as i32
+                        } else {
+                            (16 + pos - 32) as i32
+                        };
+                    }
+                    let idx = _mm512_loadu_si512(ix.as_ptr() as *const _);
+                    _mm512_permutex2var_ps(if tj % 2 == 0 { e } else { o }, idx, c)
+                }
+            };
+        }
+        xs
+    }
+
+    /// `tap8_kmax` with 16 lanes.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn tap16_kmax(acc: __m512, x: __m512, t: Tap16) -> __m512 {
+        let r = _mm512_mask_and_epi32(
+            _mm512_castps_si512(acc),
+            t.m,
+            _mm512_castps_si512(_mm512_max_ps(acc, x)),
+            _mm512_castps_si512(_mm512_max_ps(x, acc)),
+        );
+        _mm512_castsi512_ps(r)
+    }
+
+    /// `nan8_acc` with 16 lanes.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn nan16_acc(nan: __m512, x: __m512) -> __m512 {
+        let abs = _mm512_set1_epi32(0x7fff_ffff);
+        let xa = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), abs));
+        _mm512_add_ps(nan, xa)
+    }
+
+    /// `kmax8_nan` with 16 lanes.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn kmax16_nan(acc: __m512, nan: __m512) -> __m512 {
+        _mm512_mask_mov_ps(acc, _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(nan, nan), nan)
     }
 
     /// The mask of the lanes whose bits are set in `b` (8 lanes).

@@ -360,3 +360,143 @@ fn convolution_patches_equal_contract_loops_and_direct_convolution() {
         }
     }
 }
+
+/// The depthwise / max-pool direct path (one input and one output channel per group) over
+/// the kernel shapes it specialises (3x3 and 5x5 convolutions, 3x3 and 2x2 pools, stride 1
+/// or 2 both ways) and the general code it falls back to (2x2 convolutions, 5x5 pools, 7x7,
+/// 3x5, unequal strides, dilation, very wide rows, fewer output rows than a group):
+/// paddings 0 to 2, floor and ceil output sizes (the bottom and right windows then run
+/// past the image), planes narrower and wider than a vector, heights below, at and above
+/// the row groups, every epilogue, max pooling, and inputs full of signed zeros and
+/// special values.
+#[test]
+fn depthwise_and_pooling_equal_contract_loops() {
+    if kernels().is_empty() {
+        eprintln!("skipped: this CPU has neither AVX2 + FMA nor AVX-512F");
+        return;
+    }
+    let mut rng = Rng(23);
+    let shapes: &[(isize, isize, isize, isize, isize)] = &[
+        // (kh, kw, sh, sw, dilation)
+        (3, 3, 1, 1, 1),
+        (3, 3, 2, 2, 1),
+        (5, 5, 1, 1, 1),
+        (5, 5, 2, 2, 1),
+        (2, 2, 1, 1, 1),
+        (2, 2, 2, 2, 1),
+        (7, 7, 1, 1, 1),
+        (3, 5, 2, 2, 1),
+        (3, 3, 2, 1, 1),
+        (3, 3, 1, 1, 2),
+    ];
+    let planes: &[(isize, isize)] = &[
+        (1, 1),
+        (2, 3),
+        (3, 7),
+        (5, 8),
+        (7, 7),
+        (9, 16),
+        (12, 17),
+        (14, 14),
+        (16, 32),
+        (19, 33),
+        (23, 40),
+        (6, 200),
+        (4, 1030),
+    ];
+    let mut cases = 0;
+    for &(kh, kw, sh, sw, dil) in shapes {
+        for &(h, w) in planes {
+            if w > 256 && (kh, sw) != (3, 1) {
+                continue;
+            }
+            for pad in 0..3isize {
+                for ceil in [false, true] {
+                    let out = |len: isize, k: isize, s: isize| {
+                        let span = len + 2 * pad - dil * (k - 1) - 1;
+                        if span < 0 {
+                            return 0;
+                        }
+                        let mut o = if ceil { (span + s - 1) / s } else { span / s } + 1;
+                        // ONNX ceil mode: no window starting in the bottom / right padding.
+                        while ceil && o > 1 && (o - 1) * s - pad >= len {
+                            o -= 1;
+                        }
+                        o
+                    };
+                    let (oh, ow) = (out(h, kh, sh), out(w, kw, sw));
+                    if oh == 0 || ow == 0 {
+                        continue;
+                    }
+                    let groups = 3;
+                    let plane = (h * w) as usize;
+                    let (n, k) = ((oh * ow) as usize, (kh * kw) as usize);
+                    let zeros = cases % 3 == 0;
+                    let x: Vec<f32> = (0..groups * plane)
+                        .map(|i| match (zeros, i % 5) {
+                            (true, 0 | 2) => -0.0,
+                            (true, 1) => 0.0,
+                            (true, _) => -rng.plain().abs(),
+                            _ => rng.f(),
+                        })
+                        .collect();
+                    let wt: Vec<f32> = (0..groups * k)
+                        .map(|i| if zeros && i % 4 == 0 { -0.0 } else { rng.f() })
+                        .collect();
+                    let bias: Vec<f32> = (0..groups).map(|_| rng.plain()).collect();
+                    let res: Vec<f32> = (0..groups * n).map(|_| rng.f()).collect();
+                    let c0 = vec![f32::NAN; groups * n];
+                    let g = Conv2d {
+                        h,
+                        w,
+                        kh,
+                        kw,
+                        sh,
+                        sw,
+                        ph: pad,
+                        pw: pad,
+                        dh: dil,
+                        dw: dil,
+                        ow,
+                    };
+                    for max in [false, true] {
+                        for epi in 0..3 {
+                            let mut t = Call::plain(
+                                (1, n, k),
+                                (wt.as_ptr(), k as isize, 1),
+                                (x.as_ptr(), 0, 0),
+                                (std::ptr::null_mut(), n as isize),
+                                false,
+                            );
+                            t.conv = Some(g);
+                            t.groups = groups;
+                            t.a_gs = k as isize;
+                            t.b_gs = plane as isize;
+                            t.c_gs = n as isize;
+                            t.max = max;
+                            if epi >= 1 {
+                                t.bias = bias.as_ptr();
+                                t.lo = 0.0;
+                                t.hi = 6.0;
+                            }
+                            if epi == 2 {
+                                t.res = res.as_ptr();
+                                t.lo = -1.0;
+                            }
+                            check(
+                                &t,
+                                &c0,
+                                &format!(
+                                    "{kh}x{kw} s{sh},{sw} d{dil} pad {pad} ceil {ceil} \
+                                     {h}x{w} max {max} epilogue {epi}"
+                                ),
+                            );
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases > 1000, "{cases}");
+}
