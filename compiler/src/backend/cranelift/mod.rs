@@ -17,6 +17,7 @@
 //! pointer and `dims`/`lens` arrays are native-endian.
 
 mod expr;
+mod hoist;
 pub mod isa;
 pub mod jit;
 mod kernel;
@@ -267,6 +268,7 @@ pub fn define_program(m: &mut dyn Module, p: &Program) -> Result<Defined, Error>
     for (i, (k, id)) in p.kernels.iter().zip(&kernels).enumerate() {
         ctx.func.signature = sig.clone();
         ctx.func.name = UserFuncName::user(0, id.as_u32());
+        let k = &hoist::hoist(k, &p.buffers);
         kernel::translate(m, p, k, &mut ctx.func, &mut fctx, weights, &mut shims)?;
         let what = format!("compiling kernel {i} ({}) of {}", k.name, p.name);
         m.define_function(*id, &mut ctx)
