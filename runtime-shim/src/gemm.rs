@@ -47,6 +47,10 @@
 //!   independent accumulators at a time; for one input channel and the common kernels
 //!   (3 x 3 and 5 x 5 convolutions, 3 x 3 and 2 x 2 pools, stride 1 or 2) by `dw_fast`:
 //!   weights in registers, groups of output rows reading each input row once.
+//!   The right edge of C: a last panel of at most one vector of columns runs a one-vector
+//!   tile; with a packed A, up to 4 columns past a vector multiple (49 = 32 + 16 + 1,
+//!   196 = 6 x 32 + 4) are computed down the rows instead (`col_tail`, each column's rows of
+//!   one A panel in one vector), right after the tiles of the same rows.
 //!   Stack use: about 70 KiB (AVX2 and AVX-512 alike).
 //! - `sgemm_avx512` (x86_64 with AVX-512F): the same with zmm registers, a 12 x 32 tile
 //!   (24 accumulators of 32) and 128 x 32 panels.
@@ -485,6 +489,8 @@ macro_rules! x86_variant {
             const DIRECT_ROWS: usize = 2 * MR;
             /// Panels of B packed per k block (`one`): 4 x 16 KiB of stack.
             const NP: usize = 4;
+            /// Most columns `col_tail` computes.
+            const CT: usize = 4;
 
             /// The contract of the module.
             ///
@@ -966,6 +972,19 @@ macro_rules! x86_variant {
                                 (panel as *const f32, NR as isize, nr)
                             };
                         }
+                        // The right edge of C: when the last panel's columns past a vector
+                        // multiple are few (at most CT) and A is packed in panels of at most
+                        // LANES rows, those columns go down the rows (`col_tail`) and the
+                        // panel's tiles cover only the whole vectors.
+                        let mut tail = (0usize, 0usize);
+                        if t.a_panel > 0 && t.a_panel <= LANES && t.a_panel <= MR {
+                            let nr = bps[panels - 1].2;
+                            let vec_cols = if nr > LANES { LANES } else { 0 };
+                            if nr < NR && nr - vec_cols <= CT {
+                                bps[panels - 1].2 = vec_cols;
+                                tail = (vec_cols, nr - vec_cols);
+                            }
+                        }
                         let first = k0 == 0 && !t.accumulate;
                         let last = k0 + kc >= k;
                         let mut i0 = 0usize;
@@ -985,6 +1004,9 @@ macro_rules! x86_variant {
                                 (t.a.wrapping_offset(off), t.a_rs, t.a_cs)
                             };
                             for (q, &(bp, bstride, nr)) in bps.iter().enumerate().take(panels) {
+                                if nr == 0 {
+                                    continue;
+                                }
                                 let c_off = (i0 as isize)
                                     .wrapping_mul(t.c_rs)
                                     .wrapping_add((j0 + q * NR) as isize);
@@ -1014,28 +1036,42 @@ macro_rules! x86_variant {
                                     hi: t.hi,
                                 };
                                 macro_rules! by_rows {
-                                    ($unit:literal) => {
+                                    ($unit:literal, $w2:literal) => {
                                         match mr {
-                                            12 => tile::<12, $unit>(&tl),
-                                            11 => tile::<11, $unit>(&tl),
-                                            10 => tile::<10, $unit>(&tl),
-                                            9 => tile::<9, $unit>(&tl),
-                                            8 => tile::<8, $unit>(&tl),
-                                            7 => tile::<7, $unit>(&tl),
-                                            6 => tile::<6, $unit>(&tl),
-                                            5 => tile::<5, $unit>(&tl),
-                                            4 => tile::<4, $unit>(&tl),
-                                            3 => tile::<3, $unit>(&tl),
-                                            2 => tile::<2, $unit>(&tl),
-                                            _ => tile::<1, $unit>(&tl),
+                                            12 => tile::<12, $unit, $w2>(&tl),
+                                            11 => tile::<11, $unit, $w2>(&tl),
+                                            10 => tile::<10, $unit, $w2>(&tl),
+                                            9 => tile::<9, $unit, $w2>(&tl),
+                                            8 => tile::<8, $unit, $w2>(&tl),
+                                            7 => tile::<7, $unit, $w2>(&tl),
+                                            6 => tile::<6, $unit, $w2>(&tl),
+                                            5 => tile::<5, $unit, $w2>(&tl),
+                                            4 => tile::<4, $unit, $w2>(&tl),
+                                            3 => tile::<3, $unit, $w2>(&tl),
+                                            2 => tile::<2, $unit, $w2>(&tl),
+                                            _ => tile::<1, $unit, $w2>(&tl),
                                         }
                                     };
                                 }
-                                if tl.a_rs == 1 {
-                                    by_rows!(true)
-                                } else {
-                                    by_rows!(false)
+                                // One vector per row when the panel's columns fit in one.
+                                match (tl.a_rs == 1, nr > LANES) {
+                                    (true, true) => by_rows!(true, true),
+                                    (true, false) => by_rows!(true, false),
+                                    (false, true) => by_rows!(false, true),
+                                    (false, false) => by_rows!(false, false),
                                 }
+                            }
+                            if tail.1 > 0 {
+                                let (bp, bstride, _) = bps[panels - 1];
+                                col_tail(
+                                    t,
+                                    (k0, kc),
+                                    (bp.wrapping_add(tail.0), bstride),
+                                    j0 + (panels - 1) * NR + tail.0,
+                                    tail.1,
+                                    i0,
+                                    (first, last),
+                                );
                             }
                             i0 += mr;
                         }
@@ -1193,20 +1229,25 @@ macro_rules! x86_variant {
             /// own they live in registers.
             #[inline(never)]
             #[target_feature(enable = $feature)]
-            unsafe fn tile<const R: usize, const UNIT: bool>(t: &Tile) {
+            unsafe fn tile<const R: usize, const UNIT: bool, const W2: bool>(t: &Tile) {
+                // W2: two vectors (NR columns) per row; else one (at most LANES columns).
                 let mut lo: [$vec; R] = [$zero(); R];
                 let mut hi: [$vec; R] = [$zero(); R];
                 if !t.first {
                     for r in 0..R {
                         let row = t.c.wrapping_offset((r as isize).wrapping_mul(t.c_rs));
-                        (lo[r], hi[r]) = load_row(row, t.nr);
+                        if W2 {
+                            (lo[r], hi[r]) = load_row(row, t.nr);
+                        } else {
+                            lo[r] = $mload(row, 0, t.nr);
+                        }
                     }
                 }
                 let mut ap = t.a;
                 let mut bp = t.b;
                 for _ in 0..t.kc {
                     let b0 = $load(bp);
-                    let b1 = $load(bp.add(LANES));
+                    let b1 = if W2 { $load(bp.add(LANES)) } else { b0 };
                     for r in 0..R {
                         let off = if UNIT {
                             r as isize
@@ -1215,7 +1256,9 @@ macro_rules! x86_variant {
                         };
                         let av = $set1(*ap.wrapping_offset(off));
                         lo[r] = $fma(av, b0, lo[r]);
-                        hi[r] = $fma(av, b1, hi[r]);
+                        if W2 {
+                            hi[r] = $fma(av, b1, hi[r]);
+                        }
                     }
                     ap = ap.wrapping_offset(t.a_cs);
                     bp = bp.wrapping_offset(t.b_stride);
@@ -1225,35 +1268,47 @@ macro_rules! x86_variant {
                         for r in 0..R {
                             let bv = $set1(*t.bias.add(r));
                             lo[r] = $add(lo[r], bv);
-                            hi[r] = $add(hi[r], bv);
+                            if W2 {
+                                hi[r] = $add(hi[r], bv);
+                            }
                         }
                     }
                     if !t.res.is_null() {
                         for r in 0..R {
                             let row = t.res.wrapping_offset((r as isize).wrapping_mul(t.c_rs));
-                            let (r0, r1) = load_row(row, t.nr);
-                            lo[r] = $add(lo[r], r0);
-                            hi[r] = $add(hi[r], r1);
+                            if W2 {
+                                let (r0, r1) = load_row(row, t.nr);
+                                lo[r] = $add(lo[r], r0);
+                                hi[r] = $add(hi[r], r1);
+                            } else {
+                                lo[r] = $add(lo[r], $mload(row, 0, t.nr));
+                            }
                         }
                     }
                     if t.lo != f32::NEG_INFINITY {
                         let v = $set1(t.lo);
                         for r in 0..R {
                             lo[r] = $max(v, lo[r]);
-                            hi[r] = $max(v, hi[r]);
+                            if W2 {
+                                hi[r] = $max(v, hi[r]);
+                            }
                         }
                     }
                     if t.hi != f32::INFINITY {
                         let v = $set1(t.hi);
                         for r in 0..R {
                             lo[r] = $min(v, lo[r]);
-                            hi[r] = $min(v, hi[r]);
+                            if W2 {
+                                hi[r] = $min(v, hi[r]);
+                            }
                         }
                     }
                 }
                 for r in 0..R {
                     let row = t.c.wrapping_offset((r as isize).wrapping_mul(t.c_rs));
-                    if t.nr == NR {
+                    if !W2 {
+                        $mstore(row, t.nr, lo[r]);
+                    } else if t.nr == NR {
                         $store(row, lo[r]);
                         $store(row.add(LANES), hi[r]);
                     } else {
@@ -1262,6 +1317,116 @@ macro_rules! x86_variant {
                         $store(tmp.as_mut_ptr().add(LANES), hi[r]);
                         for (jj, v) in tmp.iter().enumerate().take(t.nr) {
                             *row.add(jj) = *v;
+                        }
+                    }
+                }
+            }
+
+            /// Columns `j` (1 to `CT` of them) of C for the panel of rows from `i0` over one
+            /// k block, vectorised down the rows instead of across columns: A must be packed
+            /// in panels (`a_panel`) of at most `LANES` rows, whose rows of one k step are
+            /// contiguous, and each column's rows are one accumulator vector. Called right
+            /// after the tiles of the same rows, while their A is in L1. The narrow right
+            /// edge of a convolution's output (7 x 7 = 49 = 32 + 16 + 1 columns, 14 x 14 =
+            /// 196 = 6 x 32 + 4) otherwise costs a whole vector tile per row block. Each
+            /// element is still the contract's chain: from C or +0, one FMA per k in order,
+            /// then the epilogue.
+            #[inline(never)]
+            #[target_feature(enable = $feature)]
+            unsafe fn col_tail(
+                t: &Call,
+                kb: (usize, usize),
+                b: (*const f32, isize),
+                j: usize,
+                cols: usize,
+                i0: usize,
+                fl: (bool, bool),
+            ) {
+                match cols {
+                    1 => col_group::<1, 1>(t, kb, b, j, i0, fl),
+                    2 => col_group::<1, 2>(t, kb, b, j, i0, fl),
+                    3 => col_group::<1, 3>(t, kb, b, j, i0, fl),
+                    _ => col_group::<1, 4>(t, kb, b, j, i0, fl),
+                }
+            }
+
+            /// `col_tail` for the `NPQ` panels from row `i0` and `C` columns (constant
+            /// counts, so that the accumulators stay in registers).
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn col_group<const NPQ: usize, const C: usize>(
+                t: &Call,
+                (k0, kc): (usize, usize),
+                (b, b_stride): (*const f32, isize),
+                j: usize,
+                i0: usize,
+                (first, last): (bool, bool),
+            ) {
+                let pn = t.a_panel;
+                let mut rows = [0usize; NPQ];
+                for (q, r) in rows.iter_mut().enumerate() {
+                    *r = (t.m - (i0 + q * pn)).min(pn);
+                }
+                let at = |i: usize, c: usize| {
+                    (i as isize).wrapping_mul(t.c_rs).wrapping_add((j + c) as isize)
+                };
+                let mut acc = [[$zero(); C]; NPQ];
+                if !first {
+                    for q in 0..NPQ {
+                        for c in 0..C {
+                            let mut tmp = [0f32; LANES];
+                            for (r, v) in tmp.iter_mut().enumerate().take(rows[q]) {
+                                *v = *t.c.wrapping_offset(at(i0 + q * pn + r, c));
+                            }
+                            acc[q][c] = $load(tmp.as_ptr());
+                        }
+                    }
+                }
+                let mut ap = [core::ptr::null::<f32>(); NPQ];
+                for (q, p) in ap.iter_mut().enumerate() {
+                    *p = t.a.wrapping_add((i0 / pn + q) * pn * t.k + k0 * pn);
+                }
+                let mut bp = b;
+                for _ in 0..kc {
+                    let mut av = [$zero(); NPQ];
+                    for q in 0..NPQ {
+                        av[q] = $mload(ap[q], 0, rows[q]);
+                        ap[q] = ap[q].wrapping_add(pn);
+                    }
+                    for c in 0..C {
+                        let bv = $set1(*bp.add(c));
+                        for q in 0..NPQ {
+                            acc[q][c] = $fma(av[q], bv, acc[q][c]);
+                        }
+                    }
+                    bp = bp.wrapping_offset(b_stride);
+                }
+                for q in 0..NPQ {
+                    let r0 = i0 + q * pn;
+                    for c in 0..C {
+                        let mut v = acc[q][c];
+                        if last {
+                            if !t.bias.is_null() {
+                                v = $add(v, $mload(t.bias.add(r0), 0, rows[q]));
+                            }
+                            if !t.res.is_null() {
+                                let mut tmp = [0f32; LANES];
+                                for (r, x) in tmp.iter_mut().enumerate().take(rows[q]) {
+                                    *x = *t.res.wrapping_offset(at(r0 + r, c));
+                                }
+                                v = $add(v, $load(tmp.as_ptr()));
+                            }
+                            if t.lo != f32::NEG_INFINITY {
+                                v = $max($set1(t.lo), v);
+                            }
+                            if t.hi != f32::INFINITY {
+                                v = $min($set1(t.hi), v);
+                            }
+                        }
+                        let mut tmp = [0f32; LANES];
+                        $store(tmp.as_mut_ptr(), v);
+                        for (r, x) in tmp.iter().enumerate().take(rows[q]) {
+                            *t.c.wrapping_offset(at(r0 + r, c)) = *x;
                         }
                     }
                 }

@@ -500,3 +500,62 @@ fn depthwise_and_pooling_equal_contract_loops() {
     }
     assert!(cases > 1000, "{cases}");
 }
+
+/// A packed in panels (`a_panel`, as Kiln packs convolution weights) with column counts whose
+/// right edge goes to the one-vector tile or down the rows (`col_tail`: 1 to 4 columns past
+/// a multiple of the vector width, e.g. 49 = 32 + 16 + 1 and 196 = 6 x 32 + 4), over
+/// several k blocks, with and without accumulation and every epilogue, from a C full of
+/// special values, bit for bit against the contract loops.
+#[test]
+fn packed_a_right_edges_equal_contract_loops() {
+    if kernels().is_empty() {
+        eprintln!("skipped: this CPU has neither AVX2 + FMA nor AVX-512F");
+        return;
+    }
+    let mut rng = Rng(11);
+    let mut cases = 0;
+    for &m in &[1usize, 5, 12, 13, 30, 50, 64] {
+        for &n in &[1usize, 3, 4, 5, 8, 9, 16, 17, 20, 21, 33, 36, 49, 52, 196] {
+            for &k in &[1usize, 7, 130, 300] {
+                for pn in [12usize, 8, 6] {
+                    let a: Vec<f32> = (0..m * k).map(|_| rng.f()).collect();
+                    let panels = m.div_ceil(pn);
+                    let mut packed = vec![0f32; panels * pn * k];
+                    for i in 0..m {
+                        for p in 0..k {
+                            packed[(i / pn) * pn * k + p * pn + i % pn] = a[i * k + p];
+                        }
+                    }
+                    let c_rs = n + 2;
+                    let b: Vec<f32> = (0..k * n).map(|_| rng.f()).collect();
+                    let c0: Vec<f32> = (0..m * c_rs).map(|_| rng.f()).collect();
+                    let bias: Vec<f32> = (0..m).map(|_| rng.plain()).collect();
+                    let res: Vec<f32> = (0..m * c_rs).map(|_| rng.f()).collect();
+                    for variant in 0..4 {
+                        let mut t = Call::plain(
+                            (m, n, k),
+                            (packed.as_ptr(), 0, 0),
+                            (b.as_ptr(), n as isize, 1),
+                            (std::ptr::null_mut(), c_rs as isize),
+                            variant & 1 == 1,
+                        );
+                        t.a_panel = pn;
+                        if variant & 2 == 2 {
+                            t.bias = bias.as_ptr();
+                            t.res = res.as_ptr();
+                            t.lo = -1.0;
+                            t.hi = 6.0;
+                        }
+                        check(
+                            &t,
+                            &c0,
+                            &format!("m={m} n={n} k={k} panel={pn} v={variant}"),
+                        );
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 7 * 15 * 4 * 3 * 4);
+}
