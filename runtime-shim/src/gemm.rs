@@ -50,7 +50,9 @@
 //!   The right edge of C: a last panel of at most one vector of columns runs a one-vector
 //!   tile; with a packed A, up to 4 columns past a vector multiple (49 = 32 + 16 + 1,
 //!   196 = 6 x 32 + 4) are computed down the rows instead (`col_tail`, each column's rows of
-//!   one A panel in one vector), right after the tiles of the same rows.
+//!   one A panel in one vector), right after the tiles of the same rows. A single row of
+//!   C over four full panels (a matrix-vector product) runs them together (`row_panels`),
+//!   eight independent chains instead of two.
 //!   Stack use: about 70 KiB (AVX2 and AVX-512 alike).
 //! - `sgemm_avx512` (x86_64 with AVX-512F): the same with zmm registers, a 12 x 32 tile
 //!   (24 accumulators of 32) and 128 x 32 panels.
@@ -1003,8 +1005,27 @@ macro_rules! x86_variant {
                                     .wrapping_add((k0 as isize).wrapping_mul(t.a_cs));
                                 (t.a.wrapping_offset(off), t.a_rs, t.a_cs)
                             };
+                            // One row of C (a matrix-vector product): one tile row over
+                            // all NP full panels at once, so 2 * NP independent chains hide
+                            // the FMA latency instead of 2.
+                            let one_row = mr == 1
+                                && panels == NP
+                                && bps.iter().all(|&(_, _, nr)| nr == NR);
+                            if one_row {
+                                let c_off = (i0 as isize)
+                                    .wrapping_mul(t.c_rs)
+                                    .wrapping_add(j0 as isize);
+                                row_panels(
+                                    t,
+                                    (a_tile, a_cs),
+                                    &bps,
+                                    kc,
+                                    (i0, c_off),
+                                    (first, last),
+                                );
+                            }
                             for (q, &(bp, bstride, nr)) in bps.iter().enumerate().take(panels) {
-                                if nr == 0 {
+                                if nr == 0 || one_row {
                                     continue;
                                 }
                                 let c_off = (i0 as isize)
@@ -1318,6 +1339,63 @@ macro_rules! x86_variant {
                         for (jj, v) in tmp.iter().enumerate().take(t.nr) {
                             *row.add(jj) = *v;
                         }
+                    }
+                }
+            }
+
+            /// Row `i0` of C over the `NP` full panels of one k block (`one`'s `bps`), two
+            /// vectors per panel: the same chains as `tile::<1, _, true>` for each panel,
+            /// interleaved.
+            #[inline(never)]
+            #[target_feature(enable = $feature)]
+            unsafe fn row_panels(
+                t: &Call,
+                (a, a_cs): (*const f32, isize),
+                bps: &[(*const f32, isize, usize); NP],
+                kc: usize,
+                (i0, c_off): (usize, isize),
+                (first, last): (bool, bool),
+            ) {
+                let c = t.c.wrapping_offset(c_off);
+                let mut acc = [[$zero(); 2]; NP];
+                if !first {
+                    for (q, v) in acc.iter_mut().enumerate() {
+                        v[0] = $load(c.add(q * NR));
+                        v[1] = $load(c.add(q * NR + LANES));
+                    }
+                }
+                let mut bp = [core::ptr::null::<f32>(); NP];
+                for q in 0..NP {
+                    bp[q] = bps[q].0;
+                }
+                let mut ap = a;
+                for _ in 0..kc {
+                    let av = $set1(*ap);
+                    for q in 0..NP {
+                        acc[q][0] = $fma(av, $load(bp[q]), acc[q][0]);
+                        acc[q][1] = $fma(av, $load(bp[q].add(LANES)), acc[q][1]);
+                        bp[q] = bp[q].wrapping_offset(bps[q].1);
+                    }
+                    ap = ap.wrapping_offset(a_cs);
+                }
+                for (q, v) in acc.iter_mut().enumerate() {
+                    for (h, x) in v.iter_mut().enumerate() {
+                        let at = q * NR + h * LANES;
+                        if last {
+                            if !t.bias.is_null() {
+                                *x = $add(*x, $set1(*t.bias.add(i0)));
+                            }
+                            if !t.res.is_null() {
+                                *x = $add(*x, $load(t.res.wrapping_offset(c_off).add(at)));
+                            }
+                            if t.lo != f32::NEG_INFINITY {
+                                *x = $max($set1(t.lo), *x);
+                            }
+                            if t.hi != f32::INFINITY {
+                                *x = $min($set1(t.hi), *x);
+                            }
+                        }
+                        $store(c.add(at), *x);
                     }
                 }
             }

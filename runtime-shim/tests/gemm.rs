@@ -559,3 +559,48 @@ fn packed_a_right_edges_equal_contract_loops() {
     }
     assert_eq!(cases, 7 * 15 * 4 * 3 * 4);
 }
+
+/// Single rows of C over four full panels (`row_panels`: matrix-vector products such as an
+/// MLP at batch 1, and the last row of a 13-row product), with B contiguous (read in place)
+/// or transposed (packed), several k blocks, accumulation and every epilogue.
+#[test]
+fn single_rows_over_full_panels_equal_contract_loops() {
+    if kernels().is_empty() {
+        eprintln!("skipped: this CPU has neither AVX2 + FMA nor AVX-512F");
+        return;
+    }
+    let mut rng = Rng(23);
+    let mut cases = 0;
+    for &m in &[1usize, 13, 25] {
+        for &n in &[64usize, 128, 200, 256, 300] {
+            for &k in &[1usize, 130, 784] {
+                for variant in 0..8 {
+                    let (tb, epi, acc) = (variant & 1 == 1, variant & 2 == 2, variant & 4 == 4);
+                    let a: Vec<f32> = (0..m * k).map(|_| rng.f()).collect();
+                    let b: Vec<f32> = (0..k * n).map(|_| rng.f()).collect();
+                    let c_rs = n + 1;
+                    let c0: Vec<f32> = (0..m * c_rs).map(|_| rng.f()).collect();
+                    let bias: Vec<f32> = (0..m).map(|_| rng.plain()).collect();
+                    let res: Vec<f32> = (0..m * c_rs).map(|_| rng.f()).collect();
+                    let (b_rs, b_cs) = if tb { (1, k) } else { (n, 1) };
+                    let mut t = Call::plain(
+                        (m, n, k),
+                        (a.as_ptr(), k as isize, 1),
+                        (b.as_ptr(), b_rs as isize, b_cs as isize),
+                        (std::ptr::null_mut(), c_rs as isize),
+                        acc,
+                    );
+                    if epi {
+                        t.bias = bias.as_ptr();
+                        t.res = res.as_ptr();
+                        t.lo = 0.0;
+                        t.hi = 6.0;
+                    }
+                    check(&t, &c0, &format!("m={m} n={n} k={k} v={variant}"));
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 3 * 5 * 3 * 8);
+}
