@@ -692,12 +692,22 @@ macro_rules! x86_variant {
             /// `at` (one channel: `bias[0]`), and their masked store.
             #[inline]
             #[target_feature(enable = $feature)]
-            unsafe fn dw_store(t: &Call, at: usize, len: usize, mut v: $vec) {
-                if !t.bias.is_null() {
-                    v = $add(v, $set1(*t.bias));
+            unsafe fn dw_store(t: &Call, at: usize, len: usize, v: $vec) {
+                let bias = (!t.bias.is_null()).then(|| $set1(*t.bias));
+                let res = (!t.res.is_null()).then(|| $mload(t.res.add(at), 0, len));
+                $mstore(t.c.add(at), len, epilogue(t, v, bias, res));
+            }
+
+            /// The contract's epilogue on one vector of finished sums: `+ bias`, `+ res`
+            /// (each when given), then the `lo`/`hi` clamp.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn epilogue(t: &Call, mut v: $vec, bias: Option<$vec>, res: Option<$vec>) -> $vec {
+                if let Some(b) = bias {
+                    v = $add(v, b);
                 }
-                if !t.res.is_null() {
-                    v = $add(v, $mload(t.res.add(at), 0, len));
+                if let Some(r) = res {
+                    v = $add(v, r);
                 }
                 if t.lo != f32::NEG_INFINITY {
                     v = $max($set1(t.lo), v);
@@ -705,7 +715,7 @@ macro_rules! x86_variant {
                 if t.hi != f32::INFINITY {
                     v = $min($set1(t.hi), v);
                 }
-                $mstore(t.c.add(at), len, v);
+                v
             }
 
             /// Output rows per group of the specialised depthwise path (independent
@@ -1382,18 +1392,10 @@ macro_rules! x86_variant {
                     for (h, x) in v.iter_mut().enumerate() {
                         let at = q * NR + h * LANES;
                         if last {
-                            if !t.bias.is_null() {
-                                *x = $add(*x, $set1(*t.bias.add(i0)));
-                            }
-                            if !t.res.is_null() {
-                                *x = $add(*x, $load(t.res.wrapping_offset(c_off).add(at)));
-                            }
-                            if t.lo != f32::NEG_INFINITY {
-                                *x = $max($set1(t.lo), *x);
-                            }
-                            if t.hi != f32::INFINITY {
-                                *x = $min($set1(t.hi), *x);
-                            }
+                            let bias = (!t.bias.is_null()).then(|| $set1(*t.bias.add(i0)));
+                            let res = (!t.res.is_null())
+                                .then(|| $load(t.res.wrapping_offset(c_off).add(at)));
+                            *x = epilogue(t, *x, bias, res);
                         }
                         $store(c.add(at), *x);
                     }
@@ -1484,22 +1486,16 @@ macro_rules! x86_variant {
                     for c in 0..C {
                         let mut v = acc[q][c];
                         if last {
-                            if !t.bias.is_null() {
-                                v = $add(v, $mload(t.bias.add(r0), 0, rows[q]));
-                            }
-                            if !t.res.is_null() {
+                            let bias =
+                                (!t.bias.is_null()).then(|| $mload(t.bias.add(r0), 0, rows[q]));
+                            let res = (!t.res.is_null()).then(|| {
                                 let mut tmp = [0f32; LANES];
                                 for (r, x) in tmp.iter_mut().enumerate().take(rows[q]) {
                                     *x = *t.res.wrapping_offset(at(r0 + r, c));
                                 }
-                                v = $add(v, $load(tmp.as_ptr()));
-                            }
-                            if t.lo != f32::NEG_INFINITY {
-                                v = $max($set1(t.lo), v);
-                            }
-                            if t.hi != f32::INFINITY {
-                                v = $min($set1(t.hi), v);
-                            }
+                                $load(tmp.as_ptr())
+                            });
+                            v = epilogue(t, v, bias, res);
                         }
                         let mut tmp = [0f32; LANES];
                         $store(tmp.as_mut_ptr(), v);
