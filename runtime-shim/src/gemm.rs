@@ -39,7 +39,11 @@
 //!   so the inner loop reads it contiguously and each A tile serves four panels from L1, or
 //!   read in place when it is already contiguous and few rows use it. A packed A
 //!   (`a_panel`, compile-time packed weights) is read with unit stride. A convolution's B is packed straight from the image (runs of one output row
-//!   are copies, clipped at the borders), so no im2col buffer exists. Vectorised across
+//!   are copies, clipped at the borders), so no im2col buffer exists; the runs' offsets and
+//!   lane masks for every tap are tabulated once per column block (`conv_tab`), so a row of
+//!   B costs a few masked loads. A packed A (large weights stream from memory once per
+//!   column block) is prefetched a tile ahead: each tile of the first panel prefetches the
+//!   A of the next tile. Vectorised across
 //!   columns, so every lane still runs its own k-ordered chain of FMAs: the contract holds
 //!   exactly. The epilogue runs on the registers after the last k block. A convolution
 //!   with one output channel per group (depthwise) and max pooling skip the packing: each
@@ -491,6 +495,9 @@ macro_rules! x86_variant {
             const DIRECT_ROWS: usize = 2 * MR;
             /// Panels of B packed per k block (`one`): 4 x 16 KiB of stack.
             const NP: usize = 4;
+            /// Bytes of A prefetched per k step of a tile (a packed A tile reads at most
+            /// MR * 4 <= 64 bytes per step).
+            const PF_STEP: usize = 64;
             /// Most columns `col_tail` computes.
             const CT: usize = 4;
 
@@ -953,10 +960,24 @@ macro_rules! x86_variant {
                 struct Block([f32; KC * NR * NP]);
                 let mut block = core::mem::MaybeUninit::<Block>::uninit();
                 let block = core::ptr::addr_of_mut!((*block.as_mut_ptr()).0) as *mut f32;
+                // Written by `conv_tab` before `pack_conv_tab` reads it.
+                let mut tab = core::mem::MaybeUninit::<[(isize, u64); NP * PACK_TAB]>::uninit();
+                let tab = tab.as_mut_ptr() as *mut (isize, u64);
                 let mut j0 = 0usize;
                 while j0 < n {
                     let nb = if n - j0 < NR * NP { n - j0 } else { NR * NP };
                     let panels = nb.div_ceil(NR);
+                    // A convolution's packing tables of the block's panels (`conv_tab`).
+                    let mut tabs = [None; NP];
+                    if let Some(g) = &t.conv {
+                        if g.kw as usize <= PACK_KW && g.sw >= 1 {
+                            for (q, tq) in tabs.iter_mut().enumerate().take(panels) {
+                                let jq = j0 + q * NR;
+                                let nr = if n - jq < NR { n - jq } else { NR };
+                                *tq = conv_tab(g, (jq, nr), tab.add(q * PACK_TAB));
+                            }
+                        }
+                    }
                     let mut k0 = 0usize;
                     // At least once, so that k == 0 still writes C (zeros, or C itself).
                     loop {
@@ -976,7 +997,16 @@ macro_rules! x86_variant {
                                 let panel = block.add(q * KC * NR);
                                 match &t.conv {
                                     Some(g) if g.kw as usize <= PACK_KW && g.sw >= 1 => {
-                                        pack_conv_vec(g, t.b, (k0, kc), (jq, nr), panel)
+                                        match tabs[q] {
+                                            Some(nruns) => pack_conv_tab(
+                                                g,
+                                                t.b,
+                                                (k0, kc),
+                                                (tab.add(q * PACK_TAB) as *const _, nruns),
+                                                panel,
+                                            ),
+                                            None => pack_conv_vec(g, t.b, (k0, kc), (jq, nr), panel),
+                                        }
                                     }
                                     Some(g) => pack_conv::<NR>(g, t.b, (k0, kc), (jq, nr), panel),
                                     None => pack_matrix::<NR>(t, (k0, kc), (jq, nr), panel),
@@ -1014,6 +1044,17 @@ macro_rules! x86_variant {
                                     .wrapping_mul(t.a_rs)
                                     .wrapping_add((k0 as isize).wrapping_mul(t.a_cs));
                                 (t.a.wrapping_offset(off), t.a_rs, t.a_cs)
+                            };
+                            // A packed A streams from memory (large weights): while the
+                            // first panel's tile runs, the next tile's A is prefetched.
+                            // (After the last row tile: the next k block's first.)
+                            let pf_next = if t.a_panel > 0 && (i0 + mr < m || k0 + kc < k) {
+                                let pn = t.a_panel;
+                                let (i1, k1) = if i0 + mr < m { (i0 + mr, k0) } else { (0, k0 + kc) };
+                                let off = (i1 / pn) * pn * k + i1 % pn + k1 * pn;
+                                t.a.wrapping_add(off)
+                            } else {
+                                core::ptr::null()
                             };
                             // One row of C (a matrix-vector product): one tile row over
                             // all NP full panels at once, so 2 * NP independent chains hide
@@ -1065,6 +1106,7 @@ macro_rules! x86_variant {
                                     },
                                     lo: t.lo,
                                     hi: t.hi,
+                                    pf: if q == 0 { pf_next } else { core::ptr::null() },
                                 };
                                 macro_rules! by_rows {
                                     ($unit:literal, $w2:literal) => {
@@ -1218,6 +1260,126 @@ macro_rules! x86_variant {
                 }
             }
 
+            /// Most (tap, run) entries of a `conv_tab` table.
+            const PACK_TAB: usize = 96;
+
+            /// What `pack_conv_tab` reads for one panel of a convolution's B, built once per
+            /// column block (`one`) and used by every k block: the columns split into runs
+            /// of one output row, and for each tap (kernel row and column) and run, the
+            /// offset within a channel plane that lane 0 of the panel would read and the
+            /// bits of the run's lanes inside the image (none when the run's input row is
+            /// outside it). Returns the number of runs, or None (writing nothing useful) when
+            /// the table would have more than `PACK_TAB` entries.
+            ///
+            /// # Safety
+            /// `tab` holds `PACK_TAB` entries.
+            #[inline]
+            unsafe fn conv_tab(
+                g: &Conv2d,
+                (j0, nr): (usize, usize),
+                tab: *mut (isize, u64),
+            ) -> Option<usize> {
+                let taps = (g.kh * g.kw) as usize;
+                let (mut oh, mut oj) = ((j0 as isize) / g.ow, (j0 as isize) % g.ow);
+                // Runs: (first column, length, input row, input column of the first column).
+                let mut runs = [(0usize, 0usize, 0isize, 0isize); NR];
+                let mut nruns = 0;
+                let mut jj = 0usize;
+                while jj < nr {
+                    let len = ((g.ow - oj) as usize).min(nr - jj);
+                    runs[nruns] = (jj, len, oh * g.sh - g.ph, oj * g.sw - g.pw);
+                    nruns += 1;
+                    jj += len;
+                    oj = 0;
+                    oh += 1;
+                }
+                if taps == 0 || taps * nruns > PACK_TAB {
+                    return None;
+                }
+                let upto = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+                for ti in 0..g.kh {
+                    for tj in 0..g.kw {
+                        let tap = (ti * g.kw + tj) as usize;
+                        for (r, &(c0, len, ih0, iw0)) in runs[..nruns].iter().enumerate() {
+                            let ih = ih0 + ti * g.dh;
+                            let iw = iw0 + tj * g.dw;
+                            let lo = if iw >= 0 {
+                                0
+                            } else {
+                                ((-iw + g.sw - 1) / g.sw) as usize
+                            };
+                            let hi = if iw >= g.w {
+                                0
+                            } else {
+                                (((g.w - 1 - iw) / g.sw + 1) as usize).min(len)
+                            };
+                            let b = if ih < 0 || ih >= g.h || lo >= hi {
+                                0
+                            } else {
+                                (upto(hi) & !upto(lo)) << c0
+                            };
+                            // Lane jj of the panel reads iw + (jj - c0) * sw of the row.
+                            *tab.add(tap * nruns + r) = (ih * g.w + iw - c0 as isize * g.sw, b);
+                        }
+                    }
+                }
+                Some(nruns)
+            }
+
+            /// `pack_conv_vec` from a `conv_tab` table of the panel: each row of B is, per
+            /// run, two masked loads (gathers for a horizontal stride) at the table's offset
+            /// from its channel's plane.
+            ///
+            /// # Safety
+            /// As `pack_conv_vec`; `tab` is the panel's table with `nruns` runs.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn pack_conv_tab(
+                g: &Conv2d,
+                x: *const f32,
+                (k0, kc): (usize, usize),
+                (tab, nruns): (*const (isize, u64), usize),
+                panel: *mut f32,
+            ) {
+                let taps = (g.kh * g.kw) as usize;
+                let plane = g.h * g.w;
+                let half = (1u64 << LANES) - 1;
+                let hi_off = LANES as isize * g.sw;
+                let (mut ci, mut tap) = (k0 / taps, k0 % taps);
+                for p in 0..kc {
+                    let xc = x.wrapping_offset(ci as isize * plane);
+                    let row = tab.add(tap * nruns);
+                    let mut v0 = $zero();
+                    let mut v1 = $zero();
+                    for r in 0..nruns {
+                        let (off, b) = *row.add(r);
+                        let base = xc.wrapping_offset(off);
+                        let (b0, b1) = (b & half, (b >> LANES) & half);
+                        if g.sw == 1 {
+                            // A masked load of no lanes reads nothing.
+                            v0 = $mloadm(base, $bits(b0), v0);
+                            v1 = $mloadm(base.wrapping_add(LANES), $bits(b1), v1);
+                        } else {
+                            // Gathers are dear: skip empty ones.
+                            if b0 != 0 {
+                                v0 = $mgatherm(base, g.sw, $bits(b0), v0);
+                            }
+                            if b1 != 0 {
+                                v1 = $mgatherm(base.wrapping_offset(hi_off), g.sw, $bits(b1), v1);
+                            }
+                        }
+                    }
+                    let dst = panel.add(p * NR);
+                    $store(dst, v0);
+                    $store(dst.add(LANES), v1);
+                    tap += 1;
+                    if tap == taps {
+                        tap = 0;
+                        ci += 1;
+                    }
+                }
+            }
+
             struct Tile {
                 kc: usize,
                 a: *const f32,
@@ -1238,6 +1400,9 @@ macro_rules! x86_variant {
                 res: *const f32,
                 lo: f32,
                 hi: f32,
+                /// The A values the next tile will read (`kc` steps of `PF_STEP` bytes),
+                /// prefetched one step ahead of this tile's reads, or null.
+                pf: *const f32,
             }
 
             /// Loads `nr` (≤ NR) values of a row as two vectors, zero past `nr`.
@@ -1276,7 +1441,12 @@ macro_rules! x86_variant {
                 }
                 let mut ap = t.a;
                 let mut bp = t.b;
+                let mut pf = t.pf as *const i8;
                 for _ in 0..t.kc {
+                    if !t.pf.is_null() {
+                        _mm_prefetch::<_MM_HINT_T0>(pf);
+                        pf = pf.wrapping_add(PF_STEP);
+                    }
                     let b0 = $load(bp);
                     let b1 = if W2 { $load(bp.add(LANES)) } else { b0 };
                     for r in 0..R {

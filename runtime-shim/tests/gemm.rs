@@ -220,6 +220,10 @@ const CONVS: &[Geo] = &[
     (40, 6, 6, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1),
     (2, 4, 4, 2, 3, 3, (1, 1), (4, 4), (1, 1), 1),
     (2, 9, 9, 3, 3, 3, (1, 1), (1, 1), (1, 1), 4),
+    // Several column blocks and k blocks through the packing tables (`conv_tab`), with
+    // runs split across output rows, for stride 1 and 2.
+    (16, 30, 30, 20, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (20, 23, 29, 13, 3, 3, (2, 2), (1, 1), (1, 1), 1),
     // Wider than the vector packing's 8 tap columns: the scalar packing.
     (2, 12, 30, 5, 2, 9, (1, 2), (0, 4), (1, 1), 1),
     // Depthwise: one input and one output channel per group.
