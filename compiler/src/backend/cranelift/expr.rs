@@ -20,7 +20,7 @@ use super::cl_type;
 use super::kernel::{data_flags, Cx};
 use crate::error::Error;
 use crate::kir::interp::V;
-use crate::kir::{BinOp, CmpOp, Expr, Scalar, UnOp};
+use crate::kir::{BinOp, CmpOp, Expr, MathFn, Scalar, UnOp};
 
 /// `v` truncated to the width of `t` (Cranelift wants zero-extended immediates).
 fn mask(t: Scalar, v: i64) -> i64 {
@@ -147,11 +147,94 @@ impl Cx<'_, '_> {
                     vals.push(v);
                     ty = t;
                 }
+                if *f == MathFn::Exp && ty == Scalar::F32 {
+                    return Ok((self.expf(vals[0]), ty));
+                }
                 let r = self.shim(*f, ty)?;
                 let call = self.b.ins().call(r, &vals);
                 (self.b.inst_results(call)[0], ty)
             }
         })
+    }
+
+    /// `kiln_shim_expf(x)` inline, bit for bit: the shim's algorithm
+    /// (runtime-shim/src/math32.rs, `expf`) as the same f64 operations in the same order,
+    /// with its branches as selects. Softmax, Sigmoid and GELU call exp per element; a call
+    /// costs more than the function (every float register is caller-saved, so the loop
+    /// spills around it), and inline the loop's iterations overlap. The C and Rust backends
+    /// call the shim; `tests_ops::inline_expf_equals_shim` checks the two agree.
+    fn expf(&mut self, x: Value) -> Value {
+        // The shim's constants (runtime-shim/src/coeffs.rs).
+        const INV_LN2: f64 = std::f64::consts::LOG2_E; // 1.4426950408889634, as the shim
+        const LN2_HI: f64 = 0.6931471803691238;
+        const LN2_LO: f64 = 1.9082149292705877e-10;
+        let f = |c: &mut Self, v: f64| c.fbits(Scalar::F64, v.to_bits());
+        let xd = self.b.ins().fpromote(types::F64, x);
+        // k = round_i32(xd * INV_LN2): (t - 0.5) or (t + 0.5) truncated (saturating), then
+        // as f64.
+        let inv = f(self, INV_LN2);
+        let t = self.b.ins().fmul(xd, inv);
+        let zero = f(self, 0.0);
+        let neg = self.b.ins().fcmp(FloatCC::LessThan, t, zero);
+        let (mh, ph) = (f(self, -0.5), f(self, 0.5));
+        let half = self.b.ins().select(neg, mh, ph);
+        let t = self.b.ins().fadd(t, half);
+        let k = self.b.ins().fcvt_to_sint_sat(types::I32, t);
+        let kd = self.b.ins().fcvt_from_sint(types::F64, k);
+        // r = (xd - kd * LN2_HI) - kd * LN2_LO
+        let hi = f(self, LN2_HI);
+        let lo = f(self, LN2_LO);
+        let khi = self.b.ins().fmul(kd, hi);
+        let r = self.b.ins().fsub(xd, khi);
+        let klo = self.b.ins().fmul(kd, lo);
+        let r = self.b.ins().fsub(r, klo);
+        let r2 = self.b.ins().fmul(r, r);
+        let r4 = self.b.ins().fmul(r2, r2);
+        // c0 + r * c1, as the shim writes each pair.
+        let pair = |c: &mut Self, c0: f64, c1: f64| {
+            let c1 = f(c, c1);
+            let m = c.b.ins().fmul(r, c1);
+            let c0 = f(c, c0);
+            c.b.ins().fadd(c0, m)
+        };
+        let one = f(self, 1.0);
+        let p01 = self.b.ins().fadd(one, r);
+        let p23 = pair(self, 0.5, 1.0 / 6.0);
+        let p45 = pair(self, 1.0 / 24.0, 1.0 / 120.0);
+        let p67 = pair(self, 1.0 / 720.0, 1.0 / 5040.0);
+        let p89 = pair(self, 1.0 / 40320.0, 1.0 / 362880.0);
+        let p10 = f(self, 1.0 / 3628800.0);
+        // q = (p01 + r2 * p23) + r4 * ((p45 + r2 * p67) + r4 * (p89 + r2 * p10))
+        let a = self.b.ins().fmul(r2, p23);
+        let a = self.b.ins().fadd(p01, a);
+        let c = self.b.ins().fmul(r2, p67);
+        let c = self.b.ins().fadd(p45, c);
+        let d = self.b.ins().fmul(r2, p10);
+        let d = self.b.ins().fadd(p89, d);
+        let d = self.b.ins().fmul(r4, d);
+        let c = self.b.ins().fadd(c, d);
+        let c = self.b.ins().fmul(r4, c);
+        let q = self.b.ins().fadd(a, c);
+        // scale(q, k) for the k of |x| <= 104 (-151 <= k <= 129): q * 2^k, 2^k from its
+        // bits ((k + 1023) << 52); other k are selected away below.
+        let k64 = self.b.ins().sextend(types::I64, k);
+        let e = self.b.ins().iadd_imm_s(k64, 1023);
+        let e = self.b.ins().ishl_imm_u(e, 52);
+        let p2 = self.b.ins().bitcast(types::F64, MemFlagsData::new(), e);
+        let y = self.b.ins().fmul(q, p2);
+        let y = self.b.ins().fdemote(types::F32, y);
+        // x < -104: +0; x > 89: +inf; NaN: x + x (compared on x: false for NaN).
+        let x_lo = self.fbits(Scalar::F32, (-104.0f32).to_bits() as u64);
+        let x_hi = self.fbits(Scalar::F32, 89.0f32.to_bits() as u64);
+        let zero32 = self.fbits(Scalar::F32, 0);
+        let inf = self.fbits(Scalar::F32, f32::INFINITY.to_bits() as u64);
+        let under = self.b.ins().fcmp(FloatCC::LessThan, x, x_lo);
+        let y = self.b.ins().select(under, zero32, y);
+        let over = self.b.ins().fcmp(FloatCC::GreaterThan, x, x_hi);
+        let y = self.b.ins().select(over, inf, y);
+        let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+        let xx = self.b.ins().fadd(x, x);
+        self.b.ins().select(nan, xx, y)
     }
 
     fn unary(&mut self, op: UnOp, x: Value, t: Scalar) -> Value {

@@ -672,6 +672,38 @@ fn math_functions() {
     math_calls(&mut check_case);
 }
 
+/// The Cranelift backend computes f32 `exp` inline (`Cx::expf`) instead of calling the
+/// shim: it must give the shim's bits for every input. Every 2039th f32 bit pattern (about
+/// 2.1 million values, positive and negative, NaNs and subnormals included), every f32 in
+/// [-1, 1] near the points where the reduction's rounding of `x / ln 2` changes (k + 0.5),
+/// the cut-offs (-104, 89) and their neighbours, and the edge samples.
+#[test]
+fn inline_expf_equals_shim() {
+    let mut v: Vec<V> = (0..=u32::MAX / 2039)
+        .map(|i| V::f32(f32::from_bits(i * 2039)))
+        .collect();
+    for k in -151i32..=130 {
+        let mid = ((k as f64 + 0.5) * std::f64::consts::LN_2) as f32;
+        let b = mid.to_bits();
+        for d in 0..64u32 {
+            v.push(V::f32(f32::from_bits(b.wrapping_add(d))));
+            v.push(V::f32(f32::from_bits(b.wrapping_sub(d))));
+        }
+    }
+    for c in [-104.0f32, 89.0, -103.97208, 88.72284, 88.7, -87.33655] {
+        for d in 0..16u32 {
+            v.push(V::f32(f32::from_bits(c.to_bits().wrapping_add(d))));
+            v.push(V::f32(f32::from_bits(c.to_bits().wrapping_sub(d))));
+        }
+    }
+    v.extend(samples(Scalar::F32));
+    let outs: Vec<Out> = vec![(
+        Scalar::F32,
+        Box::new(|x: &[Expr]| build::call(MathFn::Exp, vec![x[0].clone()])),
+    )];
+    elementwise(&mut check_case, "inline expf", &[(Scalar::F32, v)], &outs);
+}
+
 #[test]
 fn literals_every_type() {
     literals(&mut check_case);
