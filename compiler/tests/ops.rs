@@ -115,6 +115,9 @@ fn binary_ops_broadcast() {
 fn matmul_batched_broadcast_and_1d() {
     for (ash, bsh) in [
         (vec![2u64, 3, 4], vec![4u64, 5]),
+        // Batches of single rows over a shared B (one GEMM over all rows).
+        (vec![3u64, 1, 4], vec![4u64, 5]),
+        (vec![2u64, 2, 2, 4], vec![4u64, 3]),
         (vec![4], vec![4, 3]),
         (vec![2, 1, 3, 4], vec![5, 4, 2]),
         (vec![3, 4], vec![4]),
@@ -134,11 +137,13 @@ fn matmul_batched_broadcast_and_1d() {
         let a = f32s(&ash, rnd);
         let b = f32s(&bsh, |i| rnd(i + 77));
         let y = run_all(&c, &[a.clone(), b.clone()]);
-        // Reference for the 2-D/1-D cases only (batched ones are covered by interp==backends).
-        if ash.len() <= 2 && bsh.len() <= 2 {
+        // Reference where B is 2-D or 1-D (A's batches stacked as rows); the batched Bs
+        // are covered by interp==backends.
+        if bsh.len() <= 2 {
             let (av, bv) = (to_f32(&a), to_f32(&b));
-            let (m_, k) = if ash.len() == 2 {
-                (ash[0] as usize, ash[1] as usize)
+            let (m_, k) = if ash.len() >= 2 {
+                let rows: u64 = ash[..ash.len() - 1].iter().product();
+                (rows as usize, ash[ash.len() - 1] as usize)
             } else {
                 (1, ash[0] as usize)
             };

@@ -111,6 +111,47 @@ impl Op for MatMul {
         );
         if t == Scalar::F32 {
             // One GEMM per batch index (same bits as the loops below: k-ordered Fma from +0).
+            let call = |m: Expr, (a_off, b_off, c_off): (Expr, Expr, Expr)| GemmCall {
+                m,
+                n: b.dim(rb - 1),
+                k: k.clone(),
+                a: a.buf,
+                a_off,
+                a_rs: k.clone(),
+                a_cs: Expr::i64(1),
+                b: b.buf,
+                b_off,
+                b_rs: b.dim(rb - 1),
+                b_cs: Expr::i64(1),
+                conv: None,
+                c: y.buf,
+                c_off,
+                c_rs: b.dim(rb - 1),
+                accumulate: false,
+                bias: None,
+                res: None,
+                lo: f32::NEG_INFINITY,
+                hi: f32::INFINITY,
+                max: false,
+                a_panel: 0,
+                groups: Expr::i64(1),
+                a_gs: Expr::i64(0),
+                b_gs: Expr::i64(0),
+                c_gs: Expr::i64(0),
+            };
+            // B the same for every batch index and A not broadcast: the batches' rows of A
+            // and of Y are consecutive, so one GEMM over all of them (B packed once; a
+            // batch of single rows is a matrix product, not many matrix-vector ones).
+            let b_shared = bb.shape.iter().all(|d| *d == Dim::known(1));
+            if batch_rank > 0 && b_shared && ab.shape[..] == y.shape[..batch_rank] {
+                let rows = build::mul(
+                    crate::ir::dim::numel(&y.shape[..batch_rank]).to_expr(),
+                    a.dim(ra - 2),
+                );
+                let zero = || Expr::i64(0);
+                cx.kb.gemm(call(rows, (zero(), zero(), zero())));
+                return Ok(());
+            }
             let ys = y.strides();
             let mn = build::mul(a.dim(ra - 2), b.dim(rb - 1));
             cx.kb.loops(&y.dims()[..batch_rank], |kb, bidx| {
@@ -125,34 +166,7 @@ impl Op for MatMul {
                     )
                 };
                 debug_assert_eq!(ys.len(), batch_rank + 2);
-                kb.gemm(GemmCall {
-                    m: a.dim(ra - 2),
-                    n: b.dim(rb - 1),
-                    k: k.clone(),
-                    a: a.buf,
-                    a_off,
-                    a_rs: k.clone(),
-                    a_cs: Expr::i64(1),
-                    b: b.buf,
-                    b_off,
-                    b_rs: b.dim(rb - 1),
-                    b_cs: Expr::i64(1),
-                    conv: None,
-                    c: y.buf,
-                    c_off,
-                    c_rs: b.dim(rb - 1),
-                    accumulate: false,
-                    bias: None,
-                    res: None,
-                    lo: f32::NEG_INFINITY,
-                    hi: f32::INFINITY,
-                    max: false,
-                    a_panel: 0,
-                    groups: Expr::i64(1),
-                    a_gs: Expr::i64(0),
-                    b_gs: Expr::i64(0),
-                    c_gs: Expr::i64(0),
-                });
+                kb.gemm(call(a.dim(ra - 2), (a_off, b_off, c_off)));
             });
             return Ok(());
         }
