@@ -37,7 +37,8 @@
 //!   6 x 16 micro-kernel (12 ymm accumulators, two B vectors and one broadcast A value per
 //!   step), B packed four 256 x 16 panels at a time on the stack (64 KiB, 64-byte aligned)
 //!   so the inner loop reads it contiguously and each A tile serves four panels from L1, or
-//!   read in place when it is already contiguous and few rows use it. A packed A
+//!   read in place when it is already contiguous and few rows use it (a contiguous B that
+//!   many rows use is packed with vector loads, `pack_rows`). A packed A
 //!   (`a_panel`, compile-time packed weights) is read with unit stride. A convolution's B is packed straight from the image (runs of one output row
 //!   are copies, clipped at the borders), so no im2col buffer exists; the runs' offsets and
 //!   lane masks for every tap are tabulated once per column block (`conv_tab`), so a row of
@@ -1009,6 +1010,9 @@ macro_rules! x86_variant {
                                         }
                                     }
                                     Some(g) => pack_conv::<NR>(g, t.b, (k0, kc), (jq, nr), panel),
+                                    None if t.b_cs == 1 => {
+                                        pack_rows(t, (k0, kc), (jq, nr), panel)
+                                    }
                                     None => pack_matrix::<NR>(t, (k0, kc), (jq, nr), panel),
                                 }
                                 (panel as *const f32, NR as isize, nr)
@@ -1257,6 +1261,37 @@ macro_rules! x86_variant {
                             ci += 1;
                         }
                     }
+                }
+            }
+
+            /// `pack_matrix` for a B with unit column stride (the image of a 1 x 1
+            /// convolution, a MatMul's B): each row is two vector loads (masked past `nr`).
+            ///
+            /// # Safety
+            /// As `pack_matrix`; `t.b_cs == 1`.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn pack_rows(
+                t: &Call,
+                (k0, kc): (usize, usize),
+                (j0, nr): (usize, usize),
+                panel: *mut f32,
+            ) {
+                let mut src = t
+                    .b
+                    .wrapping_offset((k0 as isize).wrapping_mul(t.b_rs).wrapping_add(j0 as isize));
+                for p in 0..kc {
+                    let (v0, v1) = if nr == NR {
+                        ($load(src), $load(src.add(LANES)))
+                    } else if nr > LANES {
+                        ($load(src), $mload(src.add(LANES), 0, nr - LANES))
+                    } else {
+                        ($mload(src, 0, nr), $zero())
+                    };
+                    let dst = panel.add(p * NR);
+                    $store(dst, v0);
+                    $store(dst.add(LANES), v1);
+                    src = src.wrapping_offset(t.b_rs);
                 }
             }
 
