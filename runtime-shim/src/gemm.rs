@@ -998,7 +998,17 @@ macro_rules! x86_variant {
                                 let panel = block.add(q * KC * NR);
                                 match &t.conv {
                                     Some(g) if g.kw as usize <= PACK_KW && g.sw >= 1 => {
+                                        let tq = tab.add(q * PACK_TAB) as *const _;
                                         match tabs[q] {
+                                            Some(1) if g.sw == 1 => {
+                                                pack_tab_s1::<1>(g, t.b, (k0, kc), tq, panel)
+                                            }
+                                            Some(2) if g.sw == 1 => {
+                                                pack_tab_s1::<2>(g, t.b, (k0, kc), tq, panel)
+                                            }
+                                            Some(3) if g.sw == 1 => {
+                                                pack_tab_s1::<3>(g, t.b, (k0, kc), tq, panel)
+                                            }
                                             Some(nruns) => pack_conv_tab(
                                                 g,
                                                 t.b,
@@ -1412,6 +1422,52 @@ macro_rules! x86_variant {
                         tap = 0;
                         ci += 1;
                     }
+                }
+            }
+
+            /// `pack_conv_tab` for stride 1 and exactly `R` runs (the common panels: one
+            /// output row, or the end of one and the start of the next): the runs unrolled
+            /// and the rows of one channel in one loop.
+            ///
+            /// # Safety
+            /// As `pack_conv_tab`, with `g.sw == 1` and `R` runs in the table.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn pack_tab_s1<const R: usize>(
+                g: &Conv2d,
+                x: *const f32,
+                (k0, kc): (usize, usize),
+                tab: *const (isize, u64),
+                panel: *mut f32,
+            ) {
+                let taps = (g.kh * g.kw) as usize;
+                let plane = g.h * g.w;
+                let half = (1u64 << LANES) - 1;
+                let (mut ci, mut tap) = (k0 / taps, k0 % taps);
+                let mut p = 0;
+                let mut dst = panel;
+                while p < kc {
+                    let xc = x.wrapping_offset(ci as isize * plane);
+                    let end = if taps - tap < kc - p { taps } else { tap + (kc - p) };
+                    let mut row = tab.add(tap * R);
+                    for _ in tap..end {
+                        let mut v0 = $zero();
+                        let mut v1 = $zero();
+                        for r in 0..R {
+                            let (off, b) = *row.add(r);
+                            let base = xc.wrapping_offset(off);
+                            // A masked load of no lanes reads nothing.
+                            v0 = $mloadm(base, $bits(b & half), v0);
+                            v1 = $mloadm(base.wrapping_add(LANES), $bits((b >> LANES) & half), v1);
+                        }
+                        $store(dst, v0);
+                        $store(dst.add(LANES), v1);
+                        row = row.add(R);
+                        dst = dst.add(NR);
+                    }
+                    p += end - tap;
+                    tap = 0;
+                    ci += 1;
                 }
             }
 

@@ -224,6 +224,9 @@ const CONVS: &[Geo] = &[
     // runs split across output rows, for stride 1 and 2.
     (16, 30, 30, 20, 3, 3, (1, 1), (1, 1), (1, 1), 1),
     (20, 23, 29, 13, 3, 3, (2, 2), (1, 1), (1, 1), 1),
+    // Stride-1 panels of one, two and three runs (`pack_tab_s1`).
+    (3, 6, 70, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (2, 14, 12, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1),
     // Wider than the vector packing's 8 tap columns: the scalar packing.
     (2, 12, 30, 5, 2, 9, (1, 2), (0, 4), (1, 1), 1),
     // Depthwise: one input and one output channel per group.
