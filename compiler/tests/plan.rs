@@ -198,3 +198,69 @@ fn concat_in_place() {
     assert_eq!(to_f32(&out[2]), gv);
     assert_eq!(to_f32(&out[3]), f);
 }
+
+/// `passes::views`: a Transpose that moves only dims of size 1 aliases its input (no
+/// kernel); one that reorders dims of other sizes, or a view that is a graph output, copies.
+/// Values checked against a transpose computed here, on every backend.
+#[test]
+fn size_one_transposes_are_views() {
+    use kiln::passes::plan::Storage;
+    let tr = |name: &str, i: &str, o: &str, perm: &[i64]| {
+        node(
+            "Transpose",
+            name,
+            &[i],
+            &[o],
+            vec![("perm", A::Is(perm.to_vec()))],
+        )
+    };
+    let nodes = vec![
+        node("Relu", "relu", &["x"], &["a"], vec![]),
+        // (1, 3, 4) -> (3, 1, 4): a view.
+        tr("t_view", "a", "b", &[1, 0, 2]),
+        node("Neg", "neg", &["b"], &["c"], vec![]),
+        // (3, 1, 4) -> (4, 1, 3): a real transpose.
+        tr("t_copy", "c", "d", &[2, 1, 0]),
+        // (3, 1, 4) -> (1, 3, 4), a graph output: copied linearly.
+        tr("t_out", "c", "e", &[1, 0, 2]),
+    ];
+    let m = model(
+        13,
+        vec![vi("x", DType::F32, &[D::K(1), D::K(3), D::K(4)])],
+        vec![vi("d", DType::F32, &[]), vi("e", DType::F32, &[])],
+        nodes,
+        vec![],
+    );
+    let c = compile(&m).unwrap();
+    let g = &c.model.graph;
+    let id = |name: &str| {
+        (0..g.values.len() as u32)
+            .map(kiln::ir::ValueId)
+            .find(|v| g.value(*v).name == name)
+            .unwrap_or_else(|| panic!("no value {name}"))
+    };
+    assert!(
+        matches!(c.plan.storage.get(&id("b")), Some(Storage::View(r)) if *r == id("a")),
+        "{:?}",
+        c.plan.storage.get(&id("b"))
+    );
+    let names: Vec<&str> = c.program.kernels.iter().map(|k| k.name.as_str()).collect();
+    assert!(!names.iter().any(|k| k.contains("t_view")), "{names:?}");
+    assert!(names.iter().any(|k| k.contains("t_copy")), "{names:?}");
+    check_no_overlap(&c.plan, &|_| 1).unwrap();
+
+    let xv: Vec<f32> = (0..12).map(rnd).collect();
+    let out = run_all(&c, &[f32s(&[1, 3, 4], |i| xv[i])]);
+    let cv: Vec<f32> = xv.iter().map(|v| -v.max(0.0)).collect();
+    // d[k, 0, i] = c[i, 0, k]
+    let mut dv = vec![0f32; 12];
+    for i in 0..3 {
+        for k in 0..4 {
+            dv[k * 3 + i] = cv[i * 4 + k];
+        }
+    }
+    assert_eq!(out[0].shape, vec![4, 1, 3]);
+    assert_eq!(to_f32(&out[0]), dv);
+    assert_eq!(out[1].shape, vec![1, 3, 4]);
+    assert_eq!(to_f32(&out[1]), cv);
+}

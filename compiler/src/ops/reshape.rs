@@ -17,11 +17,22 @@ use crate::tensor::DType;
 
 #[derive(Debug)]
 pub enum ViewKind {
-    Reshape { allowzero: bool },
-    Flatten { axis: i64 },
-    Squeeze { axes: Option<Vec<i64>> },
-    Unsqueeze { axes: Option<Vec<i64>> },
+    Reshape {
+        allowzero: bool,
+    },
+    Flatten {
+        axis: i64,
+    },
+    Squeeze {
+        axes: Option<Vec<i64>>,
+    },
+    Unsqueeze {
+        axes: Option<Vec<i64>>,
+    },
     Identity,
+    /// A Transpose that only moves dims known to be 1 (`passes::views`): the output dims
+    /// are the input's in this order.
+    Transpose(Vec<usize>),
 }
 
 #[derive(Debug)]
@@ -102,6 +113,17 @@ impl Op for View {
         };
         let shape = match &self.0 {
             ViewKind::Identity => x.shape.clone(),
+            ViewKind::Transpose(perm) => {
+                if perm.len() != x.shape.len()
+                    || !crate::passes::views::order_preserving(&x.shape, perm)
+                {
+                    return Err(cx.err(format!(
+                        "internal: transpose view {perm:?} does not fit {}",
+                        cx.shape_str(&x.shape)
+                    )));
+                }
+                perm.iter().map(|p| x.shape[*p].clone()).collect()
+            }
             ViewKind::Reshape { allowzero } => {
                 let spec = cx.const_ints(1, "shape")?;
                 let mut out: Vec<Option<Dim>> = vec![];

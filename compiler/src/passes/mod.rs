@@ -13,6 +13,7 @@ pub mod control;
 pub mod fuse;
 pub mod half;
 pub mod plan;
+pub mod views;
 
 use crate::error::{Error, Result};
 use crate::ir::{dim::numel, Graph, Node, TensorType};
@@ -31,7 +32,8 @@ pub struct Model {
 pub const CONST_FOLD: &str = "const-fold";
 pub const DCE: &str = "dce";
 pub const FUSE: &str = fuse::NAME;
-pub const PASSES: &[&str] = &[CONST_FOLD, DCE, FUSE];
+pub const TRANSPOSE_VIEWS: &str = views::NAME;
+pub const PASSES: &[&str] = &[CONST_FOLD, DCE, FUSE, TRANSPOSE_VIEWS];
 
 /// Import ops, infer types and fold constants. Nodes computing on float16/bfloat16 are
 /// rewritten to compute in f32 on the way (`half`).
