@@ -63,6 +63,10 @@ void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int
 /* The same with AVX-512F code on x86_64 (call it only on CPUs with AVX-512F). */
 void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
 
+/* y[k] = kiln_shim_expf(x[k] - m) for k < n, bit for bit (x and y may be the same buffer):
+ * AVX-512F code on x86_64 (call it only on CPUs with AVX-512F), the plain loop elsewhere. */
+void kiln_shim_vexpf_sub_avx512(const float *, float *, int64_t, float);
+
 #ifdef __cplusplus
 }
 #endif

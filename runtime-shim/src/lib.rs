@@ -41,6 +41,7 @@ mod hyperbolic;
 mod invtrig;
 mod math32;
 mod trig;
+pub mod vexp;
 
 pub use erf::erf;
 pub use exp_log::{exp, log, pow};
@@ -315,4 +316,19 @@ pub extern "C" fn kiln_shim_fmaf(a: f32, b: f32, c: f32) -> f32 {
 #[no_mangle]
 pub extern "C" fn kiln_shim_fma(a: f64, b: f64, c: f64) -> f64 {
     fma(a, b, c)
+}
+
+/// `y[k] = expf(x[k] - m)` for `k < n` (Softmax's exps), bit for bit [`expf`] on each
+/// value: AVX-512F code on x86_64 (Kiln calls it only for targets with AVX-512F), the plain
+/// loop elsewhere. `x` and `y` may be the same buffer.
+///
+/// # Safety
+/// `x` and `y` hold `n` values; on x86_64 the CPU must have AVX-512F.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vexpf_sub_avx512(x: *const f32, y: *mut f32, n: i64, m: f32) {
+    let n = if n < 0 { 0 } else { n as usize };
+    #[cfg(target_arch = "x86_64")]
+    vexp::expf_sub_avx512(x, y, n, m);
+    #[cfg(not(target_arch = "x86_64"))]
+    vexp::expf_sub_portable(x, y, n, m);
 }

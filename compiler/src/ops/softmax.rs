@@ -81,19 +81,27 @@ impl Op for Softmax {
                     build::max,
                     |_, k| x.load(at(k)),
                 );
-                // Softmax keeps each exp in Y (one exp per element), then divides in place.
+                // Softmax keeps each exp in Y (one exp per element) from a loop of its own
+                // (`y[k] = exp(x[k] - m)`, which the Cranelift backend runs as one vector
+                // call of the shim where the target has one), then sums Y and divides in
+                // place.
                 let add = |a, b| build::binary(BinOp::Add, a, b);
-                let s = kb.reduce(t, Expr::imm(t, 0.0), n.clone(), add, |kb, k| {
-                    let e = call(
+                let exp_at = |k: Expr| {
+                    call(
                         MathFn::Exp,
-                        vec![build::binary(BinOp::Sub, x.load(at(k.clone())), m.clone())],
-                    );
+                        vec![build::binary(BinOp::Sub, x.load(at(k)), m.clone())],
+                    )
+                };
+                if !log {
+                    kb.loop_(Expr::i64(0), n.clone(), |kb, k| {
+                        kb.store(y.buf, at(k.clone()), exp_at(k));
+                    });
+                }
+                let s = kb.reduce(t, Expr::imm(t, 0.0), n.clone(), add, |_, k| {
                     if log {
-                        e
+                        exp_at(k)
                     } else {
-                        let e = kb.let_(t, e);
-                        kb.store(y.buf, at(k), e.clone());
-                        e
+                        build::load(y.buf, at(k))
                     }
                 });
                 if log {

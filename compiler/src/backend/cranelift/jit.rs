@@ -223,6 +223,10 @@ impl JitProgram {
             super::SGEMM_AVX512,
             kiln_shim::kiln_shim_sgemm_avx512 as *const u8,
         );
+        jb.symbol(
+            super::VEXPF_SUB_AVX512,
+            kiln_shim::kiln_shim_vexpf_sub_avx512 as *const u8,
+        );
         let mut module = JITModule::new(jb);
         let defined = match define_program(&mut module, p) {
             Ok(d) => d,

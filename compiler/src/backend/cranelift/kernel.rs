@@ -24,7 +24,7 @@ use cranelift_module::{DataId, Module};
 use super::{cl_type, Shims};
 use crate::error::Error;
 use crate::kir::{visit_expr, visit_stmts, BufId, BufKind, Expr, Kernel, MathFn, Program};
-use crate::kir::{Scalar, Stmt};
+use crate::kir::{Scalar, Stmt, VarId};
 
 /// Flags for buffer elements: in bounds (kir's invariant, enforced by the validation kernel),
 /// aligned (ABI), little-endian on every target.
@@ -361,6 +361,34 @@ impl Cx<'_, '_> {
                 start,
                 end,
                 body,
+            } if super::has_avx512(self.m.isa())
+                && exp_loop(*var, body, &self.p.buffers).is_some() =>
+            {
+                // `y[b + k] = exp(x[a + k] - m)` for k in start..end: one call of the shim's
+                // vector exp (the same bits as the scalar exps, runtime-shim/src/vexp.rs).
+                let Some(l) = exp_loop(*var, body, &self.p.buffers) else {
+                    unreachable!("matched above")
+                };
+                let (s, _) = self.expr(start)?;
+                let (e, _) = self.expr(end)?;
+                let n = self.b.ins().isub(e, s);
+                let xo = self.expr(l.x_base)?.0;
+                let xo = self.b.ins().iadd(xo, s);
+                let px = self.addr(l.x, xo)?;
+                let yo = self.expr(l.y_base)?.0;
+                let yo = self.b.ins().iadd(yo, s);
+                let py = self.addr(l.y, yo)?;
+                let m = self.expr(l.m)?.0;
+                let id = self.shims.vexp(self.m)?;
+                let r = self.m.declare_func_in_func(id, self.b.func);
+                self.b.ins().call(r, &[px, py, n, m]);
+                Ok(false)
+            }
+            Stmt::Loop {
+                var,
+                start,
+                end,
+                body,
             } => {
                 let (s, _) = self.expr(start)?;
                 let (e, _) = self.expr(end)?;
@@ -530,4 +558,85 @@ fn anchor_lets(stmts: &[Stmt], out: &mut [bool]) {
             _ => {}
         }
     }
+}
+
+/// A loop `for k { y[b + k] = exp(x[a + k] - m) }` over f32 buffers, with `a`, `b` and `m`
+/// not reading `k` (nor any buffer: no loads in them), and `x` either another buffer than
+/// `y` or the same one at the same index (so the vector call reads every value before it
+/// writes it, as the loop does).
+pub(super) struct ExpLoop<'a> {
+    pub x: crate::kir::BufId,
+    pub x_base: &'a Expr,
+    pub y: crate::kir::BufId,
+    pub y_base: &'a Expr,
+    pub m: &'a Expr,
+}
+
+static ZERO_I64: Expr = Expr::Imm(Scalar::I64, crate::kir::Lit::Int(0));
+
+/// `e` as `base + Var(k)` (or `Var(k)`, or `Var(k) + base`) with `base` free of `k` and of
+/// loads.
+fn unit_index(e: &Expr, k: VarId) -> Option<&Expr> {
+    match e {
+        Expr::Var(v) if *v == k => Some(&ZERO_I64),
+        Expr::Binary(crate::kir::BinOp::Add, a, b) => match (&**a, &**b) {
+            (base, Expr::Var(v)) | (Expr::Var(v), base) if *v == k && invariant(base, k) => {
+                Some(base)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `e` reads neither `k` nor any buffer, and calls nothing.
+fn invariant(e: &Expr, k: VarId) -> bool {
+    match e {
+        Expr::Var(v) => *v != k,
+        Expr::Imm(..) | Expr::Dim(_) | Expr::Len(_) => true,
+        Expr::Load(..) | Expr::Call(..) => false,
+        Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::Bitcast(_, a) => invariant(a, k),
+        Expr::Binary(_, a, b) | Expr::Cmp(_, a, b) => invariant(a, k) && invariant(b, k),
+        Expr::Fma(a, b, c) | Expr::Select(a, b, c) => {
+            invariant(a, k) && invariant(b, k) && invariant(c, k)
+        }
+    }
+}
+
+pub(super) fn exp_loop<'a>(
+    k: VarId,
+    body: &'a [Stmt],
+    bufs: &[crate::kir::Buffer],
+) -> Option<ExpLoop<'a>> {
+    let [Stmt::Store { buf: y, idx, val }] = body else {
+        return None;
+    };
+    let Expr::Call(MathFn::Exp, args) = val else {
+        return None;
+    };
+    let [Expr::Binary(crate::kir::BinOp::Sub, xl, m)] = &args[..] else {
+        return None;
+    };
+    let Expr::Load(x, xi) = &**xl else {
+        return None;
+    };
+    let f32_buf = |b: crate::kir::BufId| {
+        bufs.get(b.0 as usize)
+            .is_some_and(|b| b.elem == Scalar::F32)
+    };
+    if !f32_buf(*x) || !f32_buf(*y) || !invariant(m, k) {
+        return None;
+    }
+    let x_base = unit_index(xi, k)?;
+    let y_base = unit_index(idx, k)?;
+    if x == y && **xi != *idx {
+        return None;
+    }
+    Some(ExpLoop {
+        x: *x,
+        x_base,
+        y: *y,
+        y_base,
+        m,
+    })
 }

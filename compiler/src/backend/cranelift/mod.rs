@@ -103,6 +103,16 @@ pub(crate) fn cl_type(t: Scalar) -> Type {
 pub(crate) struct Shims {
     ids: BTreeMap<(MathFn, Scalar), FuncId>,
     sgemm: Option<FuncId>,
+    vexp: Option<FuncId>,
+}
+
+/// The shim's vector `y[k] = expf(x[k] - m)` (runtime-shim/src/vexp.rs): (x: ptr, y: ptr,
+/// n: i64, m: f32). Called for exp loops on targets with AVX-512F (`kernel::exp_loop`).
+pub const VEXPF_SUB_AVX512: &str = "kiln_shim_vexpf_sub_avx512";
+
+/// Whether the target has AVX-512F (x86_64).
+pub(crate) fn has_avx512(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
+    sgemm_kernel(isa) == Some(SGEMM_AVX512)
 }
 
 /// The shim's f32 GEMM kernels (runtime-shim/src/gemm.rs).
@@ -171,6 +181,23 @@ impl Shims {
             .declare_function(symbol, Linkage::Import, &sig)
             .map_err(|e| module_err(&format!("declaring {symbol}"), e))?;
         self.sgemm = Some(id);
+        Ok(id)
+    }
+
+    /// The imported vector exp (`VEXPF_SUB_AVX512`).
+    pub(crate) fn vexp(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
+        if let Some(id) = self.vexp {
+            return Ok(id);
+        }
+        let ptr = m.target_config().pointer_type();
+        let mut sig = m.make_signature();
+        for t in [ptr, ptr, types::I64, types::F32] {
+            sig.params.push(AbiParam::new(t));
+        }
+        let id = m
+            .declare_function(VEXPF_SUB_AVX512, Linkage::Import, &sig)
+            .map_err(|e| module_err(&format!("declaring {VEXPF_SUB_AVX512}"), e))?;
+        self.vexp = Some(id);
         Ok(id)
     }
 
