@@ -377,7 +377,8 @@ fn lower_gemm(cx: &mut LowerCx, g: Conv2d, e: &Epilogue) -> Result<()> {
             call.conv = Some(cv);
         }
         call.bias = b.as_ref().map(|b| (b.buf, Expr::i64(0)));
-        call.res = r.as_ref().map(|r| (r.buf, y_off));
+        // The residual is laid out as Y (row stride `c_rs`).
+        call.res = r.as_ref().map(|r| (r.buf, y_off, Expr::i64(plane_out)));
         (call.lo, call.hi) = (e.lo, e.hi);
         call.a_panel = a_panel;
         call.groups = Expr::i64(g.group);
