@@ -120,17 +120,7 @@ impl Op for Conv {
         let mut out = vec![x[0].clone(), Dim::known(wk[0])];
         out.extend(axes.iter().map(|a| a.out.clone()));
         let out = tt(d, out);
-        if self.epi.residual {
-            let r = cx.ty(3)?;
-            if *r != out {
-                return Err(cx.err(format!(
-                    "the fused residual is {} {}, not the output's {d} {}",
-                    r.dtype,
-                    cx.shape_str(&r.shape),
-                    cx.shape_str(&out.shape)
-                )));
-            }
-        }
+        self.epi.check_residual(cx, 3, &out, false)?;
         Ok(vec![out])
     }
 
