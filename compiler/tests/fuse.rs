@@ -321,3 +321,28 @@ fn fused_matmul_and_gemm_epilogues_keep_every_bit() {
         );
     }
 }
+
+/// Clip before opset 11 bounds an absent min / max by the lowest / largest float, not by
+/// -inf / +inf: fused, a -inf sum still comes out as the lowest float.
+#[test]
+fn fused_clip_attribute_defaults_keep_every_bit() {
+    let nodes = vec![
+        node("MatMul", "mm", &["x", "w"], &["m"], vec![]),
+        node("Clip", "clip", &["m"], &["c"], vec![("max", A::F(6.0))]),
+    ];
+    let m = model(
+        10,
+        vec![vi("x", DType::F32, &[D::K(2), D::K(3)])],
+        vec![vi("c", DType::F32, &[])],
+        nodes,
+        vec![init("w", &Tensor::from_f32(vec![3, 2], &[1.0; 6]))],
+    );
+    let [(fused, nf), (plain, np)] = both(&m);
+    assert_eq!(np, ["mm", "clip"]);
+    assert_eq!(nf, ["mm"]);
+    let x = Tensor::from_f32(vec![2, 3], &[f32::NEG_INFINITY, 1.0, 2.0, 1.0, 2.0, 4.0]);
+    let a = run_all(&fused, std::slice::from_ref(&x));
+    let b = run_all(&plain, std::slice::from_ref(&x));
+    same_bits(&a, &b, "clip defaults");
+    assert_eq!(to_f32(&b[0]), [f32::MIN, f32::MIN, 6.0, 6.0]);
+}

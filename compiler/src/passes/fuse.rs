@@ -69,11 +69,18 @@ fn clamp_of(g: &Graph, n: &Node) -> Option<(f32, f32)> {
     if !n.domain.is_empty() {
         return None;
     }
+    // Clip 6 to 10 defaults an absent bound to the lowest / largest float (`ops::math::clip`),
+    // which -inf and +inf do not pass; before 6 and from 11 an absent bound is none.
+    let (no_lo, no_hi) = if (6..11).contains(&n.opset) {
+        (f32::MIN, f32::MAX)
+    } else {
+        (f32::NEG_INFINITY, f32::INFINITY)
+    };
     let (lo, hi) = match n.op_type.as_str() {
         "Relu" => (0.0, f32::INFINITY),
         "Clip" => (
-            const_bound(g, n, 1, "min")?.unwrap_or(f32::NEG_INFINITY),
-            const_bound(g, n, 2, "max")?.unwrap_or(f32::INFINITY),
+            const_bound(g, n, 1, "min")?.unwrap_or(no_lo),
+            const_bound(g, n, 2, "max")?.unwrap_or(no_hi),
         ),
         _ => return None,
     };
