@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define KILN_SHIM_ABI_VERSION 3u
+#define KILN_SHIM_ABI_VERSION 4u
 
 uint32_t kiln_shim_abi_version(void);
 float kiln_shim_expf(float);
@@ -56,12 +56,14 @@ double kiln_shim_fma(double, double, double);
 
 /* f32 GEMM used by generated code (see runtime-shim/src/gemm.rs for the contract):
  * C[i,j] = (accumulate ? C[i,j] : 0), then fma(A[i,p], B[p,j], C[i,j]) for p in order, with
- * A[i,p] = a[i*a_rs + p*a_cs], B[p,j] = b[p*b_rs + j*b_cs], C[i,j] = c[i*c_rs + j].
- * Arguments: m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, accumulate. AVX2 + FMA code on
- * x86_64 (call it only on CPUs with both), plain loops elsewhere; the same bits either way. */
-void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
+ * A[i,p] = a[i*a_rs + p*a_cs], B[p,j] = b[p*b_rs + j*b_cs], C[i,j] = c[i*c_rs + j], then
+ * + bias[i], + res[i*res_rs + j] (res_rs 0: a row vector for every row) and the lo/hi clamp.
+ * Arguments: m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res,
+ * res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel. AVX2 + FMA code on x86_64 (call it
+ * only on CPUs with both), plain loops elsewhere; the same bits either way. */
+void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
 /* The same with AVX-512F code on x86_64 (call it only on CPUs with AVX-512F). */
-void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
+void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
 
 /* y[k] = kiln_shim_expf(x[k] - m) for k < n, bit for bit (x and y may be the same buffer):
  * AVX-512F code on x86_64 (call it only on CPUs with AVX-512F), the plain loop elsewhere. */

@@ -7,7 +7,8 @@
 //! `acc = acc + bias[i]` (when `bias` is given), `acc = acc + R[i, j]` (when `res` is given),
 //! `acc = lo > acc ? lo : acc`, `acc = hi < acc ? hi : acc` (so NaN stays NaN), and
 //! `C[i, j] = acc`, where `A[i, p] = a[i * a_rs + p * a_cs]`, `C[i, j] = c[i * c_rs + j]`,
-//! `R[i, j] = res[i * c_rs + j]`, and `B[p, j]` is either
+//! `R[i, j] = res[i * res_rs + j]` (`res_rs` = `c_rs`: a residual laid out as C; 0: one row
+//! vector added to every row, the per-column bias of MatMul and Gemm), and `B[p, j]` is either
 //! - a strided matrix, `b[p * b_rs + j * b_cs]`, or
 //! - with a convolution geometry `g` (`Conv2d`), the image patch element ("implicit
 //!   im2col"): `p = (ci * kh + ti) * kw + tj`, `j = oh * ow + oj`, `ih = oh * sh - ph + ti * dh`,
@@ -24,8 +25,10 @@
 //! NaN when either operand is, else the larger, ordering -0 below +0 (kir's `Max`).
 //!
 //! With `groups` > 1 the call is that many independent products: product `g` uses `a`,
-//! `b`, `c` and `res` advanced by `g * a_gs`, `g * b_gs`, `g * c_gs` and `c_gs` elements, and
-//! `bias` by `g * m` (grouped and depthwise convolutions: one call for all groups).
+//! `b`, `c` and `res` advanced by `g * a_gs`, `g * b_gs`, `g * c_gs` and `g * c_gs` elements,
+//! and `bias` by `g * m` (grouped and depthwise convolutions: one call for all groups). The
+//! residual advances by C's group stride whatever its `res_rs`: a grouped call's residual is
+//! laid out as C (a row vector shared by all groups needs `groups` = 1).
 //!
 //! Each step is one correctly rounded fused multiply-add and the epilogue is two plain
 //! additions and two comparisons, so the result is exactly that of the plain loops every Kiln
@@ -133,8 +136,10 @@ pub struct Call {
     pub accumulate: bool,
     /// Per row of C, or null.
     pub bias: *const f32,
-    /// Laid out as C, or null.
+    /// `R[i, j] = res[i * res_rs + j]`, or null.
     pub res: *const f32,
+    /// Row stride of the residual: `c_rs` for one laid out as C, 0 for a row vector.
+    pub res_rs: isize,
     pub lo: f32,
     pub hi: f32,
     /// Max-reduction instead of a product (see the module).
@@ -166,7 +171,8 @@ impl Call {
         t
     }
 
-    /// A plain product `C = A B` (or `C += A B`) with no epilogue.
+    /// A plain product `C = A B` (or `C += A B`) with no epilogue (`res_rs` = `c_rs`, for a
+    /// residual laid out as C once `res` is set).
     #[allow(clippy::too_many_arguments)]
     pub fn plain(
         (m, n, k): (usize, usize, usize),
@@ -191,6 +197,7 @@ impl Call {
             accumulate,
             bias: core::ptr::null(),
             res: core::ptr::null(),
+            res_rs: c_rs,
             lo: f32::NEG_INFINITY,
             hi: f32::INFINITY,
             max: false,
@@ -264,7 +271,7 @@ impl Call {
         if !self.res.is_null() {
             acc += *self.res.wrapping_offset(
                 (i as isize)
-                    .wrapping_mul(self.c_rs)
+                    .wrapping_mul(self.res_rs)
                     .wrapping_add(j as isize),
             );
         }
@@ -697,7 +704,8 @@ macro_rules! x86_variant {
             }
 
             /// The epilogue of the contract on the finished sums of `len` output columns at
-            /// `at` (one channel: `bias[0]`), and their masked store.
+            /// `at` (one channel: `bias[0]`; one row, `m` = 1, so the residual's row stride
+            /// never applies), and their masked store.
             #[inline]
             #[target_feature(enable = $feature)]
             unsafe fn dw_store(t: &Call, at: usize, len: usize, v: $vec) {
@@ -1080,12 +1088,15 @@ macro_rules! x86_variant {
                                 let c_off = (i0 as isize)
                                     .wrapping_mul(t.c_rs)
                                     .wrapping_add(j0 as isize);
+                                let r_off = (i0 as isize)
+                                    .wrapping_mul(t.res_rs)
+                                    .wrapping_add(j0 as isize);
                                 row_panels(
                                     t,
                                     (a_tile, a_cs),
                                     &bps,
                                     kc,
-                                    (i0, c_off),
+                                    (i0, c_off, r_off),
                                     (first, last),
                                 );
                             }
@@ -1093,9 +1104,8 @@ macro_rules! x86_variant {
                                 if nr == 0 || one_row {
                                     continue;
                                 }
-                                let c_off = (i0 as isize)
-                                    .wrapping_mul(t.c_rs)
-                                    .wrapping_add((j0 + q * NR) as isize);
+                                let jq = (j0 + q * NR) as isize;
+                                let c_off = (i0 as isize).wrapping_mul(t.c_rs).wrapping_add(jq);
                                 let tl = Tile {
                                     kc,
                                     a: a_tile,
@@ -1116,8 +1126,11 @@ macro_rules! x86_variant {
                                     res: if t.res.is_null() {
                                         t.res
                                     } else {
-                                        t.res.wrapping_offset(c_off)
+                                        t.res.wrapping_offset(
+                                            (i0 as isize).wrapping_mul(t.res_rs).wrapping_add(jq),
+                                        )
                                     },
+                                    res_rs: t.res_rs,
                                     lo: t.lo,
                                     hi: t.hi,
                                     pf: if q == 0 { pf_next } else { core::ptr::null() },
@@ -1488,7 +1501,9 @@ macro_rules! x86_variant {
                 /// The last k block: apply the epilogue.
                 last: bool,
                 bias: *const f32,
+                /// Row `r` of the tile's residual: `res[r * res_rs ..]`.
                 res: *const f32,
+                res_rs: isize,
                 lo: f32,
                 hi: f32,
                 /// The A values the next tile will read (`kc` steps of `PF_STEP` bytes),
@@ -1567,7 +1582,7 @@ macro_rules! x86_variant {
                     }
                     if !t.res.is_null() {
                         for r in 0..R {
-                            let row = t.res.wrapping_offset((r as isize).wrapping_mul(t.c_rs));
+                            let row = t.res.wrapping_offset((r as isize).wrapping_mul(t.res_rs));
                             if W2 {
                                 let (r0, r1) = load_row(row, t.nr);
                                 lo[r] = $add(lo[r], r0);
@@ -1624,7 +1639,7 @@ macro_rules! x86_variant {
                 (a, a_cs): (*const f32, isize),
                 bps: &[(*const f32, isize, usize); NP],
                 kc: usize,
-                (i0, c_off): (usize, isize),
+                (i0, c_off, r_off): (usize, isize, isize),
                 (first, last): (bool, bool),
             ) {
                 let c = t.c.wrapping_offset(c_off);
@@ -1655,7 +1670,7 @@ macro_rules! x86_variant {
                         if last {
                             let bias = (!t.bias.is_null()).then(|| $set1(*t.bias.add(i0)));
                             let res = (!t.res.is_null())
-                                .then(|| $load(t.res.wrapping_offset(c_off).add(at)));
+                                .then(|| $load(t.res.wrapping_offset(r_off).add(at)));
                             *x = epilogue(t, *x, bias, res);
                         }
                         $store(c.add(at), *x);
@@ -1711,6 +1726,9 @@ macro_rules! x86_variant {
                 let at = |i: usize, c: usize| {
                     (i as isize).wrapping_mul(t.c_rs).wrapping_add((j + c) as isize)
                 };
+                let res_at = |i: usize, c: usize| {
+                    (i as isize).wrapping_mul(t.res_rs).wrapping_add((j + c) as isize)
+                };
                 let mut acc = [[$zero(); C]; NPQ];
                 if !first {
                     for q in 0..NPQ {
@@ -1752,7 +1770,7 @@ macro_rules! x86_variant {
                             let res = (!t.res.is_null()).then(|| {
                                 let mut tmp = [0f32; LANES];
                                 for (r, x) in tmp.iter_mut().enumerate().take(rows[q]) {
-                                    *x = *t.res.wrapping_offset(at(r0 + r, c));
+                                    *x = *t.res.wrapping_offset(res_at(r0 + r, c));
                                 }
                                 $load(tmp.as_ptr())
                             });

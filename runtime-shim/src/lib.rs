@@ -56,7 +56,7 @@ pub use math32::{
 pub use trig::{cos, sin, tan};
 
 /// Version of the C ABI below (bumped when a signature or a result changes).
-pub const KILN_SHIM_ABI_VERSION: u32 = 3;
+pub const KILN_SHIM_ABI_VERSION: u32 = 4;
 
 /// Panic handler for the standalone no_std staticlib build. Nothing in the crate panics;
 /// this only satisfies the linker. The rlib has none (the final binary provides it).
@@ -83,13 +83,13 @@ pub extern "C" fn rust_eh_personality() {}
 /// `accumulate` is 0 or 1, `conv` is null or `gemm::CONV2D_ABI_LEN` values).
 #[rustfmt::skip]
 #[allow(clippy::too_many_arguments)]
-unsafe fn gemm_call(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) -> gemm::Call {
+unsafe fn gemm_call(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) -> gemm::Call {
     gemm::Call {
         m: m.max(0) as usize, n: n.max(0) as usize, k: k.max(0) as usize,
         a, a_rs: a_rs as isize, a_cs: a_cs as isize,
         b, b_rs: b_rs as isize, b_cs: b_cs as isize,
         conv: if conv.is_null() { None } else { Some(gemm::Conv2d::from_abi(conv)) },
-        c, c_rs: c_rs as isize, accumulate: accumulate != 0, bias, res, lo, hi,
+        c, c_rs: c_rs as isize, accumulate: accumulate != 0, bias, res, res_rs: res_rs as isize, lo, hi,
         max: max != 0, a_panel: a_panel.max(0) as usize, groups: groups.max(0) as usize, a_gs: a_gs as isize, b_gs: b_gs as isize, c_gs: c_gs as isize,
     }
 }
@@ -98,7 +98,8 @@ unsafe fn gemm_call(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64,
 /// convolution-patch B, then bias, residual and clamp epilogue): AVX2 + FMA code on x86_64
 /// (Kiln calls it only for targets with both), the plain loops elsewhere, with the same bits
 /// either way. `conv` is null (B is the strided matrix) or points to
-/// `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow]`; `bias` and `res` may be null; `lo`/`hi` are
+/// `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow]`; `bias` and `res` may be null, `res_rs` is the
+/// residual's row stride (0: one row vector added to every row of C); `lo`/`hi` are
 /// -inf/+inf for no clamp; `groups` products are computed, group `g` with the operands
 /// advanced by `g` times the group strides; `max` (0 or 1) asks for the max-reduction
 /// (max pooling) instead of the product; `a_panel` > 0 says A is packed in panels of that
@@ -108,8 +109,8 @@ unsafe fn gemm_call(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64,
 /// As `gemm::sgemm_portable`; on x86_64 the CPU must have AVX2 and FMA.
 #[rustfmt::skip]
 #[no_mangle]
-pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) {
-    let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
+pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) {
+    let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
     #[cfg(target_arch = "x86_64")]
     gemm::sgemm_avx2(&t);
     #[cfg(not(target_arch = "x86_64"))]
@@ -123,8 +124,8 @@ pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const 
 /// As `gemm::sgemm_portable`; on x86_64 the CPU must have AVX-512F.
 #[rustfmt::skip]
 #[no_mangle]
-pub unsafe extern "C" fn kiln_shim_sgemm_avx512(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) {
-    let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
+pub unsafe extern "C" fn kiln_shim_sgemm_avx512(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) {
+    let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
     #[cfg(target_arch = "x86_64")]
     gemm::sgemm_avx512(&t);
     #[cfg(not(target_arch = "x86_64"))]

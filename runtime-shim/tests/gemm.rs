@@ -1,8 +1,10 @@
 //! The f32 GEMM kernels (`kiln_shim_sgemm_avx2`, `kiln_shim_sgemm_avx512`) against the plain
 //! loops of their contract (`gemm::sgemm_portable`), bit for bit: sizes around the tile and
 //! k block edges, zero sizes, transposed and padded strides, accumulation, special values,
-//! every epilogue (bias, residual, clamp), and convolution-patch B operands over strides,
-//! padding and dilation. The patch indexing itself is checked against a direct convolution.
+//! every epilogue (bias, residual laid out as C, a row-vector residual (`res_rs` = 0, the
+//! per-column bias of MatMul and Gemm) or one with its own row stride, clamp), and
+//! convolution-patch B operands over strides, padding and dilation. The patch indexing itself
+//! is checked against a direct convolution.
 
 use kiln_shim::gemm::{sgemm_portable, Call, Conv2d};
 use kiln_shim::{kiln_shim_sgemm_avx2, kiln_shim_sgemm_avx512};
@@ -46,6 +48,7 @@ type Kernel = unsafe extern "C" fn(
     i32,
     *const f32,
     *const f32,
+    i64,
     f32,
     f32,
     i64,
@@ -117,6 +120,7 @@ fn check(t: &Call, c0: &[f32], what: &str) {
                 t.accumulate as i32,
                 t.bias,
                 t.res,
+                t.res_rs as i64,
                 t.lo,
                 t.hi,
                 t.groups as i64,
@@ -165,7 +169,10 @@ fn kernel_equals_contract_loops() {
                 let b: Vec<f32> = (0..blen.max(1)).map(|_| rng.f()).collect();
                 let c0: Vec<f32> = (0..(m * c_rs).max(1)).map(|_| rng.f()).collect();
                 let bias: Vec<f32> = (0..m.max(1)).map(|_| rng.f()).collect();
-                let res: Vec<f32> = (0..(m * c_rs).max(1)).map(|_| rng.f()).collect();
+                // The residual laid out as C, one row vector for every row, or rows of
+                // their own stride.
+                let res_rs = [c_rs, 0, n + 5][(ci * 7 + cj + variant) % 3];
+                let res: Vec<f32> = (0..(m * (n + 5)).max(1)).map(|_| rng.f()).collect();
                 let mut t = Call::plain(
                     (m, n, k),
                     (a.as_ptr(), a_rs as isize, a_cs as isize),
@@ -177,8 +184,9 @@ fn kernel_equals_contract_loops() {
                     if variant & 1 == 0 {
                         t.bias = bias.as_ptr();
                     }
-                    if (ci + cj) % 2 == 0 {
+                    if (ci + cj) % 2 == 0 || res_rs != c_rs {
                         t.res = res.as_ptr();
+                        t.res_rs = res_rs as isize;
                     }
                     t.lo = if ci % 3 == 0 { f32::NEG_INFINITY } else { 0.0 };
                     t.hi = if cj % 2 == 0 { 6.0 } else { f32::INFINITY };
@@ -186,7 +194,11 @@ fn kernel_equals_contract_loops() {
                 check(
                     &t,
                     &c0,
-                    &format!("m={m} n={n} k={k} ta={ta} tb={tb} acc={accumulate} epi={epi}"),
+                    &format!(
+                        "m={m} n={n} k={k} ta={ta} tb={tb} acc={accumulate} epi={epi} \
+                         res_rs={}",
+                        t.res_rs
+                    ),
                 );
                 cases += 1;
             }
@@ -489,6 +501,10 @@ fn depthwise_and_pooling_equal_contract_loops() {
                             if epi == 2 {
                                 t.res = res.as_ptr();
                                 t.lo = -1.0;
+                                // One row (m = 1): its row stride is never applied.
+                                if cases % 2 == 0 {
+                                    t.res_rs = 0;
+                                }
                             }
                             check(
                                 &t,
@@ -537,7 +553,7 @@ fn packed_a_right_edges_equal_contract_loops() {
                     let b: Vec<f32> = (0..k * n).map(|_| rng.f()).collect();
                     let c0: Vec<f32> = (0..m * c_rs).map(|_| rng.f()).collect();
                     let bias: Vec<f32> = (0..m).map(|_| rng.plain()).collect();
-                    let res: Vec<f32> = (0..m * c_rs).map(|_| rng.f()).collect();
+                    let res: Vec<f32> = (0..m * (n + 3)).map(|_| rng.f()).collect();
                     for variant in 0..4 {
                         let mut t = Call::plain(
                             (m, n, k),
@@ -550,13 +566,17 @@ fn packed_a_right_edges_equal_contract_loops() {
                         if variant & 2 == 2 {
                             t.bias = bias.as_ptr();
                             t.res = res.as_ptr();
+                            t.res_rs = [c_rs, 0, n + 3][cases % 3] as isize;
                             t.lo = -1.0;
                             t.hi = 6.0;
                         }
                         check(
                             &t,
                             &c0,
-                            &format!("m={m} n={n} k={k} panel={pn} v={variant}"),
+                            &format!(
+                                "m={m} n={n} k={k} panel={pn} v={variant} res_rs={}",
+                                t.res_rs
+                            ),
                         );
                         cases += 1;
                     }
@@ -588,7 +608,7 @@ fn single_rows_over_full_panels_equal_contract_loops() {
                     let c_rs = n + 1;
                     let c0: Vec<f32> = (0..m * c_rs).map(|_| rng.f()).collect();
                     let bias: Vec<f32> = (0..m).map(|_| rng.plain()).collect();
-                    let res: Vec<f32> = (0..m * c_rs).map(|_| rng.f()).collect();
+                    let res: Vec<f32> = (0..m * (n + 3)).map(|_| rng.f()).collect();
                     let (b_rs, b_cs) = if tb { (1, k) } else { (n, 1) };
                     let mut t = Call::plain(
                         (m, n, k),
@@ -600,14 +620,74 @@ fn single_rows_over_full_panels_equal_contract_loops() {
                     if epi {
                         t.bias = bias.as_ptr();
                         t.res = res.as_ptr();
+                        t.res_rs = [c_rs, 0, n + 3][cases % 3] as isize;
                         t.lo = 0.0;
                         t.hi = 6.0;
                     }
-                    check(&t, &c0, &format!("m={m} n={n} k={k} v={variant}"));
+                    check(
+                        &t,
+                        &c0,
+                        &format!("m={m} n={n} k={k} v={variant} res_rs={}", t.res_rs),
+                    );
                     cases += 1;
                 }
             }
         }
     }
     assert_eq!(cases, 3 * 5 * 3 * 8);
+}
+
+/// A MatMul's or Gemm's fused per-column bias (a row vector, `res_rs` = 0) then Relu or
+/// Clip, without a per-row bias, over the shapes of transformer and MLP layers: the matrix
+/// vector product (m = 1, `row_panels` when n covers four panels), B read in place (few
+/// rows, contiguous) or packed (many rows, or transposed), right edges of one vector or
+/// less, several k blocks, and sums, biases and clamps meeting signed zeros, infinities and
+/// NaN (the bias is the only addition, so a -0 sum plus a -0 bias stays -0 under the clamp).
+#[test]
+fn column_bias_equals_contract_loops() {
+    if kernels().is_empty() {
+        eprintln!("skipped: this CPU has neither AVX2 + FMA nor AVX-512F");
+        return;
+    }
+    let mut rng = Rng(31);
+    let mut cases = 0;
+    for &m in &[1usize, 2, 7, 12, 13, 24, 40, 100] {
+        for &n in &[1usize, 8, 15, 16, 17, 33, 64, 96, 128, 130, 256, 300] {
+            for &k in &[1usize, 64, 129, 300] {
+                for variant in 0..4 {
+                    let (tb, accumulate) = (variant & 1 == 1, variant & 2 == 2);
+                    let a: Vec<f32> = (0..m * k).map(|_| rng.f()).collect();
+                    let b: Vec<f32> = (0..k * n).map(|_| rng.f()).collect();
+                    let c0: Vec<f32> = (0..m * n).map(|_| rng.f()).collect();
+                    let col: Vec<f32> = (0..n).map(|_| rng.f()).collect();
+                    let (b_rs, b_cs) = if tb { (1, k) } else { (n, 1) };
+                    let mut t = Call::plain(
+                        (m, n, k),
+                        (a.as_ptr(), k as isize, 1),
+                        (b.as_ptr(), b_rs as isize, b_cs as isize),
+                        (std::ptr::null_mut(), n as isize),
+                        accumulate,
+                    );
+                    t.res = col.as_ptr();
+                    t.res_rs = 0;
+                    (t.lo, t.hi) = [
+                        (f32::NEG_INFINITY, f32::INFINITY),
+                        (0.0, f32::INFINITY),
+                        (0.0, 6.0),
+                        (-1.5, 0.0),
+                    ][cases % 4];
+                    check(
+                        &t,
+                        &c0,
+                        &format!(
+                            "m={m} n={n} k={k} tb={tb} acc={accumulate} clamp={}..{}",
+                            t.lo, t.hi
+                        ),
+                    );
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 8 * 12 * 4 * 4);
 }

@@ -135,10 +135,10 @@ pub fn emit_c(p: &Program) -> String {
             "/* kiln_shim f32 GEMM kernels (runtime-shim/src/gemm.rs): the same bits as the loops under #else */\n\
              void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
              const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, \
-             const float *, const float *, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n\
+             const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n\
              void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
              const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, \
-             const float *, const float *, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n"
+             const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n"
         );
     }
     if !helpers.is_empty() {
@@ -464,10 +464,14 @@ impl Stmts<'_, '_> {
                             None => "(const float *)0".to_string(),
                         },
                         match &g.res {
-                            Some((b, off)) => {
+                            Some((b, off, _)) => {
                                 format!("(const float *)(const void *)b{} + ({})", b.0, e(off))
                             }
                             None => "(const float *)0".to_string(),
+                        },
+                        match &g.res {
+                            Some((_, _, rs)) => e(rs),
+                            None => e(&g.c_rs),
                         },
                         e(&Expr::imm(Scalar::F32, g.lo as f64)),
                         e(&Expr::imm(Scalar::F32, g.hi as f64)),

@@ -317,12 +317,16 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
                         None => "core::ptr::null()".to_string(),
                     },
                     match &g.res {
-                        Some((b, off)) => format!(
+                        Some((b, off, _)) => format!(
                             "(b{} as *const f32).wrapping_offset(({}) as isize)",
                             b.0,
                             e(off)
                         ),
                         None => "core::ptr::null()".to_string(),
+                    },
+                    match &g.res {
+                        Some((_, _, rs)) => e(rs),
+                        None => e(&g.c_rs),
                     },
                     e(&Expr::imm(Scalar::F32, g.lo as f64)),
                     e(&Expr::imm(Scalar::F32, g.hi as f64)),

@@ -289,8 +289,8 @@ impl KernelBuilder {
             if let Some((b, off)) = &call.bias {
                 g.bias = Some((*b, kb.let_(Scalar::I64, at(off, &call.m))));
             }
-            if let Some((b, off)) = &call.res {
-                g.res = Some((*b, kb.let_(Scalar::I64, at(off, &call.c_gs))));
+            if let Some((b, off, rs)) = &call.res {
+                g.res = Some((*b, kb.let_(Scalar::I64, at(off, &call.c_gs)), rs.clone()));
             }
             kb.gemm_group(&g);
         });
@@ -418,8 +418,8 @@ impl KernelBuilder {
                 if let Some((b, off)) = &g.bias {
                     v = add(v, load(*b, add(off.clone(), i.clone())));
                 }
-                if let Some((r, off)) = &g.res {
-                    let at = add(off.clone(), add(mul(i.clone(), g.c_rs.clone()), j.clone()));
+                if let Some((r, off, rs)) = &g.res {
+                    let at = add(off.clone(), add(mul(i.clone(), rs.clone()), j.clone()));
                     v = add(v, load(*r, at));
                 }
                 if g.lo != f32::NEG_INFINITY {

@@ -340,7 +340,7 @@ pub enum Stmt {
 /// `C[i, j] = (accumulate ? C[i, j] : +0)`, then `fma(A[i, p], B[p, j], C[i, j])` for
 /// `p` in `0..k` in order, then the epilogue (`+ bias[i]`, `+ R[i, j]`, `lo > v ? lo : v`,
 /// `hi < v ? hi : v`), for `i < m`, `j < n`, where `A[i, p] = a[a_off + i a_rs + p a_cs]`,
-/// `C[i, j] = c[c_off + i c_rs + j]`, `R[i, j] = res[res_off + i c_rs + j]`, and
+/// `C[i, j] = c[c_off + i c_rs + j]`, `R[i, j] = res[res_off + i res_rs + j]`, and
 /// `B[p, j] = b[b_off + p b_rs + j b_cs]`, or with `conv` the patch element of the image at
 /// `b_off` (`ConvGeom`; +0 in the padding). Element indices are I64 expressions. All
 /// buffers are f32; `c` overlaps none of the others. The contract of `kiln_shim_sgemm_avx2`
@@ -365,8 +365,10 @@ pub struct GemmCall {
     pub accumulate: bool,
     /// Added per row of C after the sum: (buffer, offset of row 0).
     pub bias: Option<(BufId, Expr)>,
-    /// Added after the bias, laid out as C: (buffer, offset of element (0, 0)).
-    pub res: Option<(BufId, Expr)>,
+    /// Added after the bias: (buffer, offset of element (0, 0), row stride `res_rs`). A
+    /// residual laid out as C has `res_rs` = `c_rs`; a row vector added to every row (the
+    /// per-column bias of MatMul and Gemm) has `res_rs` = 0.
+    pub res: Option<(BufId, Expr, Expr)>,
     /// Clamp bounds (-inf / +inf for none).
     pub lo: f32,
     pub hi: f32,
@@ -377,7 +379,8 @@ pub struct GemmCall {
     /// `A[i, p] = a[a_off + (i / P) * P * k + p * P + i % P]` (`a_rs`, `a_cs` unused).
     pub a_panel: i64,
     /// Independent products (1 for one): product `g` advances A, B, C and the residual by
-    /// `g` times `a_gs`, `b_gs`, `c_gs` (and `c_gs`), and the bias by `g * m`.
+    /// `g` times `a_gs`, `b_gs`, `c_gs` (and `c_gs`, whatever `res_rs`: a grouped call's
+    /// residual is laid out as C), and the bias by `g * m`.
     pub groups: Expr,
     pub a_gs: Expr,
     pub b_gs: Expr,
@@ -474,14 +477,14 @@ impl GemmCall {
             &self.c_gs,
         ];
         v.extend(self.bias.iter().map(|(_, e)| e));
-        v.extend(self.res.iter().map(|(_, e)| e));
+        v.extend(self.res.iter().flat_map(|(_, e, rs)| [e, rs]));
         v
     }
     /// Buffers the call reads (A, B, bias, residual).
     pub fn reads(&self) -> Vec<BufId> {
         let mut v = vec![self.a, self.b];
         v.extend(self.bias.iter().map(|(b, _)| *b));
-        v.extend(self.res.iter().map(|(b, _)| *b));
+        v.extend(self.res.iter().map(|(b, _, _)| *b));
         v
     }
     /// The same call with `f` applied to every expression.
@@ -504,7 +507,7 @@ impl GemmCall {
             c_rs: f(&self.c_rs),
             accumulate: self.accumulate,
             bias: self.bias.as_ref().map(|(b, e)| (*b, f(e))),
-            res: self.res.as_ref().map(|(b, e)| (*b, f(e))),
+            res: self.res.as_ref().map(|(b, e, rs)| (*b, f(e), f(rs))),
             lo: self.lo,
             hi: self.hi,
             max: self.max,

@@ -113,8 +113,8 @@ fn block(s: &mut String, k: &Kernel, body: &[Stmt], depth: usize) {
                 if let Some((b, off)) = &g.bias {
                     let _ = writeln!(s, "{ind}  bias b{}[{} + i]", b.0, expr(off));
                 }
-                if let Some((b, off)) = &g.res {
-                    let _ = writeln!(s, "{ind}  res b{}[{} + i*c_rs + j]", b.0, expr(off));
+                if let Some((b, off, rs)) = &g.res {
+                    let _ = writeln!(s, "{ind}  res b{}[{} + i*{} + j]", b.0, expr(off), expr(rs));
                 }
                 if g.a_panel > 0 {
                     let _ = writeln!(s, "{ind}  a in panels of {}", g.a_panel);

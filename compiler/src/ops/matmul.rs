@@ -1,21 +1,28 @@
 //! MatMul (opset 1, 9, 13): numpy `matmul` — 1-D operands are promoted (a leading 1 for A, a
 //! trailing 1 for B) and the promoted dim removed from the result; batch dims broadcast. Dot
 //! products accumulate with `Fma` in k order.
+//!
+//! A fused epilogue (`passes::fuse`, f32): `Y + R` with R input 2, Y's type (laid out as Y)
+//! or a row vector over Y's last dim (nn.Linear's bias: the GEMM's residual with row stride
+//! 0; not with a 1-D B, whose Y ends in M), then the clamp, all in the GEMM's epilogue.
 
 use super::broadcast;
 use super::gemm::mac;
-use super::{tt, Attrs, InferCx, Op, NUMERIC};
-use crate::error::Result;
+use super::{tt, Attrs, Epilogue, InferCx, Op, NUMERIC};
+use crate::error::{Error, Result};
 use crate::ir::{Dim, TensorType};
 use crate::kir::build;
 use crate::kir::{Expr, GemmCall, Scalar};
 use crate::lower::{LowerCx, TensorRef};
 
-#[derive(Debug)]
-pub struct MatMul;
+#[derive(Clone, Debug, Default)]
+pub struct MatMul {
+    /// Fused residual and clamp (`passes::fuse`); the residual is input 2.
+    pub epi: Epilogue,
+}
 
 pub fn import(_a: &Attrs) -> Result<Box<dyn Op>> {
-    Ok(Box::new(MatMul))
+    Ok(Box::new(MatMul::default()))
 }
 
 /// Shapes after promotion of 1-D operands.
@@ -63,8 +70,17 @@ impl Op for MatMul {
         if cx.ty(1)?.dtype != d {
             return Err(cx.err("A and B must have the same element type"));
         }
-        let out = matmul_shape(cx, 0, 1)?;
-        Ok(vec![tt(d, out)])
+        let out = tt(d, matmul_shape(cx, 0, 1)?);
+        // A row vector must run over N: not with a 1-D B, whose output's last dim is M.
+        self.epi
+            .check_residual(cx, 2, &out, cx.ty(1)?.shape.len() >= 2)?;
+        Ok(vec![out])
+    }
+    fn with_epilogue(&self, e: &Epilogue) -> Option<Box<dyn Op>> {
+        if !self.epi.is_none() {
+            return None;
+        }
+        Some(Box::new(MatMul { epi: *e }))
     }
     fn flops(&self, inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> crate::ir::Dim {
         let (Some(a), Some(y)) = (inputs.first().copied().flatten(), outputs.first()) else {
@@ -105,6 +121,25 @@ impl Op for MatMul {
             ..b.clone()
         };
         let t = y.elem;
+        let r = if self.epi.residual {
+            Some(cx.input(2)?)
+        } else {
+            None
+        };
+        if t != Scalar::F32 && !self.epi.is_none() {
+            return Err(Error::Internal(format!("MatMul: a fused epilogue on {t}")));
+        }
+        // The residual of the GEMM writing Y from offset c_off: laid out as Y, or one row
+        // vector (row stride 0) for every row.
+        let res = |c_off: &Expr| {
+            r.as_ref().map(|r| {
+                if r.shape == y0.shape {
+                    (r.buf, c_off.clone(), b.dim(rb - 1))
+                } else {
+                    (r.buf, Expr::i64(0), Expr::i64(0))
+                }
+            })
+        };
         let (mk, kn) = (
             build::mul(a.dim(ra - 2), k.clone()),
             build::mul(k.clone(), b.dim(rb - 1)),
@@ -112,6 +147,7 @@ impl Op for MatMul {
         if t == Scalar::F32 {
             // One GEMM per batch index (same bits as the loops below: k-ordered Fma from +0).
             let call = |m: Expr, (a_off, b_off, c_off): (Expr, Expr, Expr)| GemmCall {
+                res: res(&c_off),
                 m,
                 n: b.dim(rb - 1),
                 k: k.clone(),
@@ -129,9 +165,8 @@ impl Op for MatMul {
                 c_rs: b.dim(rb - 1),
                 accumulate: false,
                 bias: None,
-                res: None,
-                lo: f32::NEG_INFINITY,
-                hi: f32::INFINITY,
+                lo: self.epi.lo,
+                hi: self.epi.hi,
                 max: false,
                 a_panel: 0,
                 groups: Expr::i64(1),

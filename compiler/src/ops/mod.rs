@@ -81,8 +81,9 @@ pub trait Op: std::fmt::Debug {
 }
 
 /// Work fused onto an op's f32 output (`passes::fuse`): `y = y + R` when `residual` (R is
-/// the op's last input, of the output's type), then `y = lo > y ? lo : y`,
-/// `y = hi < y ? hi : y`.
+/// the op's last input: of the output's type, or for MatMul and Gemm a row vector over the
+/// output's last dim, `Epilogue::row_vector`, added to every row), then
+/// `y = lo > y ? lo : y`, `y = hi < y ? hi : y`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Epilogue {
     pub residual: bool,
@@ -103,6 +104,54 @@ impl Default for Epilogue {
 impl Epilogue {
     pub fn is_none(&self) -> bool {
         *self == Epilogue::default()
+    }
+
+    /// Whether `r` is a row vector over the last dim of `out`: of rank at most `out`'s, every
+    /// dim 1 but the last, which is `out`'s last (`[N]`, `[1, N]`, `[1, 1, N]`, ...), so that
+    /// `out + r` adds the same vector to every row and keeps `out`'s shape.
+    pub fn row_vector(r: &TensorType, out: &TensorType) -> bool {
+        let (Some(last), Some(out_last)) = (r.shape.last(), out.shape.last()) else {
+            return false;
+        };
+        r.dtype == out.dtype
+            && r.shape.len() <= out.shape.len()
+            && last == out_last
+            && r.shape[..r.shape.len() - 1]
+                .iter()
+                .all(|d| *d == Dim::known(1))
+    }
+
+    /// Checks a fused residual (input `i`) against the op's output `out`: the output's type,
+    /// or a row vector over its last dim when `row_ok`.
+    pub fn check_residual(
+        &self,
+        cx: &InferCx,
+        i: usize,
+        out: &TensorType,
+        row_ok: bool,
+    ) -> Result<()> {
+        if out.dtype != DType::F32 && !self.is_none() {
+            return Err(cx.err(format!("a fused epilogue on a {} output", out.dtype)));
+        }
+        if !self.residual {
+            return Ok(());
+        }
+        let r = cx.ty(i)?;
+        if r == out || (row_ok && Epilogue::row_vector(r, out)) {
+            return Ok(());
+        }
+        Err(cx.err(format!(
+            "the fused residual is {} {}, not the output's {} {}{}",
+            r.dtype,
+            cx.shape_str(&r.shape),
+            out.dtype,
+            cx.shape_str(&out.shape),
+            if row_ok {
+                " or a row vector over its last dim"
+            } else {
+                ""
+            }
+        )))
     }
 }
 

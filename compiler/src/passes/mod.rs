@@ -5,8 +5,8 @@
 //!   they are met, so that shape inputs computed in the graph are known to the nodes after.
 //!   Nodes reading float16/bfloat16 are rewritten to compute in f32 (`half`).
 //! - `dce`: nodes whose outputs nobody reads are dropped.
-//! - `fuse`: a Conv absorbs a following residual Add and Relu/Clip into its kernel's
-//!   epilogue (`fuse.rs`).
+//! - `fuse`: a Conv, MatMul or Gemm absorbs a following Add (a residual, or for MatMul and
+//!   Gemm a row-vector bias) and Relu/Clip into its GEMM's epilogue (`fuse.rs`).
 //! - `plan`: the static memory plan (always on).
 
 pub mod control;

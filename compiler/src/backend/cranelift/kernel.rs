@@ -499,13 +499,22 @@ impl Cx<'_, '_> {
                 vals.push(self.addr(g.c, c_off)?);
                 vals.push(self.expr(&g.c_rs)?.0);
                 vals.push(self.b.ins().iconst(types::I32, g.accumulate as i64));
-                for side in [&g.bias, &g.res] {
-                    match side {
-                        Some((buf, off)) => {
-                            let off = self.expr(off)?.0;
-                            vals.push(self.addr(*buf, off)?);
-                        }
-                        None => vals.push(self.b.ins().iconst(ptr, 0)),
+                match &g.bias {
+                    Some((buf, off)) => {
+                        let off = self.expr(off)?.0;
+                        vals.push(self.addr(*buf, off)?);
+                    }
+                    None => vals.push(self.b.ins().iconst(ptr, 0)),
+                }
+                match &g.res {
+                    Some((buf, off, rs)) => {
+                        let off = self.expr(off)?.0;
+                        vals.push(self.addr(*buf, off)?);
+                        vals.push(self.expr(rs)?.0);
+                    }
+                    None => {
+                        vals.push(self.b.ins().iconst(ptr, 0));
+                        vals.push(self.b.ins().iconst(types::I64, 0));
                     }
                 }
                 vals.push(self.b.ins().f32const(g.lo));

@@ -143,7 +143,8 @@ pub(crate) fn sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Optio
 
 impl Shims {
     /// The imported GEMM kernel: (m, n, k: i64, a: ptr, a_rs, a_cs: i64, b: ptr, b_rs, b_cs:
-    /// i64, conv: ptr, c: ptr, c_rs: i64, accumulate: i32, bias: ptr, res: ptr, lo, hi: f32, groups, a_gs, b_gs, c_gs: i64, max: i32, a_panel: i64).
+    /// i64, conv: ptr, c: ptr, c_rs: i64, accumulate: i32, bias: ptr, res: ptr, res_rs: i64,
+    /// lo, hi: f32, groups, a_gs, b_gs, c_gs: i64, max: i32, a_panel: i64).
     pub(crate) fn sgemm(&mut self, m: &mut dyn Module, symbol: &str) -> Result<FuncId, Error> {
         if let Some(id) = self.sgemm {
             return Ok(id);
@@ -166,6 +167,7 @@ impl Shims {
             types::I32,
             ptr,
             ptr,
+            types::I64,
             types::F32,
             types::F32,
             types::I64,

@@ -120,17 +120,7 @@ impl Op for Conv {
         let mut out = vec![x[0].clone(), Dim::known(wk[0])];
         out.extend(axes.iter().map(|a| a.out.clone()));
         let out = tt(d, out);
-        if self.epi.residual {
-            let r = cx.ty(3)?;
-            if *r != out {
-                return Err(cx.err(format!(
-                    "the fused residual is {} {}, not the output's {d} {}",
-                    r.dtype,
-                    cx.shape_str(&r.shape),
-                    cx.shape_str(&out.shape)
-                )));
-            }
-        }
+        self.epi.check_residual(cx, 3, &out, false)?;
         Ok(vec![out])
     }
 
@@ -377,7 +367,8 @@ fn lower_gemm(cx: &mut LowerCx, g: Conv2d, e: &Epilogue) -> Result<()> {
             call.conv = Some(cv);
         }
         call.bias = b.as_ref().map(|b| (b.buf, Expr::i64(0)));
-        call.res = r.as_ref().map(|r| (r.buf, y_off));
+        // The residual is laid out as Y (row stride `c_rs`).
+        call.res = r.as_ref().map(|r| (r.buf, y_off, Expr::i64(plane_out)));
         (call.lo, call.hi) = (e.lo, e.hi);
         call.a_panel = a_panel;
         call.groups = Expr::i64(g.group);
