@@ -323,6 +323,17 @@ unsafe fn portable_one(t: &Call) {
     }
 }
 
+/// Bit `l` of `b` (below 32) moved to bit `2 l`: the input lanes a stride-2 row reads.
+#[inline]
+pub fn spread2(b: u64) -> u64 {
+    let mut x = b & 0xffff_ffff;
+    x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+    x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    x = (x | (x << 2)) & 0x3333_3333_3333_3333;
+    (x | (x << 1)) & 0x5555_5555_5555_5555
+}
+
 /// kir's float `Max`: NaN when either operand is NaN, else the larger, with -0 < +0.
 #[inline]
 pub fn kmax(a: f32, b: f32) -> f32 {
@@ -491,9 +502,10 @@ macro_rules! x86_variant {
      $zero:ident, $load:ident, $store:ident, $set1:ident, $fma:ident, $add:ident,
      $max:ident, $min:ident, $mload:path, $mstore:path, $mask:ty, $mk:path, $mloadm:path,
      $mgatherm:path, $kmax:path, $bits:path, $tap:ty, $tapm:path, $tapld:path,
-     $kmaxs:path, $nanacc:path, $kmaxf:path, $rowm:ty, $rowmasks:path, $rowld:path) => {
+     $kmaxs:path, $nanacc:path, $kmaxf:path, $rowm:ty, $rowmasks:path, $rowld:path,
+     $even:path, $or:path) => {
         mod $module {
-            use super::{pack_conv, pack_matrix, Call, Conv2d};
+            use super::{pack_conv, pack_matrix, spread2, Call, Conv2d};
             use core::arch::x86_64::*;
 
             const MR: usize = $mr;
@@ -503,6 +515,9 @@ macro_rules! x86_variant {
             const DIRECT_ROWS: usize = 2 * MR;
             /// Panels of B packed per k block (`one`): 4 x 16 KiB of stack.
             const NP: usize = 4;
+            /// Most panels per block when k is short (the block's stack holds `NP` panels
+            /// of `KC` rows, or more panels of fewer rows).
+            const NPX: usize = 16;
             /// Bytes of A prefetched per k step of a tile (a packed A tile reads at most
             /// MR * 4 <= 64 bytes per step).
             const PF_STEP: usize = 64;
@@ -972,18 +987,24 @@ macro_rules! x86_variant {
                 // Written by `conv_tab` before `pack_conv_tab` reads it.
                 let mut tab = core::mem::MaybeUninit::<[(isize, u64); NP * PACK_TAB]>::uninit();
                 let tab = tab.as_mut_ptr() as *mut (isize, u64);
+                // Panels per block: a short k leaves room for more of them, so that C is
+                // written in longer runs per row.
+                let np = if k >= KC { NP } else { (KC * NP / k.max(1)).min(NPX) };
+                let pstride = KC * NP / np * NR;
+                // Each panel's share of the packing tables.
+                let cap = NP * PACK_TAB / np;
                 let mut j0 = 0usize;
                 while j0 < n {
-                    let nb = if n - j0 < NR * NP { n - j0 } else { NR * NP };
+                    let nb = if n - j0 < NR * np { n - j0 } else { NR * np };
                     let panels = nb.div_ceil(NR);
                     // A convolution's packing tables of the block's panels (`conv_tab`).
-                    let mut tabs = [None; NP];
+                    let mut tabs = [None; NPX];
                     if let Some(g) = &t.conv {
                         if g.kw as usize <= PACK_KW && g.sw >= 1 {
                             for (q, tq) in tabs.iter_mut().enumerate().take(panels) {
                                 let jq = j0 + q * NR;
                                 let nr = if n - jq < NR { n - jq } else { NR };
-                                *tq = conv_tab(g, (jq, nr), tab.add(q * PACK_TAB));
+                                *tq = conv_tab(g, (jq, nr), tab.add(q * cap), (cap, g.sw == 2));
                             }
                         }
                     }
@@ -992,7 +1013,7 @@ macro_rules! x86_variant {
                     loop {
                         let kc = if k - k0 < KC { k - k0 } else { KC };
                         // Each panel's B: (pointer, row stride, columns).
-                        let mut bps = [(core::ptr::null::<f32>(), 0isize, 0usize); NP];
+                        let mut bps = [(core::ptr::null::<f32>(), 0isize, 0usize); NPX];
                         for (q, bq) in bps.iter_mut().enumerate().take(panels) {
                             let jq = j0 + q * NR;
                             let nr = if n - jq < NR { n - jq } else { NR };
@@ -1003,10 +1024,10 @@ macro_rules! x86_variant {
                                     (k0 as isize).wrapping_mul(t.b_rs).wrapping_add(jq as isize);
                                 (t.b.wrapping_offset(off), t.b_rs, nr)
                             } else {
-                                let panel = block.add(q * KC * NR);
+                                let panel = block.add(q * pstride);
                                 match &t.conv {
                                     Some(g) if g.kw as usize <= PACK_KW && g.sw >= 1 => {
-                                        let tq = tab.add(q * PACK_TAB) as *const _;
+                                        let tq = tab.add(q * cap) as *const _;
                                         match tabs[q] {
                                             Some(1) if g.sw == 1 => {
                                                 pack_tab_s1::<1>(g, t.b, (k0, kc), tq, panel)
@@ -1017,11 +1038,18 @@ macro_rules! x86_variant {
                                             Some(3) if g.sw == 1 => {
                                                 pack_tab_s1::<3>(g, t.b, (k0, kc), tq, panel)
                                             }
+                                            Some(nruns) if g.sw == 2 => pack_tab_s2(
+                                                g,
+                                                t.b,
+                                                (k0, kc),
+                                                (tab.add(q * cap) as *const _, nruns),
+                                                panel,
+                                            ),
                                             Some(nruns) => pack_conv_tab(
                                                 g,
                                                 t.b,
                                                 (k0, kc),
-                                                (tab.add(q * PACK_TAB) as *const _, nruns),
+                                                (tab.add(q * cap) as *const _, nruns),
                                                 panel,
                                             ),
                                             None => pack_conv_vec(g, t.b, (k0, kc), (jq, nr), panel),
@@ -1083,7 +1111,8 @@ macro_rules! x86_variant {
                             // the FMA latency instead of 2.
                             let one_row = mr == 1
                                 && panels == NP
-                                && bps.iter().all(|&(_, _, nr)| nr == NR);
+                                && np == NP
+                                && bps[..NP].iter().all(|&(_, _, nr)| nr == NR);
                             if one_row {
                                 let c_off = (i0 as isize)
                                     .wrapping_mul(t.c_rs)
@@ -1094,7 +1123,7 @@ macro_rules! x86_variant {
                                 row_panels(
                                     t,
                                     (a_tile, a_cs),
-                                    &bps,
+                                    &*(bps.as_ptr() as *const [(*const f32, isize, usize); NP]),
                                     kc,
                                     (i0, c_off, r_off),
                                     (first, last),
@@ -1318,7 +1347,8 @@ macro_rules! x86_variant {
                 }
             }
 
-            /// Most (tap, run) entries of a `conv_tab` table.
+            /// Most (tap, run) entries of a `conv_tab` table when a block has `NP` panels
+            /// (with more panels, each gets its share of `NP * PACK_TAB`).
             const PACK_TAB: usize = 96;
 
             /// What `pack_conv_tab` reads for one panel of a convolution's B, built once per
@@ -1327,15 +1357,17 @@ macro_rules! x86_variant {
             /// offset within a channel plane that lane 0 of the panel would read and the
             /// bits of the run's lanes inside the image (none when the run's input row is
             /// outside it). Returns the number of runs, or None (writing nothing useful) when
-            /// the table would have more than `PACK_TAB` entries.
+            /// the table would have more than `cap` entries. With `spread` (stride 2) the
+            /// bits are those of the input lanes, `spread2` of the panel's.
             ///
             /// # Safety
-            /// `tab` holds `PACK_TAB` entries.
+            /// `tab` holds `cap` entries.
             #[inline]
             unsafe fn conv_tab(
                 g: &Conv2d,
                 (j0, nr): (usize, usize),
                 tab: *mut (isize, u64),
+                (cap, spread): (usize, bool),
             ) -> Option<usize> {
                 let taps = (g.kh * g.kw) as usize;
                 let (mut oh, mut oj) = ((j0 as isize) / g.ow, (j0 as isize) % g.ow);
@@ -1351,7 +1383,7 @@ macro_rules! x86_variant {
                     oj = 0;
                     oh += 1;
                 }
-                if taps == 0 || taps * nruns > PACK_TAB {
+                if taps == 0 || taps * nruns > cap {
                     return None;
                 }
                 let upto = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
@@ -1371,17 +1403,71 @@ macro_rules! x86_variant {
                             } else {
                                 (((g.w - 1 - iw) / g.sw + 1) as usize).min(len)
                             };
-                            let b = if ih < 0 || ih >= g.h || lo >= hi {
+                            let mut b = if ih < 0 || ih >= g.h || lo >= hi {
                                 0
                             } else {
                                 (upto(hi) & !upto(lo)) << c0
                             };
+                            if spread {
+                                b = spread2(b);
+                            }
                             // Lane jj of the panel reads iw + (jj - c0) * sw of the row.
                             *tab.add(tap * nruns + r) = (ih * g.w + iw - c0 as isize * g.sw, b);
                         }
                     }
                 }
                 Some(nruns)
+            }
+
+            /// `pack_conv_tab` for stride 2, from a table of input lanes (`conv_tab` with
+            /// `spread`): per run, the 2 * NR input values from the run's offset are four
+            /// masked loads (masked-off lanes read nothing and are +0), whose even lanes
+            /// are the panel row's lanes; the runs' lanes are disjoint, so they combine
+            /// with a bitwise or (+0 elsewhere, so every value keeps its bits, -0 too).
+            /// Replaces two 16-lane gathers per run.
+            ///
+            /// # Safety
+            /// As `pack_conv_tab`, with `g.sw == 2` and a table built with `spread`.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            unsafe fn pack_tab_s2(
+                g: &Conv2d,
+                x: *const f32,
+                (k0, kc): (usize, usize),
+                (tab, nruns): (*const (isize, u64), usize),
+                panel: *mut f32,
+            ) {
+                let taps = (g.kh * g.kw) as usize;
+                let plane = g.h * g.w;
+                let half = (1u64 << LANES) - 1;
+                let (mut ci, mut tap) = (k0 / taps, k0 % taps);
+                for p in 0..kc {
+                    let xc = x.wrapping_offset(ci as isize * plane);
+                    let row = tab.add(tap * nruns);
+                    let mut v0 = $zero();
+                    let mut v1 = $zero();
+                    for r in 0..nruns {
+                        let (off, b) = *row.add(r);
+                        let base = xc.wrapping_offset(off);
+                        let ld = |c: usize| {
+                            $mloadm(
+                                base.wrapping_add(c * LANES),
+                                $bits((b >> (c * LANES)) & half),
+                                $zero(),
+                            )
+                        };
+                        v0 = $or(v0, $even(ld(0), ld(1)));
+                        v1 = $or(v1, $even(ld(2), ld(3)));
+                    }
+                    let dst = panel.add(p * NR);
+                    $store(dst, v0);
+                    $store(dst.add(LANES), v1);
+                    tap += 1;
+                    if tap == taps {
+                        tap = 0;
+                        ci += 1;
+                    }
+                }
             }
 
             /// `pack_conv_vec` from a `conv_tab` table of the panel: each row of B is, per
@@ -1821,7 +1907,9 @@ x86_variant!(
     super::masked::kmax8_nan,
     (),
     super::masked::row8_masks,
-    super::masked::row8
+    super::masked::row8,
+    super::masked::even8,
+    super::masked::or8
 );
 
 // AVX-512F: 32 zmm registers, 12 x 32 tile (24 accumulators), 128 x 32 panel (16 KiB).
@@ -1857,7 +1945,9 @@ x86_variant!(
     super::masked::kmax16_nan,
     [__mmask16; 3],
     super::masked::row16_masks,
-    super::masked::row16
+    super::masked::row16,
+    super::masked::even16,
+    super::masked::or16
 );
 
 /// Masked vector loads and stores: lanes `lo..hi` of the vector at `p` (the others are
@@ -2233,6 +2323,40 @@ mod masked {
     pub unsafe fn bits8(b: u64) -> __m256i {
         let lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
         _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(b as i32), lane), lane)
+    }
+
+    /// The even lanes of `a` then those of `b` (8 lanes).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn even8(a: __m256, b: __m256) -> __m256 {
+        // [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit pairs in order 0 2 1 3.
+        let s = _mm256_shuffle_ps::<0x88>(a, b);
+        _mm256_castpd_ps(_mm256_permute4x64_pd::<0xd8>(_mm256_castps_pd(s)))
+    }
+
+    /// The bitwise or (8 lanes).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn or8(a: __m256, b: __m256) -> __m256 {
+        _mm256_or_ps(a, b)
+    }
+
+    /// The even lanes of `a` then those of `b` (16 lanes).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn even16(a: __m512, b: __m512) -> __m512 {
+        let idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        _mm512_permutex2var_ps(a, idx, b)
+    }
+
+    /// The bitwise or (16 lanes).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn or16(a: __m512, b: __m512) -> __m512 {
+        _mm512_castsi512_ps(_mm512_or_si512(
+            _mm512_castps_si512(a),
+            _mm512_castps_si512(b),
+        ))
     }
 
     /// The mask of the lanes whose bits are set in `b` (16 lanes).

@@ -140,6 +140,38 @@ fn check(t: &Call, c0: &[f32], what: &str) {
     }
 }
 
+/// A short k leaves room for more panels per column block (`one`'s `np`): wide C over
+/// several such blocks, B in place or transposed.
+#[test]
+fn short_k_wide_blocks_equal_contract_loops() {
+    if kernels().is_empty() {
+        eprintln!("skipped: this CPU has neither AVX2 + FMA nor AVX-512F");
+        return;
+    }
+    let mut rng = Rng(5);
+    for &(m, n, k) in &[(5, 1100, 3), (13, 1100, 16), (25, 2100, 40), (1, 1300, 8)] {
+        for tb in [false, true] {
+            let (b_rs, b_cs) = if tb { (1, k + 1) } else { (n + 1, 1) };
+            let a: Vec<f32> = (0..m * k).map(|_| rng.f()).collect();
+            let b: Vec<f32> = (0..(k * (n + 1)).max(n * (k + 1)))
+                .map(|_| rng.f())
+                .collect();
+            let c0: Vec<f32> = (0..m * n).map(|_| rng.f()).collect();
+            let bias: Vec<f32> = (0..m).map(|_| rng.f()).collect();
+            let mut t = Call::plain(
+                (m, n, k),
+                (a.as_ptr(), k as isize, 1),
+                (b.as_ptr(), b_rs as isize, b_cs as isize),
+                (std::ptr::null_mut(), n as isize),
+                false,
+            );
+            t.bias = bias.as_ptr();
+            t.lo = 0.0;
+            check(&t, &c0, &format!("m={m} n={n} k={k} tb={tb}"));
+        }
+    }
+}
+
 #[test]
 fn kernel_equals_contract_loops() {
     if kernels().is_empty() {
@@ -236,6 +268,10 @@ const CONVS: &[Geo] = &[
     // runs split across output rows, for stride 1 and 2.
     (16, 30, 30, 20, 3, 3, (1, 1), (1, 1), (1, 1), 1),
     (20, 23, 29, 13, 3, 3, (2, 2), (1, 1), (1, 1), 1),
+    // A short k (more panels per column block) over several blocks, stride 1 and 2
+    // (`pack_tab_s2`: even lanes of masked loads).
+    (2, 40, 40, 20, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (3, 60, 61, 8, 3, 3, (2, 2), (1, 1), (1, 1), 1),
     // Stride-1 panels of one, two and three runs (`pack_tab_s1`).
     (3, 6, 70, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1),
     (2, 14, 12, 3, 3, 3, (1, 1), (1, 1), (1, 1), 1),
