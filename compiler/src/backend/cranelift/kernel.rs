@@ -32,6 +32,13 @@ pub(super) fn data_flags() -> MemFlagsData {
     MemFlagsData::trusted().with_endianness(Endianness::Little)
 }
 
+/// Flags for `vec_loop`'s vector loads and stores: in bounds, but only element-aligned.
+fn vec_flags() -> MemFlagsData {
+    MemFlagsData::new()
+        .with_notrap()
+        .with_endianness(Endianness::Little)
+}
+
 /// Flags for the ABI's own arrays (`dims`, `lens`, the pointer tables): native-endian,
 /// never written while a kernel runs.
 fn abi_flags() -> MemFlagsData {
@@ -329,6 +336,73 @@ impl Cx<'_, '_> {
         Ok(false)
     }
 
+    /// `for var in s..e { body }`, one iteration at a time.
+    fn scalar_loop(
+        &mut self,
+        var: VarId,
+        s: Value,
+        e: Value,
+        body: &[Stmt],
+    ) -> Result<bool, Error> {
+        let v = self.var(var)?;
+        self.b.def_var(v, s);
+        let header = self.b.create_block();
+        let body_blk = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(v);
+        let more = self.b.ins().icmp(
+            cranelift_codegen::ir::condcodes::IntCC::SignedLessThan,
+            i,
+            e,
+        );
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(body_blk);
+        self.b.seal_block(body_blk);
+        if !self.block(body)? {
+            let i = self.b.use_var(v);
+            let next = self.b.ins().iadd_imm_s(i, 1);
+            self.b.def_var(v, next);
+            self.b.ins().jump(header, &[]);
+        }
+        self.b.seal_block(header);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+        Ok(false)
+    }
+
+    /// The vector of lanes `i..i + lanes` of `e`, a `vec_loop` value over loop variable `k`.
+    fn vexpr(&mut self, e: &Expr, k: VarId, i: Value, vty: Type) -> Result<Value, Error> {
+        Ok(match e {
+            Expr::Load(x, xi) => {
+                let base = unit_index(xi, k)
+                    .ok_or_else(|| Error::Internal("vector load off the unit stride".into()))?;
+                let (b, _) = self.expr(base)?;
+                let idx = self.b.ins().iadd(b, i);
+                let a = self.addr(*x, idx)?;
+                self.b.ins().load(vty, vec_flags(), a, 0)
+            }
+            e if invariant(e, k) => {
+                let (x, _) = self.expr(e)?;
+                self.b.ins().splat(vty, x)
+            }
+            Expr::Binary(op, a, b) => {
+                let x = self.vexpr(a, k, i, vty)?;
+                let y = self.vexpr(b, k, i, vty)?;
+                let ins = self.b.ins();
+                match op {
+                    crate::kir::BinOp::Add => ins.fadd(x, y),
+                    crate::kir::BinOp::Sub => ins.fsub(x, y),
+                    crate::kir::BinOp::Mul => ins.fmul(x, y),
+                    crate::kir::BinOp::Div => ins.fdiv(x, y),
+                    _ => return Err(Error::Internal(format!("vector {op:?}"))),
+                }
+            }
+            _ => return Err(Error::Internal("not a vector loop value".into())),
+        })
+    }
+
     fn stmt(&mut self, s: &Stmt) -> Result<bool, Error> {
         match s {
             Stmt::Let(v, e) if self.anchored.get(v.0 as usize) == Some(&true) => {
@@ -389,9 +463,21 @@ impl Cx<'_, '_> {
                 start,
                 end,
                 body,
-            } => {
+            } if super::has_simd(self.m.isa())
+                && vec_loop(*var, body, &self.p.buffers).is_some() =>
+            {
+                // `y[b + k] = f(x[a + k], ...)` (a copy, a fill, or float + - * /): 128-bit
+                // vectors while a whole vector fits, then the scalar loop for the rest.
+                // Lane for lane the same operations, so the same bits.
+                let Some(l) = vec_loop(*var, body, &self.p.buffers) else {
+                    unreachable!("matched above")
+                };
                 let (s, _) = self.expr(start)?;
                 let (e, _) = self.expr(end)?;
+                let lanes = 16 / l.elem.size() as i64;
+                let vty = cl_type(l.elem)
+                    .by(lanes as u32)
+                    .ok_or_else(|| Error::Internal(format!("no vector of {}", l.elem)))?;
                 let v = self.var(*var)?;
                 self.b.def_var(v, s);
                 let header = self.b.create_block();
@@ -400,24 +486,39 @@ impl Cx<'_, '_> {
                 self.b.ins().jump(header, &[]);
                 self.b.switch_to_block(header);
                 let i = self.b.use_var(v);
+                let last = self.b.ins().iadd_imm_s(i, lanes);
                 let more = self.b.ins().icmp(
-                    cranelift_codegen::ir::condcodes::IntCC::SignedLessThan,
-                    i,
+                    cranelift_codegen::ir::condcodes::IntCC::SignedLessThanOrEqual,
+                    last,
                     e,
                 );
                 self.b.ins().brif(more, body_blk, &[], exit, &[]);
                 self.b.switch_to_block(body_blk);
                 self.b.seal_block(body_blk);
-                if !self.block(body)? {
-                    let i = self.b.use_var(v);
-                    let next = self.b.ins().iadd_imm_s(i, 1);
-                    self.b.def_var(v, next);
-                    self.b.ins().jump(header, &[]);
-                }
+                let i = self.b.use_var(v);
+                let x = self.vexpr(l.val, *var, i, vty)?;
+                let (yb, _) = self.expr(l.y_base)?;
+                let yi = self.b.ins().iadd(yb, i);
+                let ya = self.addr(l.y, yi)?;
+                self.b.ins().store(vec_flags(), x, ya, 0);
+                let next = self.b.ins().iadd_imm_s(i, lanes);
+                self.b.def_var(v, next);
+                self.b.ins().jump(header, &[]);
                 self.b.seal_block(header);
                 self.b.switch_to_block(exit);
                 self.b.seal_block(exit);
-                Ok(false)
+                let rest = self.b.use_var(v);
+                self.scalar_loop(*var, rest, e, body)
+            }
+            Stmt::Loop {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                let (s, _) = self.expr(start)?;
+                let (e, _) = self.expr(end)?;
+                self.scalar_loop(*var, s, e, body)
             }
             Stmt::Store { buf, idx, val } => {
                 let (i, _) = self.expr(idx)?;
@@ -610,6 +711,70 @@ fn invariant(e: &Expr, k: VarId) -> bool {
             invariant(a, k) && invariant(b, k) && invariant(c, k)
         }
     }
+}
+
+/// A loop `for k { y[b + k] = v }` that runs as 128-bit vectors: `v` is a load
+/// `x[a + k]` of y's element type, a value free of `k` and of loads (a fill), or for f32
+/// and f64 an expression of those with `+ - * /` (each lane computes exactly the scalar
+/// operation). A loaded buffer is another than `y` or `y` at the same index, so the vector
+/// code reads every value before it writes it, as the loop does.
+pub(super) struct VecLoop<'a> {
+    pub y: BufId,
+    pub y_base: &'a Expr,
+    pub val: &'a Expr,
+    pub elem: Scalar,
+}
+
+pub(super) fn vec_loop<'a>(
+    k: VarId,
+    body: &'a [Stmt],
+    bufs: &[crate::kir::Buffer],
+) -> Option<VecLoop<'a>> {
+    let [Stmt::Store { buf: y, idx, val }] = body else {
+        return None;
+    };
+    let elem = bufs.get(y.0 as usize)?.elem;
+    if !matches!(elem.size(), 1 | 2 | 4 | 8) {
+        return None;
+    }
+    let y_base = unit_index(idx, k)?;
+    let float = matches!(elem, Scalar::F32 | Scalar::F64);
+    fn ok(
+        e: &Expr,
+        k: VarId,
+        (elem, float): (Scalar, bool),
+        (y, idx): (BufId, &Expr),
+        bufs: &[crate::kir::Buffer],
+    ) -> bool {
+        match e {
+            Expr::Load(x, xi) => {
+                bufs.get(x.0 as usize).is_some_and(|b| b.elem == elem)
+                    && unit_index(xi, k).is_some()
+                    && (*x != y || **xi == *idx)
+            }
+            e if invariant(e, k) => true,
+            Expr::Binary(
+                crate::kir::BinOp::Add
+                | crate::kir::BinOp::Sub
+                | crate::kir::BinOp::Mul
+                | crate::kir::BinOp::Div,
+                a,
+                b,
+            ) if float => {
+                ok(a, k, (elem, float), (y, idx), bufs) && ok(b, k, (elem, float), (y, idx), bufs)
+            }
+            _ => false,
+        }
+    }
+    if !ok(val, k, (elem, float), (*y, idx), bufs) {
+        return None;
+    }
+    Some(VecLoop {
+        y: *y,
+        y_base,
+        val,
+        elem,
+    })
 }
 
 pub(super) fn exp_loop<'a>(

@@ -115,6 +115,20 @@ pub(crate) fn has_avx512(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
     sgemm_kernel(isa) == Some(SGEMM_AVX512)
 }
 
+/// Whether `kernel::vec_loop`s run as 128-bit vectors: x86_64 with SSE4.1 (the lowering
+/// of some vector operations needs it) and aarch64 (NEON is part of the base ISA).
+pub(crate) fn has_simd(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
+    use target_lexicon::Architecture;
+    match isa.triple().architecture {
+        Architecture::X86_64 => isa
+            .isa_flags()
+            .iter()
+            .any(|v| v.name == "has_sse41" && v.as_bool().unwrap_or(false)),
+        Architecture::Aarch64(_) => true,
+        _ => false,
+    }
+}
+
 /// The shim's f32 GEMM kernels (runtime-shim/src/gemm.rs).
 pub const SGEMM_AVX512: &str = "kiln_shim_sgemm_avx512";
 pub const SGEMM_AVX2: &str = "kiln_shim_sgemm_avx2";

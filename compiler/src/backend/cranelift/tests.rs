@@ -902,3 +902,151 @@ fn exp_loops_equal_interp() {
         b"kiln_shim_vexpf_sub_avx512"
     ));
 }
+
+/// The vector-loop pattern (`kernel::vec_loop`: `y[b + k] = v` with `v` a unit-stride load,
+/// a fill, or float `+ - * /` of those) runs in 128-bit vectors on SIMD targets: the same
+/// bits as the interpreter for copies of f32, i64 and u8 (16 lanes) with tails, float
+/// arithmetic with special values, f64, a loop in place, an empty loop, and loops that must
+/// stay scalar (one buffer at two indices, integer arithmetic, a strided load).
+#[test]
+fn vec_loops_equal_interp() {
+    let mut vals: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        f32::NAN,
+        -f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        1e-45,
+        -3e-39,
+    ];
+    vals.extend((0..71).map(|i| (i as f32 - 35.0) * 0.37));
+    let n = vals.len() as i64;
+    let dvals: Vec<f64> = vals.iter().map(|v| *v as f64 * 1.000001).collect();
+    let ivals: Vec<i64> = (0..n).map(|i| i * 0x1_0000_0001 - 40).collect();
+    let bvals: Vec<u8> = (0..n).map(|i| (i * 37 % 256) as u8).collect();
+    let mut pb = Prog::new("vloop");
+    let x = pb.input(Scalar::F32, Expr::i64(n));
+    let xd = pb.input(Scalar::F64, Expr::i64(n));
+    let xi = pb.input(Scalar::I64, Expr::i64(n));
+    let xb = pb.input(Scalar::U8, Expr::i64(n));
+    let o1 = pb.output(Scalar::F32, Expr::i64(n));
+    let o2 = pb.output(Scalar::F32, Expr::i64(n));
+    let od = pb.output(Scalar::F64, Expr::i64(n));
+    let oi = pb.output(Scalar::I64, Expr::i64(n));
+    let ob = pb.output(Scalar::U8, Expr::i64(n));
+    let o3 = pb.output(Scalar::F32, Expr::i64(n));
+    let o4 = pb.output(Scalar::F32, Expr::i64(n));
+    let o5 = pb.output(Scalar::I64, Expr::i64(n));
+    let f = |v: f64| Expr::imm(Scalar::F32, v);
+    let bin = build::binary;
+    use crate::kir::BinOp::{Add, Div, Mul, Sub};
+    let mut kb = KernelBuilder::new();
+    let s = kb.let_(Scalar::F32, load(x, Expr::i64(20)));
+    // A copy (vectorised).
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        kb.store(o1, k.clone(), load(x, k));
+    });
+    // A fill, then arithmetic at offsets with a tail (both vectorised).
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| kb.store(o2, k, f(1.5)));
+    kb.loop_(Expr::i64(0), Expr::i64(n - 3), |kb, k| {
+        let x1 = load(x, build::add(k.clone(), Expr::i64(1)));
+        let x2 = load(x, build::add(Expr::i64(2), k.clone()));
+        let v = bin(
+            Sub,
+            bin(
+                Add,
+                bin(Mul, x1, s.clone()),
+                bin(Div, load(x, k.clone()), x2),
+            ),
+            f(0.5),
+        );
+        kb.store(o2, build::add(k, Expr::i64(3)), v);
+    });
+    // f64 arithmetic.
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        let v = bin(
+            Sub,
+            load(xd, k.clone()),
+            bin(Mul, load(xd, k.clone()), Expr::imm(Scalar::F64, 2.0)),
+        );
+        kb.store(od, k, v);
+    });
+    // i64: a fill of one element and a shifted copy.
+    kb.loop_(Expr::i64(0), Expr::i64(1), |kb, k| {
+        kb.store(oi, k, Expr::i64(7))
+    });
+    kb.loop_(Expr::i64(0), Expr::i64(n - 1), |kb, k| {
+        kb.store(oi, build::add(k.clone(), Expr::i64(1)), load(xi, k));
+    });
+    // u8, 16 lanes, then a scalar tail.
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        kb.store(ob, k.clone(), load(xb, k));
+    });
+    // In place (vectorised), and an empty loop.
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        kb.store(o3, k.clone(), load(x, k));
+    });
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        let v = bin(
+            Add,
+            bin(Mul, load(o3, k.clone()), f(2.0)),
+            load(x, k.clone()),
+        );
+        kb.store(o3, k, v);
+    });
+    kb.loop_(Expr::i64(9), Expr::i64(2), |kb, k| {
+        kb.store(o3, k.clone(), load(x, k));
+    });
+    // One buffer at two indices: o4[k + 1] = o4[k] + 1 must see its own writes (scalar).
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        kb.store(o4, k.clone(), load(x, k));
+    });
+    kb.loop_(Expr::i64(0), Expr::i64(n - 1), |kb, k| {
+        let v = bin(Add, load(o4, k.clone()), f(1.0));
+        kb.store(o4, build::add(k, Expr::i64(1)), v);
+    });
+    // Integer arithmetic and a strided load stay scalar.
+    kb.loop_(Expr::i64(0), Expr::i64(n / 2), |kb, k| {
+        let v = bin(
+            Add,
+            load(xi, bin(Mul, k.clone(), Expr::i64(2))),
+            Expr::i64(3),
+        );
+        kb.store(o5, k, v);
+    });
+    kb.loop_(Expr::i64(n / 2), Expr::i64(n), |kb, k| {
+        kb.store(o5, k, Expr::i64(-1))
+    });
+    pb.kernel(kb);
+    let p = pb.finish(Expr::i64(0));
+    let inputs = [
+        f32s(&vals),
+        enc(&dvals.iter().map(|v| V::f64(*v)).collect::<Vec<_>>()),
+        i64s(&ivals),
+        bvals.clone(),
+    ];
+    let lens = vec![vals.len(); 8];
+    check(&p, &[], &inputs, &lens, 0, "vector loops");
+    // Which loops the pattern takes: all but the two-index one and the integer sum (the
+    // builder drops the empty loop).
+    let k = &p.kernels[1];
+    let taken: Vec<bool> = k
+        .body
+        .iter()
+        .filter_map(|s| match s {
+            Stmt::Loop { var, body, .. } => {
+                Some(super::kernel::vec_loop(*var, body, &p.buffers).is_some())
+            }
+            _ => None,
+        })
+        .collect();
+    let mut want = vec![true; 13];
+    want[10] = false;
+    want[11] = false;
+    assert_eq!(taken, want);
+}
