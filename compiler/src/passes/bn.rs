@@ -97,7 +97,7 @@ fn folded(g: &Graph, uses: &[u32], conv: &Node, bn: &Node) -> Option<(Tensor, Te
         return None;
     }
     let eps = float_attr(bn, "epsilon", 1e-5) as f64;
-    let per = if m == 0 { 0 } else { w.numel() as usize / m };
+    let per = (w.numel() as usize).checked_div(m).unwrap_or(0);
     let mut wf = Vec::with_capacity(w.numel() as usize);
     let mut bf = Vec::with_capacity(m);
     for c in 0..m {
