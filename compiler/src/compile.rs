@@ -219,6 +219,9 @@ pub fn compile_graph(mut g: Graph, opts: &Options) -> Result<Compiled> {
     if !opts.disabled.iter().any(|d| d == passes::DCE) {
         passes::dce(&mut model);
     }
+    if !opts.disabled.iter().any(|d| d == passes::FOLD_BN) {
+        passes::bn::fold(&mut model);
+    }
     if !opts.disabled.iter().any(|d| d == passes::TRANSPOSE_VIEWS) {
         passes::views::transposes(&mut model);
     }

@@ -27,7 +27,7 @@ struct Spec {
     /// Fix a graph input's value at compile time: NAME=FILE.npy (repeatable).
     #[arg(long = "bind", value_name = "NAME=FILE.npy")]
     binds: Vec<String>,
-    /// Turn a graph pass off (const-fold, dce, fuse, transpose-views).
+    /// Turn a graph pass off (const-fold, dce, fold-bn, fuse, transpose-views).
     #[arg(long = "disable-pass", value_name = "PASS")]
     disabled: Vec<String>,
     /// Keep inputs that have an initializer (a default value) as inputs; by default the
@@ -178,6 +178,9 @@ enum Cmd {
         /// Leave tract out.
         #[arg(long = "no-tract")]
         no_tract: bool,
+        /// Turn a graph pass off in Kiln's compiles (repeatable; see `compile --help`).
+        #[arg(long = "disable-pass", value_name = "PASS")]
+        disabled: Vec<String>,
     },
     /// Build the runtime shim (libkiln_shim.a, .rlib and kiln_shim.h) for a target.
     Shim {
@@ -560,12 +563,14 @@ fn real_main(cli: Cli) -> Result<i32> {
             rounds,
             round_ms,
             no_tract,
+            disabled,
         } => {
             let o = kiln::bench::BenchOptions {
                 batch,
                 rounds,
                 round_ms,
                 tract: !no_tract,
+                disabled,
             };
             print!("{}", kiln::bench::run(&paths, &o)?);
             Ok(0)

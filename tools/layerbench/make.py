@@ -1,11 +1,15 @@
 """Writes single-layer ONNX models (the hot layers of the CNN goal models, and a 512^3
 GEMM) in the backend-test layout, with onnxruntime reference outputs, for `kiln bench`:
 
-    target/bench-venv/bin/python tools/layerbench/make.py target/layerbench
+    target/bench-venv/bin/python tools/layerbench/make.py target/layerbench [NAME...]
     target/release/kiln bench target/layerbench/* --no-tract
 
 Each folder is one Conv (or MatMul) with the geometry of a layer of resnet18, mobilenet_v2
-or squeezenet1_1, optionally followed by the activation those models apply to it."""
+or squeezenet1_1, optionally followed by the activation those models apply to it. The `_bn`
+/ `bn_` models keep resnet18's BatchNormalization after each Conv, as an export without
+BN folding leaves it (`kiln bench --disable-pass fold-bn` measures Kiln without folding it).
+With NAMEs, only those folders are written (every model is still generated, so each keeps
+its random weights and inputs)."""
 import os
 import sys
 
@@ -68,6 +72,61 @@ def conv(name, shape, m, k, s, p, g, act, rng):
     return model, {"x": rng.standard_normal(shape).astype(np.float32)}
 
 
+def bn_params(prefix, m, rng):
+    """Realistic inference BatchNormalization parameters over m channels."""
+    return [
+        numpy_helper.from_array((1.0 + 0.1 * rng.standard_normal(m)).astype(np.float32), prefix + "_scale"),
+        numpy_helper.from_array((0.1 * rng.standard_normal(m)).astype(np.float32), prefix + "_bias"),
+        numpy_helper.from_array((0.1 * rng.standard_normal(m)).astype(np.float32), prefix + "_mean"),
+        numpy_helper.from_array(rng.uniform(0.5, 2.0, m).astype(np.float32), prefix + "_var"),
+    ]
+
+
+def conv_bn_relu(i, x, c, m, k, s, p, rng):
+    """Conv (no bias, as torchvision's resnets) -> BatchNormalization (eps 1e-5) -> Relu."""
+    w = (rng.standard_normal((m, c, k, k)) * (2.0 / (c * k * k)) ** 0.5).astype(np.float32)
+    inits = [numpy_helper.from_array(w, f"w{i}")] + bn_params(f"bn{i}", m, rng)
+    nodes = [
+        helper.make_node("Conv", [x, f"w{i}"], [f"c{i}"], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4),
+        helper.make_node("BatchNormalization", [f"c{i}"] + [f"bn{i}_{q}" for q in ("scale", "bias", "mean", "var")],
+                         [f"n{i}"], epsilon=1e-5),
+        helper.make_node("Relu", [f"n{i}"], [f"r{i}"]),
+    ]
+    return nodes, inits, f"r{i}"
+
+
+def bn_model(name, layers, shape, rng):
+    """A chain of conv_bn_relu layers (c, m, k, s, p), "pool" a resnet MaxPool 3x3 s2."""
+    nodes, inits, x = [], [], "x"
+    for i, l in enumerate(layers):
+        if l == "pool":
+            nodes.append(helper.make_node("MaxPool", [x], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4))
+            x = "p"
+            continue
+        n, t, x = conv_bn_relu(i, x, *l, rng)
+        nodes += n
+        inits += t
+    nodes[-1].output[0] = "y"
+    graph = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model, {"x": rng.standard_normal(shape).astype(np.float32)}
+
+
+# name: (layers, input NCHW)
+BN_MODELS = {
+    # resnet18's layer1 convolution with its BatchNormalization and Relu.
+    "r18_l1_bn": ([(64, 64, 3, 1, 1)], (1, 64, 56, 56)),
+    # resnet18's stem (conv1 7x7 s2 + BN + Relu, MaxPool) then 4 x [3x3 conv + BN + Relu]
+    # at 64 x 56 x 56 (layer1 without its residual Adds).
+    "bn_stack": ([(3, 64, 7, 2, 3), "pool"] + [(64, 64, 3, 1, 1)] * 4, (1, 3, 224, 224)),
+}
+
+
 def gemm(n, rng):
     b = (rng.standard_normal((n, n)) / n ** 0.5).astype(np.float32)
     graph = helper.make_graph(
@@ -82,12 +141,22 @@ def gemm(n, rng):
 
 def main():
     out = sys.argv[1]
+    only = set(sys.argv[2:])
+    known = set(CONVS) | set(BN_MODELS) | {"gemm512"}
+    if only - known:
+        sys.exit(f"unknown model(s): {', '.join(sorted(only - known))} (known: {', '.join(sorted(known))})")
+
+    def put(name, model, feeds):
+        if not only or name in only:
+            save(os.path.join(out, name), model, feeds)
+
     rng = np.random.default_rng(0)
     for name, spec in CONVS.items():
-        model, feeds = conv(name, *spec, rng)
-        save(os.path.join(out, name), model, feeds)
-    model, feeds = gemm(512, rng)
-    save(os.path.join(out, "gemm512"), model, feeds)
+        put(name, *conv(name, *spec, rng))
+    put("gemm512", *gemm(512, rng))
+    rng = np.random.default_rng(1)
+    for name, (layers, shape) in BN_MODELS.items():
+        put(name, *bn_model(name, layers, shape, rng))
 
 
 if __name__ == "__main__":

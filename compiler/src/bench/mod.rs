@@ -44,6 +44,8 @@ pub struct BenchOptions {
     pub rounds: usize,
     pub round_ms: f64,
     pub tract: bool,
+    /// Graph passes turned off in Kiln's compiles (`--disable-pass`).
+    pub disabled: Vec<String>,
 }
 
 /// One engine's latency samples (ns per call) or why it could not run.
@@ -194,7 +196,9 @@ pub fn bench_model(dir: &Path, o: &BenchOptions, py: &Path, tmp: &Path) -> Resul
 
     // Compile as a user would: model file to object file.
     let t0 = Instant::now();
-    let c = compile::compile_file(&case.model, &Options::new(&name))?;
+    let mut opts = Options::new(&name);
+    opts.disabled = o.disabled.clone();
+    let c = compile::compile_file(&case.model, &opts)?;
     let files = compile::emit(&c.program, Emit::Object, &target)?;
     let compile_s = t0.elapsed().as_secs_f64();
     let obj_len = files
@@ -232,7 +236,7 @@ pub fn bench_model(dir: &Path, o: &BenchOptions, py: &Path, tmp: &Path) -> Resul
     let prep = crate::run::prepare_compiled(&c, &ins)?;
 
     // Footprint at the run's dims.
-    let mut fixed = Options::new(&name);
+    let mut fixed = opts.clone();
     for (s, v) in c.program.syms.iter().zip(&prep.req.dims) {
         fixed.dims.push((s.name.clone(), *v));
     }
@@ -394,6 +398,13 @@ pub fn report(results: &[ModelResult], o: &BenchOptions) -> String {
          back-to-back calls)",
         o.rounds, o.round_ms
     );
+    if !o.disabled.is_empty() {
+        let _ = writeln!(
+            s,
+            "kiln compiled with --disable-pass {}",
+            o.disabled.join(",")
+        );
+    }
     let _ = writeln!(
         s,
         "{:<26} {:>12} {:<12} {:>11} {:>11} {:>11} {:>8}",

@@ -5,10 +5,15 @@
 //!   they are met, so that shape inputs computed in the graph are known to the nodes after.
 //!   Nodes reading float16/bfloat16 are rewritten to compute in f32 (`half`).
 //! - `dce`: nodes whose outputs nobody reads are dropped.
+//! - `fold-bn`: a Conv followed by an inference-mode BatchNormalization with constant
+//!   parameters becomes one Conv with rescaled constant weights and bias (`bn.rs`; not
+//!   bit-exact: one f32 rounding of each folded weight and bias).
+//! - `transpose-views`: Transposes that only move size-1 dims become views (`views.rs`).
 //! - `fuse`: a Conv, MatMul or Gemm absorbs a following Add (a residual, or for MatMul and
 //!   Gemm a row-vector bias) and Relu/Clip into its GEMM's epilogue (`fuse.rs`).
 //! - `plan`: the static memory plan (always on).
 
+pub mod bn;
 pub mod control;
 pub mod fuse;
 pub mod half;
@@ -31,9 +36,10 @@ pub struct Model {
 
 pub const CONST_FOLD: &str = "const-fold";
 pub const DCE: &str = "dce";
+pub const FOLD_BN: &str = bn::NAME;
 pub const FUSE: &str = fuse::NAME;
 pub const TRANSPOSE_VIEWS: &str = views::NAME;
-pub const PASSES: &[&str] = &[CONST_FOLD, DCE, FUSE, TRANSPOSE_VIEWS];
+pub const PASSES: &[&str] = &[CONST_FOLD, DCE, FOLD_BN, FUSE, TRANSPOSE_VIEWS];
 
 /// Import ops, infer types and fold constants. Nodes computing on float16/bfloat16 are
 /// rewritten to compute in f32 on the way (`half`).
