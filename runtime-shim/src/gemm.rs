@@ -1038,7 +1038,21 @@ macro_rules! x86_variant {
                                             Some(3) if g.sw == 1 => {
                                                 pack_tab_s1::<3>(g, t.b, (k0, kc), tq, panel)
                                             }
-                                            Some(nruns) if g.sw == 2 => pack_tab_s2(
+                                            Some(1) if g.sw == 2 => pack_tab_s2::<1>(
+                                                g,
+                                                t.b,
+                                                (k0, kc),
+                                                (tab.add(q * cap) as *const _, 1),
+                                                panel,
+                                            ),
+                                            Some(2) if g.sw == 2 => pack_tab_s2::<2>(
+                                                g,
+                                                t.b,
+                                                (k0, kc),
+                                                (tab.add(q * cap) as *const _, 2),
+                                                panel,
+                                            ),
+                                            Some(nruns) if g.sw == 2 => pack_tab_s2::<0>(
                                                 g,
                                                 t.b,
                                                 (k0, kc),
@@ -1430,7 +1444,7 @@ macro_rules! x86_variant {
             /// As `pack_conv_tab`, with `g.sw == 2` and a table built with `spread`.
             #[inline]
             #[target_feature(enable = $feature)]
-            unsafe fn pack_tab_s2(
+            unsafe fn pack_tab_s2<const R: usize>(
                 g: &Conv2d,
                 x: *const f32,
                 (k0, kc): (usize, usize),
@@ -1446,7 +1460,8 @@ macro_rules! x86_variant {
                     let row = tab.add(tap * nruns);
                     let mut v0 = $zero();
                     let mut v1 = $zero();
-                    for r in 0..nruns {
+                    // R runs (unrolled), or `nruns` when R is 0.
+                    for r in 0..if R == 0 { nruns } else { R } {
                         let (off, b) = *row.add(r);
                         let base = xc.wrapping_offset(off);
                         let ld = |c: usize| {
