@@ -228,6 +228,9 @@ pub fn compile_graph(mut g: Graph, opts: &Options) -> Result<Compiled> {
     if !opts.disabled.iter().any(|d| d == passes::FUSE) {
         passes::fuse::fuse(&mut model);
     }
+    if !opts.disabled.iter().any(|d| d == passes::FUSE_ELEMENTWISE) {
+        passes::eltwise::fuse(&mut model);
+    }
     let plan = passes::plan::plan(&mut model.graph, &model.ops, opts.scratch_guard)?;
     let program = crate::lower::lower(&opts.name, &model.graph, &model.ops, &plan)?;
     Ok(Compiled {

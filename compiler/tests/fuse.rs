@@ -90,6 +90,7 @@ fn fused_epilogues_keep_every_bit() {
     let fused = kiln::compile::compile_graph(g.clone(), &kiln::Options::new("t")).unwrap();
     let mut opts = kiln::Options::new("t");
     opts.disabled.push("fuse".into());
+    opts.disabled.push("fuse-elementwise".into());
     let plain = kiln::compile::compile_graph(g, &opts).unwrap();
     let ops = |c: &kiln::compile::Compiled| -> Vec<String> {
         c.model.graph.nodes.iter().map(|n| n.name.clone()).collect()
@@ -153,6 +154,7 @@ fn both(m: &kiln::onnx::proto::ModelProto) -> [(kiln::compile::Compiled, Vec<Str
     let fused = kiln::compile::compile_graph(g.clone(), &kiln::Options::new("t")).unwrap();
     let mut opts = kiln::Options::new("t");
     opts.disabled.push("fuse".into());
+    opts.disabled.push("fuse-elementwise".into());
     let plain = kiln::compile::compile_graph(g, &opts).unwrap();
     let names = |c: &kiln::compile::Compiled| -> Vec<String> {
         c.model.graph.nodes.iter().map(|n| n.name.clone()).collect()

@@ -11,10 +11,13 @@
 //! - `transpose-views`: Transposes that only move size-1 dims become views (`views.rs`).
 //! - `fuse`: a Conv, MatMul or Gemm absorbs a following Add (a residual, or for MatMul and
 //!   Gemm a row-vector bias) and Relu/Clip into its GEMM's epilogue (`fuse.rs`).
+//! - `fuse-elementwise`: a chain of element-wise nodes, each value read only by the next,
+//!   becomes one node computing the chain per element (`eltwise.rs`).
 //! - `plan`: the static memory plan (always on).
 
 pub mod bn;
 pub mod control;
+pub mod eltwise;
 pub mod fuse;
 pub mod half;
 pub mod plan;
@@ -38,8 +41,16 @@ pub const CONST_FOLD: &str = "const-fold";
 pub const DCE: &str = "dce";
 pub const FOLD_BN: &str = bn::NAME;
 pub const FUSE: &str = fuse::NAME;
+pub const FUSE_ELEMENTWISE: &str = eltwise::NAME;
 pub const TRANSPOSE_VIEWS: &str = views::NAME;
-pub const PASSES: &[&str] = &[CONST_FOLD, DCE, FOLD_BN, FUSE, TRANSPOSE_VIEWS];
+pub const PASSES: &[&str] = &[
+    CONST_FOLD,
+    DCE,
+    FOLD_BN,
+    FUSE,
+    FUSE_ELEMENTWISE,
+    TRANSPOSE_VIEWS,
+];
 
 /// Import ops, infer types and fold constants. Nodes computing on float16/bfloat16 are
 /// rewritten to compute in f32 on the way (`half`).
