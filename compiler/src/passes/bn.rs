@@ -20,7 +20,7 @@
 //! and any number of spatial dims. New constants are created for `W'` and `B'` (the
 //! original ones may be shared with other nodes).
 
-use super::Model;
+use super::{is_f32, only_reader, Model};
 use crate::ir::{AttrValue, Graph, Node, TensorType, ValueId};
 use crate::tensor::{DType, Tensor};
 use std::collections::HashSet;
@@ -30,13 +30,6 @@ pub const NAME: &str = "fold-bn";
 /// The f32 constant of `v`, if it is one.
 fn const_f32(g: &Graph, v: ValueId) -> Option<&Tensor> {
     g.value(v).konst.as_ref().filter(|k| k.dtype == DType::F32)
-}
-
-fn is_f32(g: &Graph, v: ValueId) -> bool {
-    g.value(v)
-        .ty
-        .as_ref()
-        .is_some_and(|t| t.dtype == DType::F32)
 }
 
 fn float_attr(n: &Node, name: &str, default: f32) -> f32 {
@@ -151,12 +144,7 @@ pub fn fold(m: &mut Model) {
             continue;
         };
         let uses = m.graph.use_counts();
-        let Some(bi) = m
-            .graph
-            .nodes
-            .iter()
-            .position(|n| n.inputs.iter().flatten().any(|i| *i == c_out))
-        else {
+        let Some(bi) = only_reader(&m.graph, &uses, c_out) else {
             continue;
         };
         let Some((wf, bf)) = folded(&m.graph, &uses, conv, &m.graph.nodes[bi]) else {

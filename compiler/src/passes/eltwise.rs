@@ -12,7 +12,7 @@
 //! and the legacy `broadcast` attribute (before opset 7) end a chain. Runs after `fuse`, so
 //! a Relu or Add that a Conv/MatMul/Gemm epilogue can absorb goes there first.
 
-use super::Model;
+use super::{only_reader, Model};
 use crate::error::Result;
 use crate::ir::{Graph, Node, TensorType, ValueId};
 use crate::kir::build;
@@ -126,16 +126,6 @@ impl Op for EltChain {
         });
         Ok(())
     }
-}
-
-/// The single node reading `v` (none when a graph output or read twice or never).
-fn only_reader(g: &Graph, uses: &[u32], v: ValueId) -> Option<usize> {
-    if uses[v.0 as usize] != 1 || g.outputs.contains(&v) {
-        return None;
-    }
-    g.nodes
-        .iter()
-        .position(|n| n.inputs.iter().flatten().any(|i| *i == v))
 }
 
 fn out_type(g: &Graph, n: &Node) -> Option<TensorType> {

@@ -15,29 +15,12 @@
 //! - a Gemm whose alpha or C keeps its loop after the GEMM runs the absorbed Add and clamp
 //!   in that loop with the unfused ops themselves (`ops::gemm`).
 
-use super::Model;
+use super::{is_f32, only_reader, Model};
 use crate::ir::{AttrValue, Graph, Node, ValueId};
 use crate::ops::Epilogue;
 use crate::tensor::DType;
 
 pub const NAME: &str = "fuse";
-
-/// The single node reading `v` (none when a graph output or read twice or never).
-fn only_reader(g: &Graph, uses: &[u32], v: ValueId) -> Option<usize> {
-    if uses[v.0 as usize] != 1 || g.outputs.contains(&v) {
-        return None;
-    }
-    g.nodes
-        .iter()
-        .position(|n| n.inputs.iter().flatten().any(|i| *i == v))
-}
-
-fn is_f32(g: &Graph, v: ValueId) -> bool {
-    g.values[v.0 as usize]
-        .ty
-        .as_ref()
-        .is_some_and(|t| t.dtype == DType::F32)
-}
 
 /// A constant scalar bound of Clip, `Some(None)` when absent, `None` when not constant.
 fn const_bound(g: &Graph, n: &Node, input: usize, attr: &str) -> Option<Option<f32>> {

@@ -24,10 +24,28 @@ pub mod plan;
 pub mod views;
 
 use crate::error::{Error, Result};
-use crate::ir::{dim::numel, Graph, Node, TensorType};
+use crate::ir::{dim::numel, Graph, Node, TensorType, ValueId};
 use crate::limits::Limits;
 use crate::lower::eval_node;
 use crate::ops::{self, InferCx, Op};
+
+/// The single node reading `v` (none when a graph output or read twice or never).
+pub(super) fn only_reader(g: &Graph, uses: &[u32], v: ValueId) -> Option<usize> {
+    if uses[v.0 as usize] != 1 || g.outputs.contains(&v) {
+        return None;
+    }
+    g.nodes
+        .iter()
+        .position(|n| n.inputs.iter().flatten().any(|i| *i == v))
+}
+
+/// Whether value `v` is typed f32.
+pub(super) fn is_f32(g: &Graph, v: ValueId) -> bool {
+    g.value(v)
+        .ty
+        .as_ref()
+        .is_some_and(|t| t.dtype == crate::tensor::DType::F32)
+}
 
 /// A graph with the typed op of each node (parallel to `graph.nodes`).
 pub struct Model {
