@@ -544,3 +544,31 @@ fn if_with_a_run_time_condition_selects_the_branch() {
         assert_eq!(to_f32(&y[0]), want.to_vec(), "cond {flag}");
     }
 }
+
+/// A float16 value read twice by one node (Add(c, c), Mul(x, x)) is widened once; the
+/// constant keeps its value through the widening (the fuzzer found it dropped once).
+#[test]
+fn half_value_read_twice_by_one_node() {
+    // float16 bit patterns: 1.5 = 0x3E00, -0.25 = 0xB400, 3.0 = 0x4200.
+    let h = |v: &[u16]| {
+        Tensor::from_bytes(
+            DType::F16,
+            vec![v.len() as u64],
+            v.iter().flat_map(|b| b.to_le_bytes()).collect(),
+        )
+    };
+    let m = model(
+        13,
+        vec![vi("x", DType::F16, &[D::K(2)])],
+        vec![vi("y", DType::F16, &[]), vi("z", DType::F16, &[])],
+        vec![
+            node("Add", "twice", &["c", "c"], &["y"], vec![]),
+            node("Mul", "square", &["x", "x"], &["z"], vec![]),
+        ],
+        vec![init("c", &h(&[0x3E00, 0xB400]))],
+    );
+    let c = compile(&m).unwrap();
+    let y = run_all(&c, &[h(&[0x4200, 0xB400])]);
+    assert_eq!(to_f32(&y[0]), [3.0, -0.5]);
+    assert_eq!(to_f32(&y[1]), [9.0, 0.0625]);
+}

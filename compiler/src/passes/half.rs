@@ -80,11 +80,14 @@ pub fn add_node(
     let back = halves[0].1;
     // Which outputs follow the inputs' float type: infer with the half inputs as f64.
     let probe = {
-        let saved: Vec<(ValueId, TensorType)> = halves
-            .iter()
-            .filter_map(|(i, _)| node.inputs[*i])
-            .map(|v| (v, m.graph.value(v).ty.clone().expect("typed")))
-            .collect();
+        // Each value once: a node may read the same value twice (Add(x, x)), and restoring
+        // a second copy would put back the type and constant the first one had hidden.
+        let mut saved: Vec<(ValueId, TensorType)> = vec![];
+        for v in halves.iter().filter_map(|(i, _)| node.inputs[*i]) {
+            if saved.iter().all(|(s, _)| *s != v) {
+                saved.push((v, m.graph.value(v).ty.clone().expect("typed")));
+            }
+        }
         for (v, t) in &saved {
             m.graph.value_mut(*v).ty = Some(TensorType {
                 dtype: DType::F64,
