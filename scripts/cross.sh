@@ -6,7 +6,9 @@
 #  2. builds runtime-shim with cargo for every listed triple (no_std microcontrollers too),
 #     builds the shim with `kiln shim` for each, and checks that its C header and a model's
 #     generated header are byte-identical for every triple;
-#  3. runs tests/cross.rs (object architecture/format per triple, reproducibility, qemu);
+#  3. runs tests/cross.rs (object architecture/format per triple, reproducibility, qemu),
+#     and runtime-shim/tests/gemm.rs for aarch64 under qemu (the NEON GEMM kernel against
+#     the contract's plain loops, bit for bit);
 #  4. runs linreg_seed, mlp_mnist and squeezenet1_1 (../shared/models or KILN_MODELS) for
 #     aarch64 and riscv64 on the object, C and Rust backends under qemu-user, checks the
 #     outputs against the reference and that they are byte-identical to the host's;
@@ -97,6 +99,16 @@ fi
 grep -E "^\.*(test result|[a-z0-9_.-]+: |skipped)" "$work/tests.log" | sed -e "s/^\\.*/  /"
 # The tools are installed by now: a skipped check here is a failure.
 if grep -qE "^\.*skipped" "$work/tests.log"; then echo "cross: tests/cross.rs skipped checks" >&2; exit 1; fi
+
+# ---- 3b. the shim's GEMM kernels on aarch64 (NEON) under qemu-user ---------------------------
+say "cargo test -p kiln-shim --test gemm --target aarch64-unknown-linux-gnu (qemu)"
+if ! CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+  cargo test -q -p kiln-shim --test gemm --target aarch64-unknown-linux-gnu >"$work/gemm-aarch64.log" 2>&1; then
+  cat "$work/gemm-aarch64.log"
+  exit 1
+fi
+grep -E "^test result" "$work/gemm-aarch64.log" | sed -e "s/^/  /"
 
 # ---- 4. shared models under qemu-user ------------------------------------------------------
 if [ -d "$models/squeezenet1_1" ]; then

@@ -64,6 +64,8 @@
 //!   Stack use: about 70 KiB (AVX2 and AVX-512 alike).
 //! - `sgemm_avx512` (x86_64 with AVX-512F): the same with zmm registers, a 12 x 32 tile
 //!   (24 accumulators of 32) and 128 x 32 panels.
+//! - `sgemm_neon` (aarch64; `gemm_neon.rs`): 12 x 8 and 4 x 8 tiles with FMAs by lane, B
+//!   packed four 256 x 8 panels at a time, compile-time packed A read in place.
 //! - `sgemm_portable`: the plain loops, with the crate's exact software `fmaf`. Exported on
 //!   every target under the x86 names too, so the C header is the same everywhere; Kiln only
 //!   calls those symbols for targets with the features.
@@ -365,6 +367,13 @@ static DW_NEG_INF: [f32; DW_FILL] = [f32::NEG_INFINITY; DW_FILL];
 /// # Safety
 /// As the module; `panel` holds `kc * NR` values.
 #[inline(always)]
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon")
+    )),
+    allow(dead_code)
+)]
 unsafe fn pack_conv<const NR: usize>(
     g: &Conv2d,
     x: *const f32,
@@ -453,6 +462,7 @@ unsafe fn pack_conv<const NR: usize>(
 /// # Safety
 /// As `pack_conv`.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 unsafe fn pack_matrix<const NR: usize>(
     t: &Call,
     (k0, kc): (usize, usize),
@@ -471,6 +481,12 @@ unsafe fn pack_matrix<const NR: usize>(
         }
     }
 }
+
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+#[path = "gemm_neon.rs"]
+mod neon;
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+pub use neon::sgemm as sgemm_neon;
 
 #[cfg(target_arch = "x86_64")]
 pub use avx2::sgemm as sgemm_avx2;

@@ -56,7 +56,7 @@ pub use math32::{
 pub use trig::{cos, sin, tan};
 
 /// Version of the C ABI below (bumped when a signature or a result changes).
-pub const KILN_SHIM_ABI_VERSION: u32 = 4;
+pub const KILN_SHIM_ABI_VERSION: u32 = 5;
 
 /// Panic handler for the standalone no_std staticlib build. Nothing in the crate panics;
 /// this only satisfies the linker. The rlib has none (the final binary provides it).
@@ -129,6 +129,21 @@ pub unsafe extern "C" fn kiln_shim_sgemm_avx512(m: i64, n: i64, k: i64, a: *cons
     #[cfg(target_arch = "x86_64")]
     gemm::sgemm_avx512(&t);
     #[cfg(not(target_arch = "x86_64"))]
+    gemm::sgemm_portable(&t);
+}
+
+/// `kiln_shim_sgemm_avx2` with NEON code on aarch64 (`gemm_neon.rs`; Kiln calls it for
+/// aarch64 targets), the plain loops elsewhere; the same bits either way. Since ABI 5.
+///
+/// # Safety
+/// As `gemm::sgemm_portable`.
+#[rustfmt::skip]
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_sgemm_neon(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) {
+    let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    gemm::sgemm_neon(&t);
+    #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
     gemm::sgemm_portable(&t);
 }
 

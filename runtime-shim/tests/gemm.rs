@@ -1,4 +1,4 @@
-//! The f32 GEMM kernels (`kiln_shim_sgemm_avx2`, `kiln_shim_sgemm_avx512`) against the plain
+//! The f32 GEMM kernels (`kiln_shim_sgemm_avx2`, `kiln_shim_sgemm_avx512`, `kiln_shim_sgemm_neon`) against the plain
 //! loops of their contract (`gemm::sgemm_portable`), bit for bit: sizes around the tile and
 //! k block edges, zero sizes, transposed and padded strides, accumulation, special values,
 //! every epilogue (bias, residual laid out as C, a row-vector residual (`res_rs` = 0, the
@@ -7,7 +7,7 @@
 //! is checked against a direct convolution.
 
 use kiln_shim::gemm::{sgemm_portable, Call, Conv2d};
-use kiln_shim::{kiln_shim_sgemm_avx2, kiln_shim_sgemm_avx512};
+use kiln_shim::{kiln_shim_sgemm_avx2, kiln_shim_sgemm_avx512, kiln_shim_sgemm_neon};
 
 struct Rng(u64);
 impl Rng {
@@ -76,6 +76,8 @@ fn kernels() -> Vec<(&'static str, Kernel)> {
         out.push(("avx2", kiln_shim_sgemm_avx2));
         out.push(("avx512", kiln_shim_sgemm_avx512));
     }
+    // NEON code on aarch64, the plain loops elsewhere.
+    out.push(("neon", kiln_shim_sgemm_neon));
     out
 }
 

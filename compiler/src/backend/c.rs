@@ -138,6 +138,9 @@ pub fn emit_c(p: &Program) -> String {
              const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n\
              void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
              const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, \
+             const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n\
+             void kiln_shim_sgemm_neon(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
+             const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, \
              const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n"
         );
     }
@@ -200,6 +203,8 @@ const SGEMM_C_AVX512: &str =
     "defined(__x86_64__) && defined(__AVX512F__) && !defined(KILN_NO_SGEMM_KERNEL)";
 const SGEMM_C_AVX2: &str =
     "defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)";
+const SGEMM_C_NEON: &str =
+    "defined(__aarch64__) && defined(__ARM_NEON) && !defined(KILN_NO_SGEMM_KERNEL)";
 
 /// `bytes` as the lines of a C string literal initializer (exactly `bytes.len()` chars, no
 /// terminating NUL is stored: legal C for an array of exactly that size). Printable ASCII is
@@ -487,6 +492,8 @@ impl Stmts<'_, '_> {
                     let _ = writeln!(out, "{ind}kiln_shim_sgemm_avx512({args});");
                     let _ = writeln!(out, "#elif {SGEMM_C_AVX2}");
                     let _ = writeln!(out, "{ind}kiln_shim_sgemm_avx2({args});");
+                    let _ = writeln!(out, "#elif {SGEMM_C_NEON}");
+                    let _ = writeln!(out, "{ind}kiln_shim_sgemm_neon({args});");
                     let _ = writeln!(out, "#else\n{ind}{{");
                     self.block(out, fallback, depth + 1);
                     let _ = writeln!(out, "{ind}}}\n#endif");

@@ -343,7 +343,9 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
                     "{ind}if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx512f\")) {{\n\
                      {ind}    kiln_shim::kiln_shim_sgemm_avx512({args});\n\
                      {ind}}} else if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx2\", target_feature = \"fma\")) {{\n\
-                     {ind}    kiln_shim::kiln_shim_sgemm_avx2({args});\n{ind}}} else {{"
+                     {ind}    kiln_shim::kiln_shim_sgemm_avx2({args});\n\
+                     {ind}}} else if cfg!(all(target_arch = \"aarch64\", target_feature = \"neon\")) {{\n\
+                     {ind}    kiln_shim::kiln_shim_sgemm_neon({args});\n{ind}}} else {{"
                 );
                 block(cx, out, fallback, depth + 1);
                 let _ = writeln!(out, "{ind}}}");

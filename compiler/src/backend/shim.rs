@@ -33,6 +33,10 @@ pub fn shim_sources() -> Vec<(&'static str, &'static str)> {
         ("fp.rs", include_str!("../../../runtime-shim/src/fp.rs")),
         ("gemm.rs", include_str!("../../../runtime-shim/src/gemm.rs")),
         (
+            "gemm_neon.rs",
+            include_str!("../../../runtime-shim/src/gemm_neon.rs"),
+        ),
+        (
             "hyperbolic.rs",
             include_str!("../../../runtime-shim/src/hyperbolic.rs"),
         ),

@@ -185,6 +185,8 @@ pub mod linreg {
                 kiln_shim::kiln_shim_sgemm_avx512((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64);
             } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")) {
                 kiln_shim::kiln_shim_sgemm_avx2((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64);
+            } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
+                kiln_shim::kiln_shim_sgemm_neon((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64);
             } else {
                 for v0 in 0i64..(*dims.add(0)) {
                     let mut v2: i64 = v0;

@@ -224,6 +224,10 @@ impl JitProgram {
             kiln_shim::kiln_shim_sgemm_avx512 as *const u8,
         );
         jb.symbol(
+            super::SGEMM_NEON,
+            kiln_shim::kiln_shim_sgemm_neon as *const u8,
+        );
+        jb.symbol(
             super::VEXPF_SUB_AVX512,
             kiln_shim::kiln_shim_vexpf_sub_avx512 as *const u8,
         );

@@ -132,13 +132,18 @@ pub(crate) fn has_simd(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
 /// The shim's f32 GEMM kernels (runtime-shim/src/gemm.rs).
 pub const SGEMM_AVX512: &str = "kiln_shim_sgemm_avx512";
 pub const SGEMM_AVX2: &str = "kiln_shim_sgemm_avx2";
+pub const SGEMM_NEON: &str = "kiln_shim_sgemm_neon";
 
 /// The shim kernel `Stmt::Gemm` calls for this ISA: the AVX-512 one on x86_64 with
-/// AVX-512F, the AVX2 one with AVX2 and FMA; `None` (the fallback loops) otherwise.
+/// AVX-512F, the AVX2 one with AVX2 and FMA, the NEON one on aarch64 (NEON is part of the
+/// base ISA of every aarch64 target Cranelift supports); `None` (the fallback loops)
+/// otherwise.
 pub(crate) fn sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Option<&'static str> {
     use target_lexicon::Architecture;
-    if isa.triple().architecture != Architecture::X86_64 {
-        return None;
+    match isa.triple().architecture {
+        Architecture::X86_64 => {}
+        Architecture::Aarch64(_) => return Some(SGEMM_NEON),
+        _ => return None,
     }
     let flags = isa.isa_flags();
     let on = |name: &str| {
