@@ -70,6 +70,9 @@ void kiln_shim_sgemm_neon(int64_t, int64_t, int64_t, const float *, int64_t, int
 /* y[k] = kiln_shim_expf(x[k] - m) for k < n, bit for bit (x and y may be the same buffer):
  * AVX-512F code on x86_64 (call it only on CPUs with AVX-512F), the plain loop elsewhere. */
 void kiln_shim_vexpf_sub_avx512(const float *, float *, int64_t, float);
+/* y[k] = 1 / (1 + kiln_shim_expf(-x[k])) for k < n (Sigmoid), bit for bit (since ABI 5):
+ * AVX-512F code on x86_64 (call it only on CPUs with AVX-512F), the plain loop elsewhere. */
+void kiln_shim_vsigmoidf_avx512(const float *, float *, int64_t);
 
 #ifdef __cplusplus
 }

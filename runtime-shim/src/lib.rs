@@ -348,3 +348,19 @@ pub unsafe extern "C" fn kiln_shim_vexpf_sub_avx512(x: *const f32, y: *mut f32, 
     #[cfg(not(target_arch = "x86_64"))]
     vexp::expf_sub_portable(x, y, n, m);
 }
+
+/// `y[k] = 1 / (1 + expf(-x[k]))` for `k < n` (Sigmoid), bit for bit the scalar operations
+/// (f32 negation, [`expf`], f32 addition and division) on each value: AVX-512F code on
+/// x86_64 (Kiln calls it only for targets with AVX-512F), the plain loop elsewhere. `x` and
+/// `y` may be the same buffer. Since ABI 5.
+///
+/// # Safety
+/// `x` and `y` hold `n` values; on x86_64 the CPU must have AVX-512F.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vsigmoidf_avx512(x: *const f32, y: *mut f32, n: i64) {
+    let n = if n < 0 { 0 } else { n as usize };
+    #[cfg(target_arch = "x86_64")]
+    vexp::sigmoidf_avx512(x, y, n);
+    #[cfg(not(target_arch = "x86_64"))]
+    vexp::sigmoidf_portable(x, y, n);
+}

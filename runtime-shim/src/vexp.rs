@@ -1,6 +1,7 @@
 //! `y[k] = expf(x[k] - m)` over a run of values with AVX-512F: Softmax's exps, which the
 //! Cranelift backend hands to `kiln_shim_vexpf_sub_avx512` instead of running them one
-//! scalar call at a time (`backend::cranelift`, the exp-loop pattern).
+//! scalar call at a time (`backend::cranelift`, the exp-loop pattern); and Sigmoid's
+//! `y[k] = 1 / (1 + expf(-x[k]))` the same way (`kiln_shim_vsigmoidf_avx512`).
 //!
 //! Bit for bit `crate::expf` on every lane: the same f64 operations in the same order
 //! (`math32::expf`), eight lanes per vector, with the scalar code's branches as lane
@@ -18,8 +19,21 @@ pub unsafe fn expf_sub_portable(x: *const f32, y: *mut f32, n: usize, m: f32) {
     }
 }
 
+/// The plain loop (every target): `y[k] = 1 / (1 + expf(-x[k]))` for `k < n` (kir's
+/// Sigmoid: f32 negation, `expf`, f32 addition and division).
+///
+/// # Safety
+/// `x` and `y` hold `n` values (they may be the same buffer).
+pub unsafe fn sigmoidf_portable(x: *const f32, y: *mut f32, n: usize) {
+    for k in 0..n {
+        *y.add(k) = 1.0 / (1.0 + crate::expf(-*x.add(k)));
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 pub use avx512::expf_sub as expf_sub_avx512;
+#[cfg(target_arch = "x86_64")]
+pub use avx512::sigmoidf as sigmoidf_avx512;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
@@ -73,6 +87,39 @@ mod avx512 {
         let y = _mm256_blendv_ps(y, _mm256_setzero_ps(), under);
         let y = _mm256_blendv_ps(y, _mm256_set1_ps(f32::INFINITY), over);
         _mm256_blendv_ps(y, _mm256_add_ps(xs, xs), nan)
+    }
+
+    /// `y[k] = 1 / (1 + expf(-x[k]))` for `k < n`, eight at a time: the negation flips the
+    /// sign bit (as `-x` does), then `exp8` and one f32 addition and division per lane, the
+    /// scalar code's operations.
+    ///
+    /// # Safety
+    /// As `sigmoidf_portable`; the CPU has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn sigmoidf(x: *const f32, y: *mut f32, n: usize) {
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn f(v: __m256) -> __m256 {
+            let one = _mm256_set1_ps(1.0);
+            let e = exp8(_mm256_xor_ps(v, _mm256_set1_ps(-0.0)));
+            _mm256_div_ps(one, _mm256_add_ps(one, e))
+        }
+        let mut k = 0;
+        while k + 8 <= n {
+            _mm256_storeu_ps(y.add(k), f(_mm256_loadu_ps(x.add(k))));
+            k += 8;
+        }
+        if k < n {
+            let mut tmp = [0f32; 8];
+            for (i, t) in tmp.iter_mut().enumerate().take(n - k) {
+                *t = *x.add(k + i);
+            }
+            let mut out = [0f32; 8];
+            _mm256_storeu_ps(out.as_mut_ptr(), f(_mm256_loadu_ps(tmp.as_ptr())));
+            for (i, o) in out.iter().enumerate().take(n - k) {
+                *y.add(k + i) = *o;
+            }
+        }
     }
 
     /// `y[k] = expf(x[k] - m)` for `k < n`, eight at a time (the last group masked).

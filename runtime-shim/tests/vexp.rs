@@ -3,7 +3,7 @@
 //! rounding boundaries, the cut-offs, and run lengths 0..=20 with a non-zero `m` (the
 //! masked tail and the f32 subtraction).
 
-use kiln_shim::{expf, kiln_shim_vexpf_sub_avx512};
+use kiln_shim::{expf, kiln_shim_vexpf_sub_avx512, kiln_shim_vsigmoidf_avx512};
 
 fn check(xs: &[f32], m: f32) {
     let mut y = vec![0f32; xs.len()];
@@ -60,5 +60,59 @@ fn vector_exp_equals_scalar() {
         let xs: Vec<f32> = (0..n).map(|i| i as f32 * 0.37 - 3.0).collect();
         check(&xs, 1.25);
         check(&xs, f32::NAN);
+    }
+}
+
+/// `kiln_shim_vsigmoidf_avx512` against `1 / (1 + expf(-x))`, bit for bit: every 97th f32
+/// bit pattern, the values around expf's cut-offs (as -x), NaNs of both signs and run
+/// lengths 0..=20 (the masked tail).
+#[test]
+fn vector_sigmoid_equals_scalar() {
+    #[cfg(target_arch = "x86_64")]
+    if !std::is_x86_feature_detected!("avx512f") {
+        eprintln!("skipped: this CPU has no AVX-512F (Kiln only calls the kernel on such CPUs)");
+        return;
+    }
+    let check = |xs: &[f32]| {
+        let mut y = vec![0f32; xs.len()];
+        unsafe { kiln_shim_vsigmoidf_avx512(xs.as_ptr(), y.as_mut_ptr(), xs.len() as i64) };
+        for (i, (&x, &got)) in xs.iter().zip(&y).enumerate() {
+            let want = 1.0 / (1.0 + expf(-x));
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "x[{i}] = {x:e} ({:#010x}): {got:e} vs {want:e}",
+                x.to_bits()
+            );
+        }
+    };
+    let all: Vec<f32> = (0..=u32::MAX / 97)
+        .map(|i| f32::from_bits(i * 97))
+        .collect();
+    for chunk in all.chunks(1 << 16) {
+        check(chunk);
+    }
+    let mut edge = vec![];
+    for c in [
+        104.0f32, -89.0, 103.97208, -88.72284, 87.33655, 0.0, -0.0, 16.6, -16.6,
+    ] {
+        for d in 0..16u32 {
+            edge.push(f32::from_bits(c.to_bits().wrapping_add(d)));
+            edge.push(f32::from_bits(c.to_bits().wrapping_sub(d)));
+        }
+    }
+    edge.extend([
+        f32::NAN,
+        -f32::NAN,
+        f32::from_bits(0x7fa0_0001),
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+    ]);
+    check(&edge);
+    for n in 0..=20 {
+        let xs: Vec<f32> = (0..n).map(|i| i as f32 * 0.37 - 3.0).collect();
+        check(&xs);
     }
 }

@@ -231,6 +231,10 @@ impl JitProgram {
             super::VEXPF_SUB_AVX512,
             kiln_shim::kiln_shim_vexpf_sub_avx512 as *const u8,
         );
+        jb.symbol(
+            super::VSIGMOIDF_AVX512,
+            kiln_shim::kiln_shim_vsigmoidf_avx512 as *const u8,
+        );
         let mut module = JITModule::new(jb);
         let defined = match define_program(&mut module, p) {
             Ok(d) => d,

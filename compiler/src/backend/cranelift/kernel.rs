@@ -463,6 +463,33 @@ impl Cx<'_, '_> {
                 start,
                 end,
                 body,
+            } if super::has_avx512(self.m.isa())
+                && sigmoid_loop(*var, body, &self.p.buffers).is_some() =>
+            {
+                // `y[b + k] = 1 / (1 + exp(-x[a + k]))`: one call of the shim's vector
+                // sigmoid (the same bits as the scalar loop, runtime-shim/src/vexp.rs).
+                let Some(l) = sigmoid_loop(*var, body, &self.p.buffers) else {
+                    unreachable!("matched above")
+                };
+                let (s, _) = self.expr(start)?;
+                let (e, _) = self.expr(end)?;
+                let n = self.b.ins().isub(e, s);
+                let xo = self.expr(l.x_base)?.0;
+                let xo = self.b.ins().iadd(xo, s);
+                let px = self.addr(l.x, xo)?;
+                let yo = self.expr(l.y_base)?.0;
+                let yo = self.b.ins().iadd(yo, s);
+                let py = self.addr(l.y, yo)?;
+                let id = self.shims.vsigmoid(self.m)?;
+                let r = self.m.declare_func_in_func(id, self.b.func);
+                self.b.ins().call(r, &[px, py, n]);
+                Ok(false)
+            }
+            Stmt::Loop {
+                var,
+                start,
+                end,
+                body,
             } if super::has_simd(self.m.isa())
                 && vec_loop(*var, body, &self.p.buffers).is_some() =>
             {
@@ -774,6 +801,61 @@ pub(super) fn vec_loop<'a>(
         y_base,
         val,
         elem,
+    })
+}
+
+/// `y[b + k] = 1 / (1 + exp(-x[a + k]))` (kir's Sigmoid, `ops::elementwise`) over f32
+/// buffers with unit-stride indices, `a` and `b` free of `k` and of loads, `x` and `y` the same
+/// buffer only at the same index: the loop `kiln_shim_vsigmoidf_avx512` computes.
+pub(super) struct SigmoidLoop<'a> {
+    pub x: crate::kir::BufId,
+    pub x_base: &'a Expr,
+    pub y: crate::kir::BufId,
+    pub y_base: &'a Expr,
+}
+
+pub(super) fn sigmoid_loop<'a>(
+    k: VarId,
+    body: &'a [Stmt],
+    bufs: &[crate::kir::Buffer],
+) -> Option<SigmoidLoop<'a>> {
+    use crate::kir::{BinOp, UnOp};
+    let [Stmt::Store { buf: y, idx, val }] = body else {
+        return None;
+    };
+    let one = |e: &Expr| matches!(e, Expr::Imm(Scalar::F32, l) if l.as_f64() == 1.0);
+    let Expr::Binary(BinOp::Div, n, d) = val else {
+        return None;
+    };
+    let Expr::Binary(BinOp::Add, d1, e) = &**d else {
+        return None;
+    };
+    let Expr::Call(MathFn::Exp, args) = &**e else {
+        return None;
+    };
+    let [Expr::Unary(UnOp::Neg, xl)] = &args[..] else {
+        return None;
+    };
+    let Expr::Load(x, xi) = &**xl else {
+        return None;
+    };
+    let f32_buf = |b: crate::kir::BufId| {
+        bufs.get(b.0 as usize)
+            .is_some_and(|b| b.elem == Scalar::F32)
+    };
+    if !one(n) || !one(d1) || !f32_buf(*x) || !f32_buf(*y) {
+        return None;
+    }
+    let x_base = unit_index(xi, k)?;
+    let y_base = unit_index(idx, k)?;
+    if x == y && **xi != *idx {
+        return None;
+    }
+    Some(SigmoidLoop {
+        x: *x,
+        x_base,
+        y: *y,
+        y_base,
     })
 }
 

@@ -104,11 +104,16 @@ pub(crate) struct Shims {
     ids: BTreeMap<(MathFn, Scalar), FuncId>,
     sgemm: Option<FuncId>,
     vexp: Option<FuncId>,
+    vsigmoid: Option<FuncId>,
 }
 
 /// The shim's vector `y[k] = expf(x[k] - m)` (runtime-shim/src/vexp.rs): (x: ptr, y: ptr,
 /// n: i64, m: f32). Called for exp loops on targets with AVX-512F (`kernel::exp_loop`).
 pub const VEXPF_SUB_AVX512: &str = "kiln_shim_vexpf_sub_avx512";
+
+/// The shim's vector `y[k] = 1 / (1 + expf(-x[k]))` (runtime-shim/src/vexp.rs): (x: ptr,
+/// y: ptr, n: i64). Called for Sigmoid loops on targets with AVX-512F (`kernel::sigmoid_loop`).
+pub const VSIGMOIDF_AVX512: &str = "kiln_shim_vsigmoidf_avx512";
 
 /// Whether the target has AVX-512F (x86_64).
 pub(crate) fn has_avx512(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
@@ -219,6 +224,22 @@ impl Shims {
             .declare_function(VEXPF_SUB_AVX512, Linkage::Import, &sig)
             .map_err(|e| module_err(&format!("declaring {VEXPF_SUB_AVX512}"), e))?;
         self.vexp = Some(id);
+        Ok(id)
+    }
+
+    pub(crate) fn vsigmoid(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
+        if let Some(id) = self.vsigmoid {
+            return Ok(id);
+        }
+        let ptr = m.target_config().pointer_type();
+        let mut sig = m.make_signature();
+        for t in [ptr, ptr, types::I64] {
+            sig.params.push(AbiParam::new(t));
+        }
+        let id = m
+            .declare_function(VSIGMOIDF_AVX512, Linkage::Import, &sig)
+            .map_err(|e| module_err(&format!("declaring {VSIGMOIDF_AVX512}"), e))?;
+        self.vsigmoid = Some(id);
         Ok(id)
     }
 

@@ -903,6 +903,91 @@ fn exp_loops_equal_interp() {
     ));
 }
 
+/// The Sigmoid-loop pattern (`kernel::sigmoid_loop`, the loop `ops::elementwise` lowers
+/// Sigmoid to) calls the shim's vector sigmoid on AVX-512F targets: the same bits as the
+/// interpreter for special values, an offset run, a loop in place, an empty loop, and one
+/// buffer at two indices (which stays scalar).
+#[test]
+fn sigmoid_loops_equal_interp() {
+    use crate::ops::elementwise::{apply_unary, Unary};
+    let mut vals: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        88.7,
+        -89.5,
+        103.9,
+        104.5,
+        f32::NAN,
+        -f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        1e-45,
+    ];
+    vals.extend((0..83).map(|i| (i as f32 - 41.0) * 0.77));
+    let n = vals.len() as i64;
+    let sig = |x: Expr| apply_unary(Unary::Sigmoid, Scalar::F32, x);
+    let mut pb = Prog::new("vsig");
+    let x = pb.input(Scalar::F32, Expr::i64(n));
+    let o1 = pb.output(Scalar::F32, Expr::i64(n));
+    let o2 = pb.output(Scalar::F32, Expr::i64(n));
+    let o3 = pb.output(Scalar::F32, Expr::i64(n));
+    let o4 = pb.output(Scalar::F32, Expr::i64(n));
+    let mut kb = KernelBuilder::new();
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        kb.store(o1, k.clone(), sig(load(x, k)));
+    });
+    // y[1 + k] = sigmoid(x[k - 1]) for k in 2..n-1; the rest of o2 zero.
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        kb.store(o2, k, Expr::imm(Scalar::F32, 0.0));
+    });
+    kb.loop_(Expr::i64(2), Expr::i64(n - 1), |kb, k| {
+        let xi = build::add(k.clone(), Expr::i64(-1));
+        let yi = build::add(Expr::i64(1), k);
+        kb.store(o2, yi, sig(load(x, xi)));
+    });
+    // In place, then an empty loop.
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        kb.store(o3, k.clone(), load(x, k));
+    });
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        kb.store(o3, k.clone(), sig(load(o3, k)));
+    });
+    kb.loop_(Expr::i64(5), Expr::i64(3), |kb, k| {
+        kb.store(o3, k.clone(), sig(load(x, k)));
+    });
+    // One buffer at two indices: o4[k] = sigmoid(o4[k + 1]), scalar.
+    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
+        kb.store(o4, k.clone(), load(x, k));
+    });
+    kb.loop_(Expr::i64(0), Expr::i64(n - 1), |kb, k| {
+        let next = build::add(k.clone(), Expr::i64(1));
+        kb.store(o4, k, sig(load(o4, next)));
+    });
+    pb.kernel(kb);
+    let p = pb.finish(Expr::i64(0));
+    let lens = vec![vals.len(); 4];
+    check(&p, &[], &[f32s(&vals)], &lens, 0, "sigmoid loops");
+    let host = Target::host();
+    assert_eq!(
+        contains(
+            &emit_object(&p, &host).unwrap(),
+            b"kiln_shim_vsigmoidf_avx512"
+        ),
+        host.has_feature("avx512f"),
+        "{}",
+        host.name
+    );
+    let v3 = Target::parse("x86_64-v3").unwrap();
+    assert!(!contains(
+        &emit_object(&p, &v3).unwrap(),
+        b"kiln_shim_vsigmoidf_avx512"
+    ));
+}
+
 /// The vector-loop pattern (`kernel::vec_loop`: `y[b + k] = v` with `v` a unit-stride load,
 /// a fill, or float `+ - * /` of those) runs in 128-bit vectors on SIMD targets: the same
 /// bits as the interpreter for copies of f32, i64 and u8 (16 lanes) with tails, float
