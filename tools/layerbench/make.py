@@ -32,6 +32,12 @@ CONVS = {
     "mb_dw7": ((1, 960, 7, 7), 960, 3, 1, 1, 960, "Clip"),
 }
 
+# Added later, with a random stream of their own (the models above keep their weights):
+# a Sigmoid after a convolution (not fused into it, so Sigmoid's own loop runs).
+LATER_CONVS = {
+    "pw_sigmoid": ((1, 32, 112, 112), 32, 1, 1, 0, 1, "Sigmoid"),
+}
+
 
 def save(d, model, feeds):
     os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
@@ -62,6 +68,8 @@ def conv(name, shape, m, k, s, p, g, act, rng):
     elif act == "Clip":
         inits += [numpy_helper.from_array(np.float32(0), "lo"), numpy_helper.from_array(np.float32(6), "hi")]
         nodes.append(helper.make_node("Clip", ["t", "lo", "hi"], ["y"]))
+    elif act == "Sigmoid":
+        nodes.append(helper.make_node("Sigmoid", ["t"], ["y"]))
     graph = helper.make_graph(
         nodes, name,
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
@@ -142,7 +150,7 @@ def gemm(n, rng):
 def main():
     out = sys.argv[1]
     only = set(sys.argv[2:])
-    known = set(CONVS) | set(BN_MODELS) | {"gemm512"}
+    known = set(CONVS) | set(BN_MODELS) | set(LATER_CONVS) | {"gemm512"}
     if only - known:
         sys.exit(f"unknown model(s): {', '.join(sorted(only - known))} (known: {', '.join(sorted(known))})")
 
@@ -157,6 +165,9 @@ def main():
     rng = np.random.default_rng(1)
     for name, (layers, shape) in BN_MODELS.items():
         put(name, *bn_model(name, layers, shape, rng))
+    rng = np.random.default_rng(2)
+    for name, spec in LATER_CONVS.items():
+        put(name, *conv(name, *spec, rng))
 
 
 if __name__ == "__main__":
