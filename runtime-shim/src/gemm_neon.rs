@@ -195,11 +195,7 @@ unsafe fn tile<const R: usize>(
             }
         }
     }
-    if R == MR {
-        kernel12(st.kc, a, a_st, b, acc.as_mut_ptr());
-    } else {
-        kernel4(st.kc, a, a_st, b, acc.as_mut_ptr());
-    }
+    kernel::<R>(st.kc, a, a_st, b, acc.as_mut_ptr());
     for r in 0..mr {
         let c =
             t.c.wrapping_offset(((i0 + r) as isize).wrapping_mul(t.c_rs));
@@ -225,13 +221,20 @@ unsafe fn fma_lane(acc: float32x4_t, b: float32x4_t, a: float32x4_t, l: usize) -
     }
 }
 
-/// The 12 x 8 micro-kernel: `acc[r * 8 + j] = fma(A[r, p], B[p, j], acc[r * 8 + j])` for `p`
-/// in order, A's k step `p` at `a + p * a_st` (12 values), B's at `b + p * 8`. Not inlined,
-/// so its 24 accumulators stay in registers across the loop.
+/// The R x 8 micro-kernel (R = 12 or 4): `acc[r * 8 + j] = fma(A[r, p], B[p, j],
+/// acc[r * 8 + j])` for `p` in order, A's k step `p` at `a + p * a_st` (R values), B's at
+/// `b + p * 8`. Not inlined, so its accumulators (24 for R = 12) stay in registers across the
+/// loop.
 #[inline(never)]
 #[target_feature(enable = "neon")]
-unsafe fn kernel12(kc: usize, a: *const f32, a_st: usize, b: *const f32, acc: *mut f32) {
-    let mut c = [[vdupq_n_f32(0.0); 2]; MR];
+unsafe fn kernel<const R: usize>(
+    kc: usize,
+    a: *const f32,
+    a_st: usize,
+    b: *const f32,
+    acc: *mut f32,
+) {
+    let mut c = [[vdupq_n_f32(0.0); 2]; R];
     for (r, cr) in c.iter_mut().enumerate() {
         cr[0] = vld1q_f32(acc.add(r * NR));
         cr[1] = vld1q_f32(acc.add(r * NR + 4));
@@ -240,34 +243,13 @@ unsafe fn kernel12(kc: usize, a: *const f32, a_st: usize, b: *const f32, acc: *m
         let bp = b.add(p * NR);
         let (b0, b1) = (vld1q_f32(bp), vld1q_f32(bp.add(4)));
         let ap = a.add(p * a_st);
-        let av = [vld1q_f32(ap), vld1q_f32(ap.add(4)), vld1q_f32(ap.add(8))];
+        let mut av = [vdupq_n_f32(0.0); MR / 4];
+        for (q, v) in av.iter_mut().enumerate().take(R / 4) {
+            *v = vld1q_f32(ap.add(4 * q));
+        }
         for (r, cr) in c.iter_mut().enumerate() {
             cr[0] = fma_lane(cr[0], b0, av[r / 4], r % 4);
             cr[1] = fma_lane(cr[1], b1, av[r / 4], r % 4);
-        }
-    }
-    for (r, cr) in c.iter().enumerate() {
-        vst1q_f32(acc.add(r * NR), cr[0]);
-        vst1q_f32(acc.add(r * NR + 4), cr[1]);
-    }
-}
-
-/// `kernel12` for 4 rows (A's k step is 4 values).
-#[inline(never)]
-#[target_feature(enable = "neon")]
-unsafe fn kernel4(kc: usize, a: *const f32, a_st: usize, b: *const f32, acc: *mut f32) {
-    let mut c = [[vdupq_n_f32(0.0); 2]; MS];
-    for (r, cr) in c.iter_mut().enumerate() {
-        cr[0] = vld1q_f32(acc.add(r * NR));
-        cr[1] = vld1q_f32(acc.add(r * NR + 4));
-    }
-    for p in 0..kc {
-        let bp = b.add(p * NR);
-        let (b0, b1) = (vld1q_f32(bp), vld1q_f32(bp.add(4)));
-        let av = vld1q_f32(a.add(p * a_st));
-        for (r, cr) in c.iter_mut().enumerate() {
-            cr[0] = fma_lane(cr[0], b0, av, r);
-            cr[1] = fma_lane(cr[1], b1, av, r);
         }
     }
     for (r, cr) in c.iter().enumerate() {

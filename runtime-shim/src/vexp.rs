@@ -89,21 +89,11 @@ mod avx512 {
         _mm256_blendv_ps(y, _mm256_add_ps(xs, xs), nan)
     }
 
-    /// `y[k] = 1 / (1 + expf(-x[k]))` for `k < n`, eight at a time: the negation flips the
-    /// sign bit (as `-x` does), then `exp8` and one f32 addition and division per lane, the
-    /// scalar code's operations.
-    ///
-    /// # Safety
-    /// As `sigmoidf_portable`; the CPU has AVX-512F.
+    /// `y[k] = f(x[k])` for `k < n`, eight at a time (the last group through a zero-padded
+    /// copy, only its first `n % 8` results stored).
+    #[inline]
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn sigmoidf(x: *const f32, y: *mut f32, n: usize) {
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        unsafe fn f(v: __m256) -> __m256 {
-            let one = _mm256_set1_ps(1.0);
-            let e = exp8(_mm256_xor_ps(v, _mm256_set1_ps(-0.0)));
-            _mm256_div_ps(one, _mm256_add_ps(one, e))
-        }
+    unsafe fn map8(x: *const f32, y: *mut f32, n: usize, f: impl Fn(__m256) -> __m256) {
         let mut k = 0;
         while k + 8 <= n {
             _mm256_storeu_ps(y.add(k), f(_mm256_loadu_ps(x.add(k))));
@@ -122,29 +112,30 @@ mod avx512 {
         }
     }
 
-    /// `y[k] = expf(x[k] - m)` for `k < n`, eight at a time (the last group masked).
+    /// `y[k] = 1 / (1 + expf(-x[k]))` for `k < n`, eight at a time: the negation flips the
+    /// sign bit (as `-x` does), then `exp8` and one f32 addition and division per lane, the
+    /// scalar code's operations.
+    ///
+    /// # Safety
+    /// As `sigmoidf_portable`; the CPU has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn sigmoidf(x: *const f32, y: *mut f32, n: usize) {
+        let one = _mm256_set1_ps(1.0);
+        let sign = _mm256_set1_ps(-0.0);
+        map8(x, y, n, |v| {
+            let e = exp8(_mm256_xor_ps(v, sign));
+            _mm256_div_ps(one, _mm256_add_ps(one, e))
+        });
+    }
+
+    /// `y[k] = expf(x[k] - m)` for `k < n`, eight at a time (the f32 subtraction in the
+    /// vector, as the scalar code rounds it).
     ///
     /// # Safety
     /// As `expf_sub_portable`; the CPU has AVX-512F.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn expf_sub(x: *const f32, y: *mut f32, n: usize, m: f32) {
         let mv = _mm256_set1_ps(m);
-        let mut k = 0;
-        while k + 8 <= n {
-            let v = _mm256_sub_ps(_mm256_loadu_ps(x.add(k)), mv);
-            _mm256_storeu_ps(y.add(k), exp8(v));
-            k += 8;
-        }
-        if k < n {
-            let mut tmp = [0f32; 8];
-            for (i, t) in tmp.iter_mut().enumerate().take(n - k) {
-                *t = *x.add(k + i) - m;
-            }
-            let mut out = [0f32; 8];
-            _mm256_storeu_ps(out.as_mut_ptr(), exp8(_mm256_loadu_ps(tmp.as_ptr())));
-            for (i, o) in out.iter().enumerate().take(n - k) {
-                *y.add(k + i) = *o;
-            }
-        }
+        map8(x, y, n, |v| exp8(_mm256_sub_ps(v, mv)));
     }
 }

@@ -436,11 +436,12 @@ impl Cx<'_, '_> {
                 end,
                 body,
             } if super::has_avx512(self.m.isa())
-                && exp_loop(*var, body, &self.p.buffers).is_some() =>
+                && shim_loop(*var, body, &self.p.buffers).is_some() =>
             {
-                // `y[b + k] = exp(x[a + k] - m)` for k in start..end: one call of the shim's
-                // vector exp (the same bits as the scalar exps, runtime-shim/src/vexp.rs).
-                let Some(l) = exp_loop(*var, body, &self.p.buffers) else {
+                // `y[b + k] = exp(x[a + k] - m)` or `1 / (1 + exp(-x[a + k]))` for k in
+                // start..end: one call of the shim's vector function (the same bits as the
+                // scalar loop, runtime-shim/src/vexp.rs).
+                let Some(l) = shim_loop(*var, body, &self.p.buffers) else {
                     unreachable!("matched above")
                 };
                 let (s, _) = self.expr(start)?;
@@ -452,37 +453,15 @@ impl Cx<'_, '_> {
                 let yo = self.expr(l.y_base)?.0;
                 let yo = self.b.ins().iadd(yo, s);
                 let py = self.addr(l.y, yo)?;
-                let m = self.expr(l.m)?.0;
-                let id = self.shims.vexp(self.m)?;
-                let r = self.m.declare_func_in_func(id, self.b.func);
-                self.b.ins().call(r, &[px, py, n, m]);
-                Ok(false)
-            }
-            Stmt::Loop {
-                var,
-                start,
-                end,
-                body,
-            } if super::has_avx512(self.m.isa())
-                && sigmoid_loop(*var, body, &self.p.buffers).is_some() =>
-            {
-                // `y[b + k] = 1 / (1 + exp(-x[a + k]))`: one call of the shim's vector
-                // sigmoid (the same bits as the scalar loop, runtime-shim/src/vexp.rs).
-                let Some(l) = sigmoid_loop(*var, body, &self.p.buffers) else {
-                    unreachable!("matched above")
+                let (id, args) = match l.f {
+                    VecFn::ExpSub(m) => {
+                        let m = self.expr(m)?.0;
+                        (self.shims.vexp(self.m)?, vec![px, py, n, m])
+                    }
+                    VecFn::Sigmoid => (self.shims.vsigmoid(self.m)?, vec![px, py, n]),
                 };
-                let (s, _) = self.expr(start)?;
-                let (e, _) = self.expr(end)?;
-                let n = self.b.ins().isub(e, s);
-                let xo = self.expr(l.x_base)?.0;
-                let xo = self.b.ins().iadd(xo, s);
-                let px = self.addr(l.x, xo)?;
-                let yo = self.expr(l.y_base)?.0;
-                let yo = self.b.ins().iadd(yo, s);
-                let py = self.addr(l.y, yo)?;
-                let id = self.shims.vsigmoid(self.m)?;
                 let r = self.m.declare_func_in_func(id, self.b.func);
-                self.b.ins().call(r, &[px, py, n]);
+                self.b.ins().call(r, &args);
                 Ok(false)
             }
             Stmt::Loop {
@@ -697,16 +676,24 @@ fn anchor_lets(stmts: &[Stmt], out: &mut [bool]) {
     }
 }
 
-/// A loop `for k { y[b + k] = exp(x[a + k] - m) }` over f32 buffers, with `a`, `b` and `m`
-/// not reading `k` (nor any buffer: no loads in them), and `x` either another buffer than
-/// `y` or the same one at the same index (so the vector call reads every value before it
-/// writes it, as the loop does).
-pub(super) struct ExpLoop<'a> {
+/// What a loop the shim's vector functions run computes per element.
+pub(super) enum VecFn<'a> {
+    /// `exp(x - m)`, `m` free of `k` and of loads (`kiln_shim_vexpf_sub_avx512`).
+    ExpSub(&'a Expr),
+    /// `1 / (1 + exp(-x))`, kir's Sigmoid (`kiln_shim_vsigmoidf_avx512`).
+    Sigmoid,
+}
+
+/// A loop `for k { y[b + k] = f(x[a + k]) }` over f32 buffers for a `VecFn` f, with `a` and
+/// `b` not reading `k` (nor any buffer: no loads in them), and `x` either another buffer
+/// than `y` or the same one at the same index (so the vector call reads every value before
+/// it writes it, as the loop does).
+pub(super) struct ShimLoop<'a> {
     pub x: crate::kir::BufId,
     pub x_base: &'a Expr,
     pub y: crate::kir::BufId,
     pub y_base: &'a Expr,
-    pub m: &'a Expr,
+    pub f: VecFn<'a>,
 }
 
 static ZERO_I64: Expr = Expr::Imm(Scalar::I64, crate::kir::Lit::Int(0));
@@ -804,74 +791,43 @@ pub(super) fn vec_loop<'a>(
     })
 }
 
-/// `y[b + k] = 1 / (1 + exp(-x[a + k]))` (kir's Sigmoid, `ops::elementwise`) over f32
-/// buffers with unit-stride indices, `a` and `b` free of `k` and of loads, `x` and `y` the same
-/// buffer only at the same index: the loop `kiln_shim_vsigmoidf_avx512` computes.
-pub(super) struct SigmoidLoop<'a> {
-    pub x: crate::kir::BufId,
-    pub x_base: &'a Expr,
-    pub y: crate::kir::BufId,
-    pub y_base: &'a Expr,
-}
-
-pub(super) fn sigmoid_loop<'a>(
+/// The `ShimLoop` `body` (the body of a loop over `k`) is, if any.
+pub(super) fn shim_loop<'a>(
     k: VarId,
     body: &'a [Stmt],
     bufs: &[crate::kir::Buffer],
-) -> Option<SigmoidLoop<'a>> {
+) -> Option<ShimLoop<'a>> {
     use crate::kir::{BinOp, UnOp};
     let [Stmt::Store { buf: y, idx, val }] = body else {
         return None;
     };
     let one = |e: &Expr| matches!(e, Expr::Imm(Scalar::F32, l) if l.as_f64() == 1.0);
-    let Expr::Binary(BinOp::Div, n, d) = val else {
-        return None;
-    };
-    let Expr::Binary(BinOp::Add, d1, e) = &**d else {
-        return None;
-    };
-    let Expr::Call(MathFn::Exp, args) = &**e else {
-        return None;
-    };
-    let [Expr::Unary(UnOp::Neg, xl)] = &args[..] else {
-        return None;
-    };
-    let Expr::Load(x, xi) = &**xl else {
-        return None;
-    };
-    let f32_buf = |b: crate::kir::BufId| {
-        bufs.get(b.0 as usize)
-            .is_some_and(|b| b.elem == Scalar::F32)
-    };
-    if !one(n) || !one(d1) || !f32_buf(*x) || !f32_buf(*y) {
-        return None;
-    }
-    let x_base = unit_index(xi, k)?;
-    let y_base = unit_index(idx, k)?;
-    if x == y && **xi != *idx {
-        return None;
-    }
-    Some(SigmoidLoop {
-        x: *x,
-        x_base,
-        y: *y,
-        y_base,
-    })
-}
-
-pub(super) fn exp_loop<'a>(
-    k: VarId,
-    body: &'a [Stmt],
-    bufs: &[crate::kir::Buffer],
-) -> Option<ExpLoop<'a>> {
-    let [Stmt::Store { buf: y, idx, val }] = body else {
-        return None;
-    };
-    let Expr::Call(MathFn::Exp, args) = val else {
-        return None;
-    };
-    let [Expr::Binary(crate::kir::BinOp::Sub, xl, m)] = &args[..] else {
-        return None;
+    let (xl, f) = match val {
+        Expr::Call(MathFn::Exp, args) => {
+            let [Expr::Binary(BinOp::Sub, xl, m)] = &args[..] else {
+                return None;
+            };
+            if !invariant(m, k) {
+                return None;
+            }
+            (xl, VecFn::ExpSub(m))
+        }
+        Expr::Binary(BinOp::Div, n, d) if one(n) => {
+            let Expr::Binary(BinOp::Add, d1, e) = &**d else {
+                return None;
+            };
+            let Expr::Call(MathFn::Exp, args) = &**e else {
+                return None;
+            };
+            let [Expr::Unary(UnOp::Neg, xl)] = &args[..] else {
+                return None;
+            };
+            if !one(d1) {
+                return None;
+            }
+            (xl, VecFn::Sigmoid)
+        }
+        _ => return None,
     };
     let Expr::Load(x, xi) = &**xl else {
         return None;
@@ -880,7 +836,7 @@ pub(super) fn exp_loop<'a>(
         bufs.get(b.0 as usize)
             .is_some_and(|b| b.elem == Scalar::F32)
     };
-    if !f32_buf(*x) || !f32_buf(*y) || !invariant(m, k) {
+    if !f32_buf(*x) || !f32_buf(*y) {
         return None;
     }
     let x_base = unit_index(xi, k)?;
@@ -888,11 +844,11 @@ pub(super) fn exp_loop<'a>(
     if x == y && **xi != *idx {
         return None;
     }
-    Some(ExpLoop {
+    Some(ShimLoop {
         x: *x,
         x_base,
         y: *y,
         y_base,
-        m,
+        f,
     })
 }

@@ -108,11 +108,11 @@ pub(crate) struct Shims {
 }
 
 /// The shim's vector `y[k] = expf(x[k] - m)` (runtime-shim/src/vexp.rs): (x: ptr, y: ptr,
-/// n: i64, m: f32). Called for exp loops on targets with AVX-512F (`kernel::exp_loop`).
+/// n: i64, m: f32). Called for exp loops on targets with AVX-512F (`kernel::shim_loop`).
 pub const VEXPF_SUB_AVX512: &str = "kiln_shim_vexpf_sub_avx512";
 
 /// The shim's vector `y[k] = 1 / (1 + expf(-x[k]))` (runtime-shim/src/vexp.rs): (x: ptr,
-/// y: ptr, n: i64). Called for Sigmoid loops on targets with AVX-512F (`kernel::sigmoid_loop`).
+/// y: ptr, n: i64). Called for Sigmoid loops on targets with AVX-512F (`kernel::shim_loop`).
 pub const VSIGMOIDF_AVX512: &str = "kiln_shim_vsigmoidf_avx512";
 
 /// Whether the target has AVX-512F (x86_64).
@@ -165,6 +165,27 @@ pub(crate) fn sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Optio
     }
 }
 
+/// Declares the imported function `name` (no results) the first time; its id after that.
+fn import_once(
+    m: &mut dyn Module,
+    slot: &mut Option<FuncId>,
+    name: &str,
+    params: &[types::Type],
+) -> Result<FuncId, Error> {
+    if let Some(id) = *slot {
+        return Ok(id);
+    }
+    let mut sig = m.make_signature();
+    for t in params {
+        sig.params.push(AbiParam::new(*t));
+    }
+    let id = m
+        .declare_function(name, Linkage::Import, &sig)
+        .map_err(|e| module_err(&format!("declaring {name}"), e))?;
+    *slot = Some(id);
+    Ok(id)
+}
+
 impl Shims {
     /// The imported GEMM kernel: (m, n, k: i64, a: ptr, a_rs, a_cs: i64, b: ptr, b_rs, b_cs:
     /// i64, conv: ptr, c: ptr, c_rs: i64, accumulate: i32, bias: ptr, res: ptr, res_rs: i64,
@@ -211,36 +232,18 @@ impl Shims {
     }
 
     /// The imported vector exp (`VEXPF_SUB_AVX512`).
+    /// The imported vector exp: (x: ptr, y: ptr, n: i64, m: f32).
     pub(crate) fn vexp(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
-        if let Some(id) = self.vexp {
-            return Ok(id);
-        }
         let ptr = m.target_config().pointer_type();
-        let mut sig = m.make_signature();
-        for t in [ptr, ptr, types::I64, types::F32] {
-            sig.params.push(AbiParam::new(t));
-        }
-        let id = m
-            .declare_function(VEXPF_SUB_AVX512, Linkage::Import, &sig)
-            .map_err(|e| module_err(&format!("declaring {VEXPF_SUB_AVX512}"), e))?;
-        self.vexp = Some(id);
-        Ok(id)
+        let params = [ptr, ptr, types::I64, types::F32];
+        import_once(m, &mut self.vexp, VEXPF_SUB_AVX512, &params)
     }
 
+    /// The imported vector sigmoid: (x: ptr, y: ptr, n: i64).
     pub(crate) fn vsigmoid(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
-        if let Some(id) = self.vsigmoid {
-            return Ok(id);
-        }
         let ptr = m.target_config().pointer_type();
-        let mut sig = m.make_signature();
-        for t in [ptr, ptr, types::I64] {
-            sig.params.push(AbiParam::new(t));
-        }
-        let id = m
-            .declare_function(VSIGMOIDF_AVX512, Linkage::Import, &sig)
-            .map_err(|e| module_err(&format!("declaring {VSIGMOIDF_AVX512}"), e))?;
-        self.vsigmoid = Some(id);
-        Ok(id)
+        let params = [ptr, ptr, types::I64];
+        import_once(m, &mut self.vsigmoid, VSIGMOIDF_AVX512, &params)
     }
 
     pub(crate) fn get(

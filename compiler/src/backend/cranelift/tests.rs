@@ -808,13 +808,13 @@ fn unsupported_targets_are_errors_not_panics() {
     }
 }
 
-/// The exp-loop pattern (`kernel::exp_loop`: `y[b + k] = exp(x[a + k] - m)`) runs as one
-/// call of the shim's vector exp on AVX-512F targets (the host here, when it has it; the
-/// other `jit_targets` run it scalar): the same bits as the interpreter for a whole run with
-/// special values, offset indices with a tail, a loop in place, an empty loop, and a loop
-/// over one buffer at two indices (which must stay scalar: it reads values it wrote).
-#[test]
-fn exp_loops_equal_interp() {
+/// The shim-loop patterns (`kernel::shim_loop`) run as one call of the shim's vector
+/// function on AVX-512F targets (the host here, when it has it; the other `jit_targets` run
+/// them scalar): the same bits as the interpreter for a whole run with special values,
+/// offset indices with a tail, a loop in place, an empty loop, and a loop over one buffer at
+/// two indices (which must stay scalar: it reads values it wrote). `f(x, m)` is the loop's
+/// value for the load `x` and a loop-invariant `m` (a variable or a constant).
+fn shim_loops_equal_interp(name: &str, symbol: &[u8], f: impl Fn(Expr, Expr) -> Expr) {
     let mut vals: Vec<f32> = vec![
         0.0,
         -0.0,
@@ -822,103 +822,12 @@ fn exp_loops_equal_interp() {
         -1.0,
         88.7,
         89.5,
-        -103.9,
-        -104.5,
-        f32::NAN,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        f32::MAX,
-        f32::MIN_POSITIVE,
-        1e-45,
-    ];
-    vals.extend((0..83).map(|i| (i as f32 - 41.0) * 0.77));
-    let n = vals.len() as i64;
-    let mut pb = Prog::new("vexp");
-    let x = pb.input(Scalar::F32, Expr::i64(n));
-    let o1 = pb.output(Scalar::F32, Expr::i64(n));
-    let o2 = pb.output(Scalar::F32, Expr::i64(n));
-    let o3 = pb.output(Scalar::F32, Expr::i64(n));
-    let o4 = pb.output(Scalar::F32, Expr::i64(n));
-    let mut kb = KernelBuilder::new();
-    let exp_sub = |a: Expr, m: Expr| {
-        build::call(
-            MathFn::Exp,
-            vec![build::binary(crate::kir::BinOp::Sub, a, m)],
-        )
-    };
-    let m = kb.let_(Scalar::F32, load(x, Expr::i64(20)));
-    // Whole run.
-    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
-        kb.store(o1, k.clone(), exp_sub(load(x, k), m.clone()));
-    });
-    // y[1 + k] = exp(x[k - 1] - 0.25) for k in 2..n-1; the rest of o2 zero.
-    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
-        kb.store(o2, k, Expr::imm(Scalar::F32, 0.0));
-    });
-    kb.loop_(Expr::i64(2), Expr::i64(n - 1), |kb, k| {
-        let xi = build::add(k.clone(), Expr::i64(-1));
-        let yi = build::add(Expr::i64(1), k);
-        kb.store(o2, yi, exp_sub(load(x, xi), Expr::imm(Scalar::F32, 0.25)));
-    });
-    // In place, then an empty loop.
-    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
-        kb.store(o3, k.clone(), load(x, k));
-    });
-    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
-        kb.store(
-            o3,
-            k.clone(),
-            exp_sub(load(o3, k), Expr::imm(Scalar::F32, -0.5)),
-        );
-    });
-    kb.loop_(Expr::i64(5), Expr::i64(3), |kb, k| {
-        kb.store(o3, k.clone(), exp_sub(load(x, k), m.clone()));
-    });
-    // One buffer at two indices: o4[k] = exp(o4[k + 1] - m), scalar.
-    kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
-        kb.store(o4, k.clone(), load(x, k));
-    });
-    kb.loop_(Expr::i64(0), Expr::i64(n - 1), |kb, k| {
-        let next = build::add(k.clone(), Expr::i64(1));
-        kb.store(o4, k, exp_sub(load(o4, next), m.clone()));
-    });
-    pb.kernel(kb);
-    let p = pb.finish(Expr::i64(0));
-    let lens = vec![vals.len(); 4];
-    check(&p, &[], &[f32s(&vals)], &lens, 0, "exp loops");
-    // The pattern is recognised: the host object calls the vector exp when it has AVX-512F,
-    // and an AVX2 target's object does not.
-    let host = Target::host();
-    let obj = emit_object(&p, &host).unwrap();
-    assert_eq!(
-        contains(&obj, b"kiln_shim_vexpf_sub_avx512"),
-        host.has_feature("avx512f"),
-        "{}",
-        host.name
-    );
-    let v3 = Target::parse("x86_64-v3").unwrap();
-    assert!(!contains(
-        &emit_object(&p, &v3).unwrap(),
-        b"kiln_shim_vexpf_sub_avx512"
-    ));
-}
-
-/// The Sigmoid-loop pattern (`kernel::sigmoid_loop`, the loop `ops::elementwise` lowers
-/// Sigmoid to) calls the shim's vector sigmoid on AVX-512F targets: the same bits as the
-/// interpreter for special values, an offset run, a loop in place, an empty loop, and one
-/// buffer at two indices (which stays scalar).
-#[test]
-fn sigmoid_loops_equal_interp() {
-    use crate::ops::elementwise::{apply_unary, Unary};
-    let mut vals: Vec<f32> = vec![
-        0.0,
-        -0.0,
-        1.0,
-        -1.0,
-        88.7,
+        -88.7,
         -89.5,
         103.9,
         104.5,
+        -103.9,
+        -104.5,
         f32::NAN,
         -f32::NAN,
         f32::INFINITY,
@@ -929,63 +838,80 @@ fn sigmoid_loops_equal_interp() {
     ];
     vals.extend((0..83).map(|i| (i as f32 - 41.0) * 0.77));
     let n = vals.len() as i64;
-    let sig = |x: Expr| apply_unary(Unary::Sigmoid, Scalar::F32, x);
-    let mut pb = Prog::new("vsig");
+    let mut pb = Prog::new(name);
     let x = pb.input(Scalar::F32, Expr::i64(n));
     let o1 = pb.output(Scalar::F32, Expr::i64(n));
     let o2 = pb.output(Scalar::F32, Expr::i64(n));
     let o3 = pb.output(Scalar::F32, Expr::i64(n));
     let o4 = pb.output(Scalar::F32, Expr::i64(n));
     let mut kb = KernelBuilder::new();
+    let m = kb.let_(Scalar::F32, load(x, Expr::i64(20)));
+    // Whole run.
     kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
-        kb.store(o1, k.clone(), sig(load(x, k)));
+        kb.store(o1, k.clone(), f(load(x, k), m.clone()));
     });
-    // y[1 + k] = sigmoid(x[k - 1]) for k in 2..n-1; the rest of o2 zero.
+    // y[1 + k] = f(x[k - 1], 0.25) for k in 2..n-1; the rest of o2 zero.
     kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
         kb.store(o2, k, Expr::imm(Scalar::F32, 0.0));
     });
     kb.loop_(Expr::i64(2), Expr::i64(n - 1), |kb, k| {
         let xi = build::add(k.clone(), Expr::i64(-1));
         let yi = build::add(Expr::i64(1), k);
-        kb.store(o2, yi, sig(load(x, xi)));
+        kb.store(o2, yi, f(load(x, xi), Expr::imm(Scalar::F32, 0.25)));
     });
     // In place, then an empty loop.
     kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
         kb.store(o3, k.clone(), load(x, k));
     });
     kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
-        kb.store(o3, k.clone(), sig(load(o3, k)));
+        kb.store(o3, k.clone(), f(load(o3, k), Expr::imm(Scalar::F32, -0.5)));
     });
     kb.loop_(Expr::i64(5), Expr::i64(3), |kb, k| {
-        kb.store(o3, k.clone(), sig(load(x, k)));
+        kb.store(o3, k.clone(), f(load(x, k), m.clone()));
     });
-    // One buffer at two indices: o4[k] = sigmoid(o4[k + 1]), scalar.
+    // One buffer at two indices: o4[k] = f(o4[k + 1], m), scalar.
     kb.loop_(Expr::i64(0), Expr::i64(n), |kb, k| {
         kb.store(o4, k.clone(), load(x, k));
     });
     kb.loop_(Expr::i64(0), Expr::i64(n - 1), |kb, k| {
         let next = build::add(k.clone(), Expr::i64(1));
-        kb.store(o4, k, sig(load(o4, next)));
+        kb.store(o4, k, f(load(o4, next), m.clone()));
     });
     pb.kernel(kb);
     let p = pb.finish(Expr::i64(0));
     let lens = vec![vals.len(); 4];
-    check(&p, &[], &[f32s(&vals)], &lens, 0, "sigmoid loops");
+    check(&p, &[], &[f32s(&vals)], &lens, 0, name);
+    // The pattern is recognised: the host object calls the vector function when it has
+    // AVX-512F, and an AVX2 target's object does not.
     let host = Target::host();
     assert_eq!(
-        contains(
-            &emit_object(&p, &host).unwrap(),
-            b"kiln_shim_vsigmoidf_avx512"
-        ),
+        contains(&emit_object(&p, &host).unwrap(), symbol),
         host.has_feature("avx512f"),
-        "{}",
+        "{name}: {}",
         host.name
     );
     let v3 = Target::parse("x86_64-v3").unwrap();
-    assert!(!contains(
-        &emit_object(&p, &v3).unwrap(),
-        b"kiln_shim_vsigmoidf_avx512"
-    ));
+    assert!(!contains(&emit_object(&p, &v3).unwrap(), symbol), "{name}");
+}
+
+/// `y[b + k] = exp(x[a + k] - m)` (Softmax's exps).
+#[test]
+fn exp_loops_equal_interp() {
+    shim_loops_equal_interp("vexp", b"kiln_shim_vexpf_sub_avx512", |x, m| {
+        build::call(
+            MathFn::Exp,
+            vec![build::binary(crate::kir::BinOp::Sub, x, m)],
+        )
+    });
+}
+
+/// `y[b + k] = 1 / (1 + exp(-x[a + k]))`, built by the Sigmoid op's own lowering.
+#[test]
+fn sigmoid_loops_equal_interp() {
+    use crate::ops::elementwise::{apply_unary, Unary};
+    shim_loops_equal_interp("vsig", b"kiln_shim_vsigmoidf_avx512", |x, _| {
+        apply_unary(Unary::Sigmoid, Scalar::F32, x)
+    });
 }
 
 /// The vector-loop pattern (`kernel::vec_loop`: `y[b + k] = v` with `v` a unit-stride load,
