@@ -19,6 +19,28 @@ fn check(xs: &[f32], m: f32) {
     }
 }
 
+/// The 16 bit patterns on either side of each of `centres`, then NaNs of both signs (one
+/// signalling), the infinities and the largest finite values.
+fn near_and_special(centres: &[f32]) -> Vec<f32> {
+    let mut v = vec![];
+    for c in centres {
+        for d in 0..16u32 {
+            v.push(f32::from_bits(c.to_bits().wrapping_add(d)));
+            v.push(f32::from_bits(c.to_bits().wrapping_sub(d)));
+        }
+    }
+    v.extend([
+        f32::NAN,
+        -f32::NAN,
+        f32::from_bits(0x7fa0_0001),
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MAX,
+        f32::MIN,
+    ]);
+    v
+}
+
 #[test]
 fn vector_exp_equals_scalar() {
     #[cfg(target_arch = "x86_64")]
@@ -40,21 +62,9 @@ fn vector_exp_equals_scalar() {
             edge.push(f32::from_bits(mid.to_bits().wrapping_sub(d)));
         }
     }
-    for c in [-104.0f32, 89.0, -103.97208, 88.72284, -87.33655, 0.0, -0.0] {
-        for d in 0..16u32 {
-            edge.push(f32::from_bits(c.to_bits().wrapping_add(d)));
-            edge.push(f32::from_bits(c.to_bits().wrapping_sub(d)));
-        }
-    }
-    edge.extend([
-        f32::NAN,
-        -f32::NAN,
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        f32::MAX,
-        f32::MIN,
-    ]);
-    edge.push(f32::from_bits(0x7fa0_0001)); // signalling NaN
+    edge.extend(near_and_special(&[
+        -104.0, 89.0, -103.97208, 88.72284, -87.33655, 0.0, -0.0,
+    ]));
     check(&edge, 0.0);
     for n in 0..=20 {
         let xs: Vec<f32> = (0..n).map(|i| i as f32 * 0.37 - 3.0).collect();
@@ -92,25 +102,9 @@ fn vector_sigmoid_equals_scalar() {
     for chunk in all.chunks(1 << 16) {
         check(chunk);
     }
-    let mut edge = vec![];
-    for c in [
-        104.0f32, -89.0, 103.97208, -88.72284, 87.33655, 0.0, -0.0, 16.6, -16.6,
-    ] {
-        for d in 0..16u32 {
-            edge.push(f32::from_bits(c.to_bits().wrapping_add(d)));
-            edge.push(f32::from_bits(c.to_bits().wrapping_sub(d)));
-        }
-    }
-    edge.extend([
-        f32::NAN,
-        -f32::NAN,
-        f32::from_bits(0x7fa0_0001),
-        f32::INFINITY,
-        f32::NEG_INFINITY,
-        f32::MAX,
-        f32::MIN,
-    ]);
-    check(&edge);
+    check(&near_and_special(&[
+        104.0, -89.0, 103.97208, -88.72284, 87.33655, 0.0, -0.0, 16.6, -16.6,
+    ]));
     for n in 0..=20 {
         let xs: Vec<f32> = (0..n).map(|i| i as f32 * 0.37 - 3.0).collect();
         check(&xs);
