@@ -137,6 +137,15 @@ fn objects_have_the_triples_architecture_and_format() {
             );
         }
         eprintln!("{t}: {}", said.trim());
+        // The GEMM kernel for aarch64 is the shim's NEON one (every aarch64 target has NEON);
+        // other architectures' baseline triples run the fallback loops or an x86 kernel.
+        let obj = std::fs::read(out.join("tiny_mlp.o")).unwrap();
+        let neon = obj.windows(20).any(|w| w == b"kiln_shim_sgemm_neon");
+        assert_eq!(
+            neon,
+            t.starts_with("aarch64"),
+            "{t}: calls kiln_shim_sgemm_neon"
+        );
     }
     if !have("llvm-objdump", "--version") {
         eprintln!("skipped the Mach-O build-version check: llvm-objdump is not installed");
