@@ -65,7 +65,6 @@ unsafe fn one(t: &Call) {
         let mut k0 = 0;
         while k0 < t.k {
             let kc = (t.k - k0).min(KC);
-            let (first, last) = (k0 == 0, k0 + kc == t.k);
             for q in 0..np {
                 let jq = j0 + q * NR;
                 let panel = bp.add(q * KC * NR);
@@ -75,33 +74,21 @@ unsafe fn one(t: &Call) {
                     None => pack_b(t, (k0, kc), (jq, nr), panel),
                 }
             }
+            let st = Strip {
+                first: k0 == 0,
+                last: k0 + kc == t.k,
+                k0,
+                kc,
+            };
             let mut i0 = 0;
             while i0 < t.m {
-                let mr = (t.m - i0).min(MR);
-                let st = Strip {
-                    first,
-                    last,
-                    k0,
-                    kc,
-                };
-                if mr == MR {
-                    let (a, a_st) = a_tile::<MR>(t, i0, st, ap);
-                    for q in 0..np {
-                        let jq = j0 + q * NR;
-                        let b = bp.add(q * KC * NR);
-                        tile::<MR>(t, (a, a_st), b, (i0, MR), (jq, (t.n - jq).min(NR)), st);
-                    }
+                if t.m - i0 >= MR {
+                    row_tile::<MR>(t, (i0, MR), (j0, np), st, (bp, ap));
                 } else {
                     // The bottom edge in tiles of 4 rows.
                     let mut r0 = i0;
                     while r0 < t.m {
-                        let rs = (t.m - r0).min(MS);
-                        let (a, a_st) = a_tile::<MS>(t, r0, st, ap);
-                        for q in 0..np {
-                            let jq = j0 + q * NR;
-                            let b = bp.add(q * KC * NR);
-                            tile::<MS>(t, (a, a_st), b, (r0, rs), (jq, (t.n - jq).min(NR)), st);
-                        }
+                        row_tile::<MS>(t, (r0, (t.m - r0).min(MS)), (j0, np), st, (bp, ap));
                         r0 += MS;
                     }
                 }
@@ -110,6 +97,24 @@ unsafe fn one(t: &Call) {
             k0 += kc;
         }
         j0 += nb;
+    }
+}
+
+/// Rows `i0..i0 + mr` (at most R) of C over the `np` packed panels of the column block at
+/// `j0` (in `bp`), k block `st`; `ap` is the A tile buffer.
+#[target_feature(enable = "neon")]
+unsafe fn row_tile<const R: usize>(
+    t: &Call,
+    (i0, mr): (usize, usize),
+    (j0, np): (usize, usize),
+    st: Strip,
+    (bp, ap): (*const f32, *mut f32),
+) {
+    let a = a_tile::<R>(t, i0, st, ap);
+    for q in 0..np {
+        let jq = j0 + q * NR;
+        let b = bp.add(q * KC * NR);
+        tile::<R>(t, a, b, (i0, mr), (jq, (t.n - jq).min(NR)), st);
     }
 }
 

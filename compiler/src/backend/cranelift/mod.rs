@@ -231,15 +231,14 @@ impl Shims {
         Ok(id)
     }
 
-    /// The imported vector exp (`VEXPF_SUB_AVX512`).
-    /// The imported vector exp: (x: ptr, y: ptr, n: i64, m: f32).
+    /// The imported vector exp (`VEXPF_SUB_AVX512`): (x: ptr, y: ptr, n: i64, m: f32).
     pub(crate) fn vexp(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
         let ptr = m.target_config().pointer_type();
         let params = [ptr, ptr, types::I64, types::F32];
         import_once(m, &mut self.vexp, VEXPF_SUB_AVX512, &params)
     }
 
-    /// The imported vector sigmoid: (x: ptr, y: ptr, n: i64).
+    /// The imported vector sigmoid (`VSIGMOIDF_AVX512`): (x: ptr, y: ptr, n: i64).
     pub(crate) fn vsigmoid(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
         let ptr = m.target_config().pointer_type();
         let params = [ptr, ptr, types::I64];
