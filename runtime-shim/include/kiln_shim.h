@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define KILN_SHIM_ABI_VERSION 5u
+#define KILN_SHIM_ABI_VERSION 6u
 
 uint32_t kiln_shim_abi_version(void);
 float kiln_shim_expf(float);
@@ -73,6 +73,11 @@ void kiln_shim_vexpf_sub_avx512(const float *, float *, int64_t, float);
 /* y[k] = 1 / (1 + kiln_shim_expf(-x[k])) for k < n (Sigmoid), bit for bit (since ABI 5):
  * AVX-512F code on x86_64 (call it only on CPUs with AVX-512F), the plain loop elsewhere. */
 void kiln_shim_vsigmoidf_avx512(const float *, float *, int64_t);
+/* y[k] = kiln_shim_tanhf(x[k]) and y[k] = kiln_shim_erff(x[k]) for k < n, bit for bit
+ * (since ABI 6): AVX-512F code on x86_64 (call them only on CPUs with AVX-512F), the plain
+ * loops elsewhere. */
+void kiln_shim_vtanhf_avx512(const float *, float *, int64_t);
+void kiln_shim_verff_avx512(const float *, float *, int64_t);
 
 #ifdef __cplusplus
 }

@@ -27,7 +27,7 @@ use crate::fp::{
 };
 
 /// [1/2!, 1/3!, ..., 1/14!]: Taylor coefficients of (exp(r) - 1 - r) / r^2.
-const EXP_P: [f64; 13] = inv_factorials::<13>(2, 1);
+pub(crate) const EXP_P: [f64; 13] = inv_factorials::<13>(2, 1);
 
 /// `N` values 1/n! for n = first, first + step, ...; the factorials are exact in f64 up
 /// to 22!, so each entry is 1/n! correctly rounded.

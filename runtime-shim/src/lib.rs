@@ -42,6 +42,7 @@ mod invtrig;
 mod math32;
 mod trig;
 pub mod vexp;
+pub mod vmath;
 
 pub use erf::erf;
 pub use exp_log::{exp, log, pow};
@@ -56,7 +57,7 @@ pub use math32::{
 pub use trig::{cos, sin, tan};
 
 /// Version of the C ABI below (bumped when a signature or a result changes).
-pub const KILN_SHIM_ABI_VERSION: u32 = 5;
+pub const KILN_SHIM_ABI_VERSION: u32 = 6;
 
 /// Panic handler for the standalone no_std staticlib build. Nothing in the crate panics;
 /// this only satisfies the linker. The rlib has none (the final binary provides it).
@@ -363,4 +364,34 @@ pub unsafe extern "C" fn kiln_shim_vsigmoidf_avx512(x: *const f32, y: *mut f32, 
     vexp::sigmoidf_avx512(x, y, n);
     #[cfg(not(target_arch = "x86_64"))]
     vexp::sigmoidf_portable(x, y, n);
+}
+
+/// `y[k] = tanhf(x[k])` for `k < n`, bit for bit [`tanhf`] on each value: AVX-512F code on
+/// x86_64 (Kiln calls it only for targets with AVX-512F), the plain loop elsewhere. `x` and
+/// `y` may be the same buffer. Since ABI 6.
+///
+/// # Safety
+/// `x` and `y` hold `n` values; on x86_64 the CPU must have AVX-512F.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vtanhf_avx512(x: *const f32, y: *mut f32, n: i64) {
+    let n = if n < 0 { 0 } else { n as usize };
+    #[cfg(target_arch = "x86_64")]
+    vmath::tanhf_avx512(x, y, n);
+    #[cfg(not(target_arch = "x86_64"))]
+    vmath::tanhf_portable(x, y, n);
+}
+
+/// `y[k] = erff(x[k])` for `k < n`, bit for bit [`erff`] on each value: AVX-512F code on
+/// x86_64 (Kiln calls it only for targets with AVX-512F), the plain loop elsewhere. `x` and
+/// `y` may be the same buffer. Since ABI 6.
+///
+/// # Safety
+/// `x` and `y` hold `n` values; on x86_64 the CPU must have AVX-512F.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_verff_avx512(x: *const f32, y: *mut f32, n: i64) {
+    let n = if n < 0 { 0 } else { n as usize };
+    #[cfg(target_arch = "x86_64")]
+    vmath::erff_avx512(x, y, n);
+    #[cfg(not(target_arch = "x86_64"))]
+    vmath::erff_portable(x, y, n);
 }

@@ -36,7 +36,7 @@ pub use avx512::expf_sub as expf_sub_avx512;
 pub use avx512::sigmoidf as sigmoidf_avx512;
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(crate) mod avx512 {
     use crate::coeffs::{INV_LN2, LN2_HI, LN2_LO};
     use core::arch::x86_64::*;
 
@@ -93,7 +93,7 @@ mod avx512 {
     /// copy, only its first `n % 8` results stored).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn map8(x: *const f32, y: *mut f32, n: usize, f: impl Fn(__m256) -> __m256) {
+    pub(crate) unsafe fn map8(x: *const f32, y: *mut f32, n: usize, f: impl Fn(__m256) -> __m256) {
         let mut k = 0;
         while k + 8 <= n {
             _mm256_storeu_ps(y.add(k), f(_mm256_loadu_ps(x.add(k))));

@@ -3,7 +3,10 @@
 //! rounding boundaries, the cut-offs, and run lengths 0..=20 with a non-zero `m` (the
 //! masked tail and the f32 subtraction).
 
-use kiln_shim::{expf, kiln_shim_vexpf_sub_avx512, kiln_shim_vsigmoidf_avx512};
+use kiln_shim::{
+    erff, expf, kiln_shim_verff_avx512, kiln_shim_vexpf_sub_avx512, kiln_shim_vsigmoidf_avx512,
+    kiln_shim_vtanhf_avx512, tanhf,
+};
 
 fn check(xs: &[f32], m: f32) {
     let mut y = vec![0f32; xs.len()];
@@ -73,40 +76,119 @@ fn vector_exp_equals_scalar() {
     }
 }
 
+/// `vecf` over `xs` against `scalar` on each value, bit for bit.
+fn check_unary(
+    vecf: unsafe extern "C" fn(*const f32, *mut f32, i64),
+    scalar: impl Fn(f32) -> f32,
+    xs: &[f32],
+) {
+    let mut y = vec![0f32; xs.len()];
+    unsafe { vecf(xs.as_ptr(), y.as_mut_ptr(), xs.len() as i64) };
+    for (i, (&x, &got)) in xs.iter().zip(&y).enumerate() {
+        let want = scalar(x);
+        assert_eq!(
+            got.to_bits(),
+            want.to_bits(),
+            "x[{i}] = {x:e} ({:#010x}): {got:e} vs {want:e}",
+            x.to_bits()
+        );
+    }
+}
+
+/// Whether the kernels can run here (Kiln only calls them on CPUs with AVX-512F).
+fn have_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if !std::is_x86_feature_detected!("avx512f") {
+        eprintln!("skipped: this CPU has no AVX-512F (Kiln only calls the kernel on such CPUs)");
+        return false;
+    }
+    true
+}
+
+/// `vecf` against `scalar`: every 97th f32 bit pattern, every `step`-th one of either sign
+/// between 2^-28 and 32 (where the functions have their branches), the values around
+/// `centres`, NaNs of both signs, and run lengths 0..=20 (the masked tail).
+fn check_all(
+    vecf: unsafe extern "C" fn(*const f32, *mut f32, i64),
+    scalar: impl Fn(f32) -> f32 + Copy,
+    step: u32,
+    centres: &[f32],
+) {
+    let all: Vec<f32> = (0..=u32::MAX / 97)
+        .map(|i| f32::from_bits(i * 97))
+        .collect();
+    for chunk in all.chunks(1 << 16) {
+        check_unary(vecf, scalar, chunk);
+    }
+    let (lo, hi) = ((2f32).powi(-28).to_bits(), 32f32.to_bits());
+    let dense: Vec<f32> = (lo..hi)
+        .step_by(step as usize)
+        .flat_map(|b| [f32::from_bits(b), -f32::from_bits(b)])
+        .collect();
+    for chunk in dense.chunks(1 << 16) {
+        check_unary(vecf, scalar, chunk);
+    }
+    check_unary(vecf, scalar, &near_and_special(centres));
+    for n in 0..=20 {
+        let xs: Vec<f32> = (0..n).map(|i| i as f32 * 0.37 - 3.0).collect();
+        check_unary(vecf, scalar, &xs);
+    }
+}
+
 /// `kiln_shim_vsigmoidf_avx512` against `1 / (1 + expf(-x))`, bit for bit: every 97th f32
 /// bit pattern, the values around expf's cut-offs (as -x), NaNs of both signs and run
 /// lengths 0..=20 (the masked tail).
 #[test]
 fn vector_sigmoid_equals_scalar() {
-    #[cfg(target_arch = "x86_64")]
-    if !std::is_x86_feature_detected!("avx512f") {
-        eprintln!("skipped: this CPU has no AVX-512F (Kiln only calls the kernel on such CPUs)");
+    if !have_avx512() {
         return;
     }
-    let check = |xs: &[f32]| {
-        let mut y = vec![0f32; xs.len()];
-        unsafe { kiln_shim_vsigmoidf_avx512(xs.as_ptr(), y.as_mut_ptr(), xs.len() as i64) };
-        for (i, (&x, &got)) in xs.iter().zip(&y).enumerate() {
-            let want = 1.0 / (1.0 + expf(-x));
-            assert_eq!(
-                got.to_bits(),
-                want.to_bits(),
-                "x[{i}] = {x:e} ({:#010x}): {got:e} vs {want:e}",
-                x.to_bits()
-            );
-        }
-    };
-    let all: Vec<f32> = (0..=u32::MAX / 97)
-        .map(|i| f32::from_bits(i * 97))
-        .collect();
-    for chunk in all.chunks(1 << 16) {
-        check(chunk);
+    check_all(
+        kiln_shim_vsigmoidf_avx512,
+        |x| 1.0 / (1.0 + expf(-x)),
+        997,
+        &[
+            104.0, -89.0, 103.97208, -88.72284, 87.33655, 0.0, -0.0, 16.6, -16.6,
+        ],
+    );
+}
+
+/// `kiln_shim_vtanhf_avx512` against `tanhf`, bit for bit; the centres are the branch
+/// points of `hyperbolic::tanh` (2^-27, 0.625, 22).
+#[test]
+fn vector_tanh_equals_scalar() {
+    if !have_avx512() {
+        return;
     }
-    check(&near_and_special(&[
-        104.0, -89.0, 103.97208, -88.72284, 87.33655, 0.0, -0.0, 16.6, -16.6,
-    ]));
-    for n in 0..=20 {
-        let xs: Vec<f32> = (0..n).map(|i| i as f32 * 0.37 - 3.0).collect();
-        check(&xs);
+    check_all(
+        kiln_shim_vtanhf_avx512,
+        tanhf,
+        31,
+        &[
+            0.0,
+            -0.0,
+            7.450581e-9,
+            0.625,
+            -0.625,
+            22.0,
+            -22.0,
+            9.01,
+            -9.01,
+        ],
+    );
+}
+
+/// `kiln_shim_verff_avx512` against `erff`, bit for bit; the centres are the interval
+/// boundaries of `erf::erf` (0.5, 1, ..., 6).
+#[test]
+fn vector_erf_equals_scalar() {
+    if !have_avx512() {
+        return;
     }
+    let mut centres = vec![0.0, -0.0, 3.9];
+    for i in 1..=12 {
+        centres.push(i as f32 * 0.5);
+        centres.push(-(i as f32) * 0.5);
+    }
+    check_all(kiln_shim_verff_avx512, erff, 31, &centres);
 }

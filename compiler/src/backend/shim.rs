@@ -51,6 +51,10 @@ pub fn shim_sources() -> Vec<(&'static str, &'static str)> {
         ),
         ("trig.rs", include_str!("../../../runtime-shim/src/trig.rs")),
         ("vexp.rs", include_str!("../../../runtime-shim/src/vexp.rs")),
+        (
+            "vmath.rs",
+            include_str!("../../../runtime-shim/src/vmath.rs"),
+        ),
     ]
 }
 
