@@ -140,6 +140,9 @@ impl Cx<'_, '_> {
                 (r, *to)
             }
             Expr::Call(f, args) => {
+                if let Some(v) = self.strip_value(e)? {
+                    return Ok((v, Scalar::F32));
+                }
                 let mut vals = Vec::with_capacity(args.len());
                 let mut ty = Scalar::F32;
                 for a in args {

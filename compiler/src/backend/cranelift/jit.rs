@@ -235,6 +235,14 @@ impl JitProgram {
             super::VSIGMOIDF_AVX512,
             kiln_shim::kiln_shim_vsigmoidf_avx512 as *const u8,
         );
+        jb.symbol(
+            super::VTANHF_AVX512,
+            kiln_shim::kiln_shim_vtanhf_avx512 as *const u8,
+        );
+        jb.symbol(
+            super::VERFF_AVX512,
+            kiln_shim::kiln_shim_verff_avx512 as *const u8,
+        );
         let mut module = JITModule::new(jb);
         let defined = match define_program(&mut module, p) {
             Ok(d) => d,

@@ -72,6 +72,10 @@ pub(super) struct Cx<'a, 'f> {
     bases: Vec<Option<Value>>,
     /// Variables whose `Let` value is pinned where it is computed (`anchor_lets`).
     anchored: Vec<bool>,
+    /// While a `StripLoop`'s last pass is translated: its calls (by address), each with the
+    /// address `base` such that the call's value for loop index `k` is the f32 at
+    /// `base + 4 k`, and the loop variable.
+    strips: Vec<(*const Expr, Value, VarId)>,
 }
 
 /// What a kernel reads: dims, lens and buffers, each in ascending order.
@@ -173,6 +177,7 @@ pub(super) fn translate(
         lens: vec![None; p.inputs.len() + p.outputs.len() + 1],
         bases: vec![None; p.buffers.len()],
         anchored: vec![false; k.vars.len()],
+        strips: vec![],
     };
     anchor_lets(&k.body, &mut cx.anchored);
     cx.preload()?;
@@ -375,6 +380,14 @@ impl Cx<'_, '_> {
     /// The vector of lanes `i..i + lanes` of `e`, a `vec_loop` value over loop variable `k`.
     fn vexpr(&mut self, e: &Expr, k: VarId, i: Value, vty: Type) -> Result<Value, Error> {
         Ok(match e {
+            Expr::Call(..) => {
+                let base = self
+                    .strip_base(e)
+                    .ok_or_else(|| Error::Internal("vector call outside a strip".into()))?;
+                let off = self.b.ins().ishl_imm_u(i, 2);
+                let a = self.b.ins().iadd(base, off);
+                self.b.ins().load(vty, vec_flags(), a, 0)
+            }
             Expr::Load(x, xi) => {
                 let base = unit_index(xi, k)
                     .ok_or_else(|| Error::Internal("vector load off the unit stride".into()))?;
@@ -401,6 +414,214 @@ impl Cx<'_, '_> {
             }
             _ => return Err(Error::Internal("not a vector loop value".into())),
         })
+    }
+
+    /// The strip base of call `e` (see `strips`), if it is one of a strip's calls.
+    fn strip_base(&self, e: &Expr) -> Option<Value> {
+        self.strips
+            .iter()
+            .find(|(c, ..)| std::ptr::eq(*c, e))
+            .map(|(_, b, _)| *b)
+    }
+
+    /// The f32 value of strip call `e` for the current loop index, if `e` is one.
+    pub(super) fn strip_value(&mut self, e: &Expr) -> Result<Option<Value>, Error> {
+        let Some(&(_, base, k)) = self.strips.iter().find(|(c, ..)| std::ptr::eq(*c, e)) else {
+            return Ok(None);
+        };
+        let i = self.use_var(k)?;
+        let off = self.b.ins().ishl_imm_u(i, 2);
+        let a = self.b.ins().iadd(base, off);
+        Ok(Some(self.b.ins().load(types::F32, data_flags(), a, 0)))
+    }
+
+    /// A `StripLoop` over `var` from `s` to `e` (see there).
+    fn strip(&mut self, var: VarId, (s, e): (Value, Value), l: &StripLoop) -> Result<(), Error> {
+        let ptr = self.ptr();
+        let slots: Vec<_> = l
+            .calls
+            .iter()
+            .map(|_| {
+                self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    4 * STRIP as u32,
+                    6,
+                ))
+            })
+            .collect();
+        let simd = super::has_simd(self.m.isa());
+        let args: Vec<&Expr> = l.calls.iter().map(|c| c.1).collect();
+        let calls: Vec<&Expr> = l.calls.iter().map(|c| c.0).collect();
+        let vec_args = simd
+            && args
+                .iter()
+                .all(|a| vec_value(a, var, Scalar::F32, (None, a), &self.p.buffers, &[]));
+        let vec_val = simd
+            && vec_value(
+                l.val,
+                var,
+                Scalar::F32,
+                (Some(l.y), l.idx),
+                &self.p.buffers,
+                &calls,
+            );
+        let k0 = self.b.declare_var(types::I64);
+        self.b.def_var(k0, s);
+        let header = self.b.create_block();
+        let body_blk = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let k0v = self.b.use_var(k0);
+        let more = self.b.ins().icmp(
+            cranelift_codegen::ir::condcodes::IntCC::SignedLessThan,
+            k0v,
+            e,
+        );
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(body_blk);
+        self.b.seal_block(body_blk);
+        let k0v = self.b.use_var(k0);
+        let rem = self.b.ins().isub(e, k0v);
+        let cap = self.b.ins().iconst(types::I64, STRIP);
+        let len = self.b.ins().smin(rem, cap);
+        let k1 = self.b.ins().iadd(k0v, len);
+        // base_i + 4 k is element k - k0 of strip i
+        let k0x4 = self.b.ins().ishl_imm_u(k0v, 2);
+        let mut addrs = vec![];
+        let mut bases = vec![];
+        for slot in &slots {
+            let a = self.b.ins().stack_addr(ptr, *slot, 0);
+            addrs.push(a);
+            bases.push(self.b.ins().isub(a, k0x4));
+        }
+        // 1: the arguments
+        let store_args = |cx: &mut Self, i: Value, vector: bool| -> Result<(), Error> {
+            let off = cx.b.ins().ishl_imm_u(i, 2);
+            for (a, base) in args.iter().zip(&bases) {
+                let x = if vector {
+                    cx.vexpr(a, var, i, types::F32X4)?
+                } else {
+                    cx.expr(a)?.0
+                };
+                let at = cx.b.ins().iadd(*base, off);
+                let flags = if vector { vec_flags() } else { data_flags() };
+                cx.b.ins().store(flags, x, at, 0);
+            }
+            Ok(())
+        };
+        let mut from = k0v;
+        if vec_args {
+            from = self.each(var, (k0v, k1), 4, &mut |cx, i| store_args(cx, i, true))?;
+        }
+        self.each(var, (from, k1), 1, &mut |cx, i| store_args(cx, i, false))?;
+        // 2: the vector functions, in place
+        for ((_, _, f), a) in l.calls.iter().zip(&addrs) {
+            self.vec_call(f, *a, *a, len)?;
+        }
+        // 3: the values, the calls read from the strips
+        self.strips = calls
+            .iter()
+            .zip(&bases)
+            .map(|(c, b)| (*c as *const Expr, *b, var))
+            .collect();
+        let mut from = k0v;
+        if vec_val {
+            let y_base = unit_index(l.idx, var)
+                .ok_or_else(|| Error::Internal("strip store off the unit stride".into()))?;
+            from = self.each(var, (k0v, k1), 4, &mut |cx, i| {
+                let x = cx.vexpr(l.val, var, i, types::F32X4)?;
+                let (yb, _) = cx.expr(y_base)?;
+                let yi = cx.b.ins().iadd(yb, i);
+                let ya = cx.addr(l.y, yi)?;
+                cx.b.ins().store(vec_flags(), x, ya, 0);
+                Ok(())
+            })?;
+        }
+        let r = self.each(var, (from, k1), 1, &mut |cx, _| {
+            cx.stmt(l.store).map(|_| ())
+        });
+        self.strips.clear();
+        r?;
+        self.b.def_var(k0, k1);
+        self.b.ins().jump(header, &[]);
+        self.b.seal_block(header);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+        Ok(())
+    }
+
+    /// Whether a loop over `var` with `body` runs as a shim loop, a strip loop or a vector
+    /// loop on this target.
+    fn fast_loop(&self, var: VarId, body: &[Stmt]) -> bool {
+        let isa = self.m.isa();
+        let bufs = &self.p.buffers;
+        (super::has_avx512(isa)
+            && (shim_loop(var, body, bufs).is_some()
+                || strip_loop(var, body, self.k, bufs).is_some()))
+            || (super::has_simd(isa) && vec_loop(var, body, bufs).is_some())
+    }
+
+    /// The shim's vector function `f` from `n` values at `px` to `py`.
+    fn vec_call(&mut self, f: &VecFn, px: Value, py: Value, n: Value) -> Result<(), Error> {
+        let (id, args) = match f {
+            VecFn::ExpSub(m) => {
+                let m = self.expr(m)?.0;
+                (self.shims.vexp(self.m)?, vec![px, py, n, m])
+            }
+            VecFn::Sigmoid => (
+                self.shims.vunary(self.m, super::VSIGMOIDF_AVX512)?,
+                vec![px, py, n],
+            ),
+            VecFn::Tanh => (
+                self.shims.vunary(self.m, super::VTANHF_AVX512)?,
+                vec![px, py, n],
+            ),
+            VecFn::Erf => (
+                self.shims.vunary(self.m, super::VERFF_AVX512)?,
+                vec![px, py, n],
+            ),
+        };
+        let r = self.m.declare_func_in_func(id, self.b.func);
+        self.b.ins().call(r, &args);
+        Ok(())
+    }
+
+    /// `for k in s.. { body(k) }` in steps of `step` while `k + step <= e`, `k` the kir
+    /// variable `var` (so expressions read it); returns where it stopped.
+    fn each(
+        &mut self,
+        var: VarId,
+        (s, e): (Value, Value),
+        step: i64,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<(), Error>,
+    ) -> Result<Value, Error> {
+        let v = self.var(var)?;
+        self.b.def_var(v, s);
+        let header = self.b.create_block();
+        let body_blk = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(v);
+        let last = self.b.ins().iadd_imm_s(i, step);
+        let more = self.b.ins().icmp(
+            cranelift_codegen::ir::condcodes::IntCC::SignedLessThanOrEqual,
+            last,
+            e,
+        );
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(body_blk);
+        self.b.seal_block(body_blk);
+        let i = self.b.use_var(v);
+        body(self, i)?;
+        let next = self.b.ins().iadd_imm_s(i, step);
+        self.b.def_var(v, next);
+        self.b.ins().jump(header, &[]);
+        self.b.seal_block(header);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+        Ok(self.b.use_var(v))
     }
 
     fn stmt(&mut self, s: &Stmt) -> Result<bool, Error> {
@@ -435,6 +656,24 @@ impl Cx<'_, '_> {
                 start,
                 end,
                 body,
+            } if body.len() > 1 && flat_store(body).is_some_and(|f| self.fast_loop(*var, &f)) => {
+                // `let v = ..; y[i] = f(v)`: the same loop with the lets written into the
+                // store (they are pure), so the vector patterns below see one store.
+                let Some(flat) = flat_store(body) else {
+                    unreachable!("matched above")
+                };
+                self.stmt(&Stmt::Loop {
+                    var: *var,
+                    start: start.clone(),
+                    end: end.clone(),
+                    body: flat,
+                })
+            }
+            Stmt::Loop {
+                var,
+                start,
+                end,
+                body,
             } if super::has_avx512(self.m.isa())
                 && shim_loop(*var, body, &self.p.buffers).is_some() =>
             {
@@ -453,15 +692,23 @@ impl Cx<'_, '_> {
                 let yo = self.expr(l.y_base)?.0;
                 let yo = self.b.ins().iadd(yo, s);
                 let py = self.addr(l.y, yo)?;
-                let (id, args) = match l.f {
-                    VecFn::ExpSub(m) => {
-                        let m = self.expr(m)?.0;
-                        (self.shims.vexp(self.m)?, vec![px, py, n, m])
-                    }
-                    VecFn::Sigmoid => (self.shims.vsigmoid(self.m)?, vec![px, py, n]),
+                self.vec_call(&l.f, px, py, n)?;
+                Ok(false)
+            }
+            Stmt::Loop {
+                var,
+                start,
+                end,
+                body,
+            } if super::has_avx512(self.m.isa())
+                && strip_loop(*var, body, self.k, &self.p.buffers).is_some() =>
+            {
+                let Some(l) = strip_loop(*var, body, self.k, &self.p.buffers) else {
+                    unreachable!("matched above")
                 };
-                let r = self.m.declare_func_in_func(id, self.b.func);
-                self.b.ins().call(r, &args);
+                let (s, _) = self.expr(start)?;
+                let (e, _) = self.expr(end)?;
+                self.strip(*var, (s, e), &l)?;
                 Ok(false)
             }
             Stmt::Loop {
@@ -484,36 +731,14 @@ impl Cx<'_, '_> {
                 let vty = cl_type(l.elem)
                     .by(lanes as u32)
                     .ok_or_else(|| Error::Internal(format!("no vector of {}", l.elem)))?;
-                let v = self.var(*var)?;
-                self.b.def_var(v, s);
-                let header = self.b.create_block();
-                let body_blk = self.b.create_block();
-                let exit = self.b.create_block();
-                self.b.ins().jump(header, &[]);
-                self.b.switch_to_block(header);
-                let i = self.b.use_var(v);
-                let last = self.b.ins().iadd_imm_s(i, lanes);
-                let more = self.b.ins().icmp(
-                    cranelift_codegen::ir::condcodes::IntCC::SignedLessThanOrEqual,
-                    last,
-                    e,
-                );
-                self.b.ins().brif(more, body_blk, &[], exit, &[]);
-                self.b.switch_to_block(body_blk);
-                self.b.seal_block(body_blk);
-                let i = self.b.use_var(v);
-                let x = self.vexpr(l.val, *var, i, vty)?;
-                let (yb, _) = self.expr(l.y_base)?;
-                let yi = self.b.ins().iadd(yb, i);
-                let ya = self.addr(l.y, yi)?;
-                self.b.ins().store(vec_flags(), x, ya, 0);
-                let next = self.b.ins().iadd_imm_s(i, lanes);
-                self.b.def_var(v, next);
-                self.b.ins().jump(header, &[]);
-                self.b.seal_block(header);
-                self.b.switch_to_block(exit);
-                self.b.seal_block(exit);
-                let rest = self.b.use_var(v);
+                let rest = self.each(*var, (s, e), lanes, &mut |cx, i| {
+                    let x = cx.vexpr(l.val, *var, i, vty)?;
+                    let (yb, _) = cx.expr(l.y_base)?;
+                    let yi = cx.b.ins().iadd(yb, i);
+                    let ya = cx.addr(l.y, yi)?;
+                    cx.b.ins().store(vec_flags(), x, ya, 0);
+                    Ok(())
+                })?;
                 self.scalar_loop(*var, rest, e, body)
             }
             Stmt::Loop {
@@ -682,6 +907,22 @@ pub(super) enum VecFn<'a> {
     ExpSub(&'a Expr),
     /// `1 / (1 + exp(-x))`, kir's Sigmoid (`kiln_shim_vsigmoidf_avx512`).
     Sigmoid,
+    /// `tanh(x)` (`kiln_shim_vtanhf_avx512`).
+    Tanh,
+    /// `erf(x)` (`kiln_shim_verff_avx512`).
+    Erf,
+}
+
+impl VecFn<'_> {
+    /// The vector function of a strip's call of `f` (f32), if the shim has one.
+    fn of_call(f: MathFn) -> Option<VecFn<'static>> {
+        match f {
+            MathFn::Exp => Some(VecFn::ExpSub(&ZERO_F32)),
+            MathFn::Tanh => Some(VecFn::Tanh),
+            MathFn::Erf => Some(VecFn::Erf),
+            _ => None,
+        }
+    }
 }
 
 /// A loop `for k { y[b + k] = f(x[a + k]) }` over f32 buffers for a `VecFn` f, with `a` and
@@ -697,6 +938,8 @@ pub(super) struct ShimLoop<'a> {
 }
 
 static ZERO_I64: Expr = Expr::Imm(Scalar::I64, crate::kir::Lit::Int(0));
+/// `x - 0` is `x` for every f32 (also -0 and NaN), so `exp(x) = ExpSub(x, 0)` bit for bit.
+static ZERO_F32: Expr = Expr::Imm(Scalar::F32, crate::kir::Lit::Float(0));
 
 /// `e` as `base + Var(k)` (or `Var(k)`, or `Var(k) + base`) with `base` free of `k` and of
 /// loads.
@@ -752,35 +995,7 @@ pub(super) fn vec_loop<'a>(
         return None;
     }
     let y_base = unit_index(idx, k)?;
-    let float = matches!(elem, Scalar::F32 | Scalar::F64);
-    fn ok(
-        e: &Expr,
-        k: VarId,
-        (elem, float): (Scalar, bool),
-        (y, idx): (BufId, &Expr),
-        bufs: &[crate::kir::Buffer],
-    ) -> bool {
-        match e {
-            Expr::Load(x, xi) => {
-                bufs.get(x.0 as usize).is_some_and(|b| b.elem == elem)
-                    && unit_index(xi, k).is_some()
-                    && (*x != y || **xi == *idx)
-            }
-            e if invariant(e, k) => true,
-            Expr::Binary(
-                crate::kir::BinOp::Add
-                | crate::kir::BinOp::Sub
-                | crate::kir::BinOp::Mul
-                | crate::kir::BinOp::Div,
-                a,
-                b,
-            ) if float => {
-                ok(a, k, (elem, float), (y, idx), bufs) && ok(b, k, (elem, float), (y, idx), bufs)
-            }
-            _ => false,
-        }
-    }
-    if !ok(val, k, (elem, float), (*y, idx), bufs) {
+    if !vec_value(val, k, elem, (Some(*y), idx), bufs, &[]) {
         return None;
     }
     Some(VecLoop {
@@ -789,6 +1004,173 @@ pub(super) fn vec_loop<'a>(
         val,
         elem,
     })
+}
+
+/// Whether `Cx::vexpr` computes `e` for lanes `k..k + n`, in a loop over `k` that stores
+/// to `y` at `idx` (`None`: to memory no buffer reads): `e` is a load `x[a + k]` of the
+/// element type `elem`, a value free of `k` and of loads, a call in `strips` (read from its
+/// strip), or for f32 and f64 an expression of those with `+ - * /` (each lane computes
+/// exactly the scalar operation). A loaded buffer is another than `y` or `y` at the same
+/// index, so the vector code reads every value before it writes it, as the loop does.
+fn vec_value(
+    e: &Expr,
+    k: VarId,
+    elem: Scalar,
+    (y, idx): (Option<BufId>, &Expr),
+    bufs: &[crate::kir::Buffer],
+    strips: &[&Expr],
+) -> bool {
+    use crate::kir::BinOp;
+    match e {
+        Expr::Load(x, xi) => {
+            bufs.get(x.0 as usize).is_some_and(|b| b.elem == elem)
+                && unit_index(xi, k).is_some()
+                && (Some(*x) != y || **xi == *idx)
+        }
+        Expr::Call(..) => strips.iter().any(|c| std::ptr::eq(*c, e)),
+        e if invariant(e, k) => true,
+        Expr::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b)
+            if matches!(elem, Scalar::F32 | Scalar::F64) =>
+        {
+            vec_value(a, k, elem, (y, idx), bufs, strips)
+                && vec_value(b, k, elem, (y, idx), bufs, strips)
+        }
+        _ => false,
+    }
+}
+
+/// A loop `for k { y[b + k] = v }` over an f32 buffer whose value `v` calls exp, tanh or erf
+/// (f32) on arguments that call nothing: on AVX-512F targets it runs in strips of
+/// `STRIP` values, each strip in three passes: the calls' arguments into stack arrays, one
+/// vector call per array (runtime-shim/src/vexp.rs, vmath.rs), then `v` with the calls'
+/// results read from the arrays. Each value is computed by the same operations as in the
+/// loop, so the bits are the same. Passes reorder reads and writes across iterations, so
+/// every load of `y` in `v` is at the store's own index (unit stride, so no iteration reads
+/// what another writes), as for `vec_loop`.
+pub(super) struct StripLoop<'a> {
+    pub store: &'a Stmt,
+    pub y: BufId,
+    pub idx: &'a Expr,
+    pub val: &'a Expr,
+    /// The calls run as vector functions (by address in `val`) with their functions.
+    pub calls: Vec<(&'a Expr, &'a Expr, VecFn<'static>)>,
+}
+
+/// Values per strip of a `StripLoop` (4 KiB of stack per call).
+pub(super) const STRIP: i64 = 1024;
+
+/// The `StripLoop` `body` (the body of a loop over `k` in `kernel`) is, if any.
+pub(super) fn strip_loop<'a>(
+    k: VarId,
+    body: &'a [Stmt],
+    kernel: &Kernel,
+    bufs: &[crate::kir::Buffer],
+) -> Option<StripLoop<'a>> {
+    let [store @ Stmt::Store { buf: y, idx, val }] = body else {
+        return None;
+    };
+    if bufs.get(y.0 as usize)?.elem != Scalar::F32 {
+        return None;
+    }
+    unit_index(idx, k)?;
+    let mut nodes = vec![];
+    subexprs(val, &mut nodes);
+    let mut calls = vec![];
+    let mut y_elsewhere = false;
+    for e in nodes {
+        match e {
+            Expr::Load(b, i) if b == y && **i != *idx => y_elsewhere = true,
+            Expr::Call(f, args) => {
+                let (Some(vf), [a]) = (VecFn::of_call(*f), &args[..]) else {
+                    continue;
+                };
+                let mut nested = false;
+                visit_expr(a, &mut |x| nested |= matches!(x, Expr::Call(..)));
+                let ty = crate::kir::verify::type_of(&kernel.vars, bufs, a);
+                if !nested && ty == Ok(Scalar::F32) {
+                    calls.push((e, a, vf));
+                }
+            }
+            _ => {}
+        }
+    }
+    if y_elsewhere || calls.is_empty() {
+        return None;
+    }
+    Some(StripLoop {
+        store,
+        y: *y,
+        idx,
+        val,
+        calls,
+    })
+}
+
+/// A loop body `let v1 = e1; ...; let vn = en; y[i] = x` as the one store with every `vj`
+/// replaced by its value (the lets are pure, so the store computes the same values).
+fn flat_store(body: &[Stmt]) -> Option<Vec<Stmt>> {
+    let (Stmt::Store { buf, idx, val }, lets) = body.split_last()? else {
+        return None;
+    };
+    let mut env: Vec<(VarId, Expr)> = vec![];
+    for s in lets {
+        let Stmt::Let(v, e) = s else {
+            return None;
+        };
+        let e = with_vars(e, &env);
+        env.push((*v, e));
+    }
+    Some(vec![Stmt::Store {
+        buf: *buf,
+        idx: with_vars(idx, &env),
+        val: with_vars(val, &env),
+    }])
+}
+
+/// `e` with the variables of `env` replaced by their values.
+fn with_vars(e: &Expr, env: &[(VarId, Expr)]) -> Expr {
+    let w = |a: &Expr| Box::new(with_vars(a, env));
+    match e {
+        Expr::Var(v) => match env.iter().rev().find(|(u, _)| u == v) {
+            Some((_, x)) => x.clone(),
+            None => e.clone(),
+        },
+        Expr::Imm(..) | Expr::Dim(_) | Expr::Len(_) => e.clone(),
+        Expr::Load(b, i) => Expr::Load(*b, w(i)),
+        Expr::Unary(op, a) => Expr::Unary(*op, w(a)),
+        Expr::Cast(t, a) => Expr::Cast(*t, w(a)),
+        Expr::Bitcast(t, a) => Expr::Bitcast(*t, w(a)),
+        Expr::Binary(op, a, b) => Expr::Binary(*op, w(a), w(b)),
+        Expr::Cmp(op, a, b) => Expr::Cmp(*op, w(a), w(b)),
+        Expr::Fma(a, b, c) => Expr::Fma(w(a), w(b), w(c)),
+        Expr::Select(a, b, c) => Expr::Select(w(a), w(b), w(c)),
+        Expr::Call(f, args) => Expr::Call(*f, args.iter().map(|a| with_vars(a, env)).collect()),
+    }
+}
+
+/// Every node of `e`, `e` first.
+fn subexprs<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    out.push(e);
+    match e {
+        Expr::Imm(..) | Expr::Var(_) | Expr::Dim(_) | Expr::Len(_) => {}
+        Expr::Load(_, a) | Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::Bitcast(_, a) => {
+            subexprs(a, out)
+        }
+        Expr::Binary(_, a, b) | Expr::Cmp(_, a, b) => {
+            subexprs(a, out);
+            subexprs(b, out);
+        }
+        Expr::Fma(a, b, c) | Expr::Select(a, b, c) => {
+            subexprs(a, out);
+            subexprs(b, out);
+            subexprs(c, out);
+        }
+        Expr::Call(_, args) => {
+            for a in args {
+                subexprs(a, out);
+            }
+        }
+    }
 }
 
 /// The `ShimLoop` `body` (the body of a loop over `k`) is, if any.
@@ -810,7 +1192,7 @@ pub(super) fn shim_loop<'a>(
             if !invariant(m, k) {
                 return None;
             }
-            (xl, VecFn::ExpSub(m))
+            (&**xl, VecFn::ExpSub(m))
         }
         Expr::Binary(BinOp::Div, n, d) if one(n) => {
             let Expr::Binary(BinOp::Add, d1, e) = &**d else {
@@ -825,11 +1207,17 @@ pub(super) fn shim_loop<'a>(
             if !one(d1) {
                 return None;
             }
-            (xl, VecFn::Sigmoid)
+            (&**xl, VecFn::Sigmoid)
+        }
+        Expr::Call(f @ (MathFn::Tanh | MathFn::Erf), args) => {
+            let [xl] = &args[..] else {
+                return None;
+            };
+            (xl, VecFn::of_call(*f)?)
         }
         _ => return None,
     };
-    let Expr::Load(x, xi) = &**xl else {
+    let Expr::Load(x, xi) = xl else {
         return None;
     };
     let f32_buf = |b: crate::kir::BufId| {

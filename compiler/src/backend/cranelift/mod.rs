@@ -104,7 +104,8 @@ pub(crate) struct Shims {
     ids: BTreeMap<(MathFn, Scalar), FuncId>,
     sgemm: Option<FuncId>,
     vexp: Option<FuncId>,
-    vsigmoid: Option<FuncId>,
+    /// The `(x: ptr, y: ptr, n: i64)` vector functions, by symbol.
+    vunary: BTreeMap<&'static str, FuncId>,
 }
 
 /// The shim's vector `y[k] = expf(x[k] - m)` (runtime-shim/src/vexp.rs): (x: ptr, y: ptr,
@@ -114,6 +115,12 @@ pub const VEXPF_SUB_AVX512: &str = "kiln_shim_vexpf_sub_avx512";
 /// The shim's vector `y[k] = 1 / (1 + expf(-x[k]))` (runtime-shim/src/vexp.rs): (x: ptr,
 /// y: ptr, n: i64). Called for Sigmoid loops on targets with AVX-512F (`kernel::shim_loop`).
 pub const VSIGMOIDF_AVX512: &str = "kiln_shim_vsigmoidf_avx512";
+
+/// The shim's vector `y[k] = tanhf(x[k])` and `y[k] = erff(x[k])` (runtime-shim/src/vmath.rs):
+/// (x: ptr, y: ptr, n: i64). Called for Tanh and Erf loops, and for fused loops that call
+/// them, on targets with AVX-512F (`kernel::shim_loop`, `kernel::strip_loop`).
+pub const VTANHF_AVX512: &str = "kiln_shim_vtanhf_avx512";
+pub const VERFF_AVX512: &str = "kiln_shim_verff_avx512";
 
 /// Whether the target has AVX-512F (x86_64).
 pub(crate) fn has_avx512(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
@@ -238,11 +245,18 @@ impl Shims {
         import_once(m, &mut self.vexp, VEXPF_SUB_AVX512, &params)
     }
 
-    /// The imported vector sigmoid (`VSIGMOIDF_AVX512`): (x: ptr, y: ptr, n: i64).
-    pub(crate) fn vsigmoid(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
+    /// An imported `(x: ptr, y: ptr, n: i64)` vector function (`VSIGMOIDF_AVX512`,
+    /// `VTANHF_AVX512`, `VERFF_AVX512`).
+    pub(crate) fn vunary(
+        &mut self,
+        m: &mut dyn Module,
+        symbol: &'static str,
+    ) -> Result<FuncId, Error> {
         let ptr = m.target_config().pointer_type();
-        let params = [ptr, ptr, types::I64];
-        import_once(m, &mut self.vsigmoid, VSIGMOIDF_AVX512, &params)
+        let mut slot = self.vunary.get(symbol).copied();
+        let id = import_once(m, &mut slot, symbol, &[ptr, ptr, types::I64])?;
+        self.vunary.insert(symbol, id);
+        Ok(id)
     }
 
     pub(crate) fn get(

@@ -914,6 +914,78 @@ fn sigmoid_loops_equal_interp() {
     });
 }
 
+/// `y[b + k] = tanh(x[a + k])` and `erf(x[a + k])`.
+#[test]
+fn tanh_erf_loops_equal_interp() {
+    shim_loops_equal_interp("vtanh", b"kiln_shim_vtanhf_avx512", |x, _| {
+        build::call(MathFn::Tanh, vec![x])
+    });
+    shim_loops_equal_interp("verf", b"kiln_shim_verff_avx512", |x, _| {
+        build::call(MathFn::Erf, vec![x])
+    });
+}
+
+/// GELU (erf form) of `x + m`, as the fused element-wise kernels compute it.
+fn gelu(x: Expr, m: Expr) -> Expr {
+    use crate::kir::BinOp::{Add, Mul};
+    let c = |v: f64| Expr::imm(Scalar::F32, v);
+    let h = build::binary(Add, x, m);
+    let e = build::call(
+        MathFn::Erf,
+        vec![build::binary(
+            Mul,
+            h.clone(),
+            c(std::f64::consts::FRAC_1_SQRT_2),
+        )],
+    );
+    build::binary(
+        Mul,
+        build::binary(Mul, c(0.5), h),
+        build::binary(Add, c(1.0), e),
+    )
+}
+
+/// Loops whose value calls exp, tanh or erf among other operations (`kernel::strip_loop`)
+/// run in strips through the shim's vector functions on AVX-512F targets: the same bits as
+/// the interpreter, with the cases of `shim_loops_equal_interp` (including the loop over one
+/// buffer at two indices, which stays scalar), for GELU (erf), Mish (tanh of softplus: the
+/// exp inside runs as a strip, the log and tanh around it stay scalar), GELU's tanh form,
+/// and a loop of several strips whose body starts with a `let`.
+#[test]
+fn strip_loops_equal_interp() {
+    use crate::kir::BinOp::{Add, Mul};
+    use crate::ops::math::activation::{apply, Act};
+    shim_loops_equal_interp("sgelu", b"kiln_shim_verff_avx512", gelu);
+    shim_loops_equal_interp("smish", b"kiln_shim_vexpf_sub_avx512", |x, m| {
+        apply(Act::Mish, Scalar::F32, build::binary(Add, x, m))
+    });
+    shim_loops_equal_interp("sgelut", b"kiln_shim_vtanhf_avx512", |x, m| {
+        apply(
+            Act::Gelu { tanh: true },
+            Scalar::F32,
+            build::binary(Mul, x, m),
+        )
+    });
+    let n = 2 * super::kernel::STRIP as usize + 37;
+    let vals: Vec<f32> = (0..n).map(|i| (i as f32 - 1000.0) * 0.0123).collect();
+    let mut pb = Prog::new("strips");
+    let x = pb.input(Scalar::F32, Expr::i64(n as i64));
+    let y = pb.output(Scalar::F32, Expr::i64(n as i64));
+    let mut kb = KernelBuilder::new();
+    kb.loop_(Expr::i64(0), Expr::i64(n as i64), |kb, k| {
+        let v = kb.let_(Scalar::F32, load(x, k.clone()));
+        kb.store(y, k, gelu(v, Expr::imm(Scalar::F32, 0.125)));
+    });
+    pb.kernel(kb);
+    let p = pb.finish(Expr::i64(0));
+    check(&p, &[], &[f32s(&vals)], &[n], 0, "strips");
+    let host = Target::host();
+    assert_eq!(
+        contains(&emit_object(&p, &host).unwrap(), b"kiln_shim_verff_avx512"),
+        host.has_feature("avx512f"),
+    );
+}
+
 /// The vector-loop pattern (`kernel::vec_loop`: `y[b + k] = v` with `v` a unit-stride load,
 /// a fill, or float `+ - * /` of those) runs in 128-bit vectors on SIMD targets: the same
 /// bits as the interpreter for copies of f32, i64 and u8 (16 lanes) with tails, float

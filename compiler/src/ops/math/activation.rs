@@ -113,7 +113,7 @@ fn exp(x: Expr) -> Expr {
 }
 
 /// The activation of a float `x` of type `t`.
-fn apply(act: Act, t: Scalar, x: Expr) -> Expr {
+pub(crate) fn apply(act: Act, t: Scalar, x: Expr) -> Expr {
     let c = |v: f64| imm(t, v);
     let lt0 = |x: &Expr| cmp(CmpOp::Lt, x.clone(), c(0.0));
     match act {
