@@ -8,7 +8,7 @@ use kiln::tensor::{DType, Tensor};
 
 /// (x - mean[C,1,1]) / sd[C,1,1] -> Mul(z, .) (chain on the right) -> Relu -> Neg ->
 /// Add(., 0.5); Sigmoid(x) read twice by one Add -> Tanh; Exp(x) -> Abs, whose Exp output
-/// is also a graph output (no chain through it) -> Sqrt; and an i64 chain Add -> Relu.
+/// is also a graph output (no chain through it) -> Erf -> Sqrt; and an i64 chain Add -> Relu.
 fn chain_model() -> kiln::onnx::proto::ModelProto {
     let nodes = vec![
         node("Sub", "sub", &["x", "mean"], &["a"], vec![]),
@@ -22,7 +22,8 @@ fn chain_model() -> kiln::onnx::proto::ModelProto {
         node("Tanh", "tanh", &["s2"], &["y2"], vec![]),
         node("Exp", "exp", &["x"], &["ex"], vec![]),
         node("Abs", "abs", &["ex"], &["ab"], vec![]),
-        node("Sqrt", "sqrt", &["ab"], &["y3"], vec![]),
+        node("Erf", "erf", &["ab"], &["er"], vec![]),
+        node("Sqrt", "sqrt", &["er"], &["y3"], vec![]),
         node("Add", "iadd", &["i", "ione"], &["ia"], vec![]),
         node("Relu", "irelu", &["ia"], &["y4"], vec![]),
     ];
@@ -68,7 +69,7 @@ fn fused_chains_keep_every_bit() {
             .map(|n| n.op_type.clone())
             .collect()
     };
-    assert_eq!(ops(&plain).len(), 14);
+    assert_eq!(ops(&plain).len(), 15);
     // Each chain sits at its last node's place; Sigmoid (read twice) and Exp (a graph
     // output) end their chains.
     assert_eq!(
@@ -78,7 +79,7 @@ fn fused_chains_keep_every_bit() {
             "Sub+Div+Mul+Relu+Neg+Add",
             "Add+Tanh",
             "Exp",
-            "Abs+Sqrt",
+            "Abs+Erf+Sqrt",
             "Add+Relu"
         ]
     );

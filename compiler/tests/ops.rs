@@ -572,3 +572,64 @@ fn half_value_read_twice_by_one_node() {
     assert_eq!(to_f32(&y[0]), [3.0, -0.5]);
     assert_eq!(to_f32(&y[1]), [9.0, 0.0625]);
 }
+
+/// Pow of f32 by a constant 2 or 3 (f32 or i64 exponent) is computed by multiplication in
+/// f64 (`ops::elementwise`): the f64 product of x*x (exact) and *x (one rounding), rounded to
+/// f32, on every backend, with special values; the pow call's result for the same inputs
+/// agrees within one f32 ulp. Another exponent (2.5) still calls pow.
+#[test]
+fn pow_by_constant_two_or_three() {
+    let xs = [
+        0.0f32,
+        -0.0,
+        1.5,
+        -1.5,
+        3.0e-39,
+        -1e-45,
+        1e13,
+        -1e13,
+        f32::MAX,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        0.1,
+        -7.25,
+        1.0000001,
+    ];
+    let x = Tensor::from_f32(vec![xs.len() as u64], &xs);
+    for (e, t, n) in [
+        (Tensor::from_f32(vec![], &[2.0]), "f32 2", 2),
+        (Tensor::from_f32(vec![], &[3.0]), "f32 3", 3),
+        (Tensor::from_i64(vec![1], &[3]), "i64 3", 3),
+        (Tensor::from_f32(vec![], &[2.5]), "f32 2.5", 0),
+    ] {
+        let m = model(
+            17,
+            vec![vi("x", DType::F32, &[D::K(xs.len() as i64)])],
+            vec![vi("y", DType::F32, &[D::K(xs.len() as i64)])],
+            vec![node("Pow", "p", &["x", "e"], &["y"], vec![])],
+            vec![init("e", &e)],
+        );
+        let c = compile(&m).unwrap_or_else(|err| panic!("{t}: {err}"));
+        let y = to_f32(&run_all(&c, std::slice::from_ref(&x))[0]);
+        for (i, (&x, &y)) in xs.iter().zip(&y).enumerate() {
+            let d = x as f64;
+            let want = match n {
+                2 => (d * d) as f32,
+                3 => (d * d * d) as f32,
+                _ => kiln_shim::powf(x, 2.5),
+            };
+            assert!(
+                y.to_bits() == want.to_bits() || (y.is_nan() && want.is_nan()),
+                "{t} [{i}]: pow({x:e}) = {y:e}, want {want:e}"
+            );
+            let p = kiln_shim::powf(x, n.max(2) as f32);
+            if n > 0 && p.is_finite() {
+                assert!(
+                    (y.to_bits() as i64 - p.to_bits() as i64).abs() <= 1,
+                    "{t} [{i}]: {y:e} vs powf {p:e}"
+                );
+            }
+        }
+    }
+}

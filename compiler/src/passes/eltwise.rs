@@ -1,5 +1,5 @@
 //! `fuse-elementwise`: a chain of element-wise nodes (Relu, Sigmoid, Tanh, Exp, Log, Sqrt,
-//! Neg, Abs; Add, Sub, Mul, Div from opset 7) in which each value is read only by the next
+//! Neg, Abs, Erf of floats; Add, Sub, Mul, Div from opset 7) in which each value is read only by the next
 //! node of the chain, is not a graph output, and has the chain's output type, becomes one
 //! node (`EltChain`) whose kernel computes the whole chain per output element: one loop nest,
 //! no intermediate tensors written or read, no scratch for them. The other operand of a
@@ -45,6 +45,8 @@ fn kind(n: &Node) -> Option<Kind> {
         "Sqrt" => u(Unary::Sqrt),
         "Neg" => u(Unary::Neg),
         "Abs" => u(Unary::Abs),
+        // floats only (`fuse` checks): opset 9's integer Erf is computed in f64
+        "Erf" => u(Unary::Erf),
         "Add" => b(Binary::Add),
         "Sub" => b(Binary::Sub),
         "Mul" => b(Binary::Mul),
@@ -145,6 +147,10 @@ pub fn fuse(m: &mut Model) {
         let h = &g.nodes[hi];
         let Some(head) = kind(h) else { continue };
         let Some(ty) = out_type(g, h) else { continue };
+        let erf_ok = ty.dtype.is_float();
+        if head == Kind::Unary(Unary::Erf) && !erf_ok {
+            continue;
+        }
         let n_head = match head {
             Kind::Unary(_) => 1,
             Kind::Binary(_) => 2,
@@ -164,7 +170,11 @@ pub fn fuse(m: &mut Model) {
             }
             let ins: Vec<ValueId> = n.inputs.iter().flatten().copied().collect();
             let step = match kind(n) {
-                Some(Kind::Unary(u)) if ins == [cur] && n.inputs.len() == 1 => Step::Unary(u),
+                Some(Kind::Unary(u))
+                    if ins == [cur] && n.inputs.len() == 1 && (u != Unary::Erf || erf_ok) =>
+                {
+                    Step::Unary(u)
+                }
                 Some(Kind::Binary(op)) if ins.len() == 2 && n.inputs.len() == 2 => {
                     let (side, chain_left) = if ins[0] == cur {
                         (ins[1], true)
