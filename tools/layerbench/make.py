@@ -39,6 +39,13 @@ LATER_CONVS = {
 }
 
 
+# Added with the vector tanh and erf, with a random stream of their own: element-wise
+# activations that call tanh, erf or exp (not fused into the producer): a Tanh after a
+# convolution, SiLU x * Sigmoid(x), and a transformer feed-forward layer's MatMul + bias
+# followed by GELU in its exact (erf) and tanh forms, as exporters write them.
+ACTS = ["pw_tanh", "pw_silu", "ff_gelu", "ff_gelu_tanh"]
+
+
 def save(d, model, feeds):
     os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
     onnx.save(model, os.path.join(d, "model.onnx"))
@@ -70,6 +77,11 @@ def conv(name, shape, m, k, s, p, g, act, rng):
         nodes.append(helper.make_node("Clip", ["t", "lo", "hi"], ["y"]))
     elif act == "Sigmoid":
         nodes.append(helper.make_node("Sigmoid", ["t"], ["y"]))
+    elif act == "Tanh":
+        nodes.append(helper.make_node("Tanh", ["t"], ["y"]))
+    elif act == "SiLU":
+        nodes.append(helper.make_node("Sigmoid", ["t"], ["s"]))
+        nodes.append(helper.make_node("Mul", ["t", "s"], ["y"]))
     graph = helper.make_graph(
         nodes, name,
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
@@ -147,10 +159,44 @@ def gemm(n, rng):
     return model, {"a": rng.standard_normal((n, n)).astype(np.float32)}
 
 
+def feed_forward(name, tokens, d, hidden, gelu, rng):
+    """x[tokens, d] @ W[d, hidden] + b, then GELU: x/2 (1 + erf(x/sqrt 2)) or the tanh form
+    x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    w = (rng.standard_normal((d, hidden)) / d ** 0.5).astype(np.float32)
+    b = (rng.standard_normal(hidden) * 0.1).astype(np.float32)
+    c = lambda n, v: numpy_helper.from_array(np.float32(v), n)
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b"),
+             c("half", 0.5), c("one", 1.0)]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]),
+             helper.make_node("Add", ["m", "b"], ["h"])]
+    if gelu == "erf":
+        inits.append(c("sqrt2", 2.0 ** 0.5))
+        nodes += [helper.make_node("Div", ["h", "sqrt2"], ["u"]),
+                  helper.make_node("Erf", ["u"], ["e"])]
+    else:
+        inits += [c("k", 0.044715), c("s", (2.0 / np.pi) ** 0.5), c("three", 3.0)]
+        nodes += [helper.make_node("Pow", ["h", "three"], ["h3"]),
+                  helper.make_node("Mul", ["h3", "k"], ["kh3"]),
+                  helper.make_node("Add", ["h", "kh3"], ["in"]),
+                  helper.make_node("Mul", ["in", "s"], ["u"]),
+                  helper.make_node("Tanh", ["u"], ["e"])]
+    nodes += [helper.make_node("Add", ["e", "one"], ["e1"]),
+              helper.make_node("Mul", ["h", "e1"], ["he"]),
+              helper.make_node("Mul", ["he", "half"], ["y"])]
+    graph = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [tokens, d])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [tokens, hidden])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model, {"x": rng.standard_normal((tokens, d)).astype(np.float32)}
+
+
 def main():
     out = sys.argv[1]
     only = set(sys.argv[2:])
-    known = set(CONVS) | set(BN_MODELS) | set(LATER_CONVS) | {"gemm512"}
+    known = set(CONVS) | set(BN_MODELS) | set(LATER_CONVS) | set(ACTS) | {"gemm512"}
     if only - known:
         sys.exit(f"unknown model(s): {', '.join(sorted(only - known))} (known: {', '.join(sorted(known))})")
 
@@ -168,6 +214,11 @@ def main():
     rng = np.random.default_rng(2)
     for name, spec in LATER_CONVS.items():
         put(name, *conv(name, *spec, rng))
+    rng = np.random.default_rng(3)
+    put("pw_tanh", *conv("pw_tanh", (1, 32, 112, 112), 32, 1, 1, 0, 1, "Tanh", rng))
+    put("pw_silu", *conv("pw_silu", (1, 32, 112, 112), 32, 1, 1, 0, 1, "SiLU", rng))
+    put("ff_gelu", *feed_forward("ff_gelu", 128, 256, 1024, "erf", rng))
+    put("ff_gelu_tanh", *feed_forward("ff_gelu_tanh", 128, 256, 1024, "tanh", rng))
 
 
 if __name__ == "__main__":
