@@ -58,47 +58,104 @@ static ERF_BY_COEF: [[f64; 16]; 17] = {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
+    //! Two independent groups of eight f64 lanes per step: each function's dependency chain
+    //! (two polynomials of degree 12 by Horner, the double-double steps) is long, and with
+    //! one group the core waits on latency; two interleaved groups halve the time.
     use super::ERF_BY_COEF;
     use crate::coeffs::{ERF_SMALL, INV_LN2, LN2_HI, LN2_LO, TANH_P};
-    use crate::vexp::avx512::map8;
     use core::arch::x86_64::*;
 
-    type D = __m512d;
+    /// Two groups of eight f64 lanes.
+    type D = [__m512d; 2];
+    /// Their lane masks.
+    type M = [__mmask8; 2];
+    /// Two groups of eight f32 lanes.
+    type F = [__m256; 2];
 
-    // Eight-lane forms of the scalar helpers of `fp.rs` (same operations, same order).
+    // Two-group forms of the scalar helpers of `fp.rs` (same operations, same order).
 
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn set(v: f64) -> D {
-        _mm512_set1_pd(v)
+        [_mm512_set1_pd(v); 2]
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn add(a: D, b: D) -> D {
-        _mm512_add_pd(a, b)
+        [_mm512_add_pd(a[0], b[0]), _mm512_add_pd(a[1], b[1])]
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn sub(a: D, b: D) -> D {
-        _mm512_sub_pd(a, b)
+        [_mm512_sub_pd(a[0], b[0]), _mm512_sub_pd(a[1], b[1])]
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn mul(a: D, b: D) -> D {
-        _mm512_mul_pd(a, b)
+        [_mm512_mul_pd(a[0], b[0]), _mm512_mul_pd(a[1], b[1])]
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn div(a: D, b: D) -> D {
-        _mm512_div_pd(a, b)
+        [_mm512_div_pd(a[0], b[0]), _mm512_div_pd(a[1], b[1])]
+    }
+    /// The sign bit of every lane and-ed with `and`, then or-ed with `or` (as bits).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn bits(a: D, and: i64, or: D) -> D {
+        let m = _mm512_set1_epi64(and);
+        let f = |a: __m512d, o: __m512d| {
+            _mm512_castsi512_pd(_mm512_or_si512(
+                _mm512_and_si512(_mm512_castpd_si512(a), m),
+                _mm512_castpd_si512(o),
+            ))
+        };
+        [f(a[0], or[0]), f(a[1], or[1])]
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn abs(x: D) -> D {
+        bits(x, i64::MAX, set(0.0))
+    }
+    /// `r.copysign(x)` for r >= 0.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn with_sign_of(r: D, x: D) -> D {
+        bits(x, i64::MIN, r)
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn neg(a: D) -> D {
-        _mm512_castsi512_pd(_mm512_xor_si512(
-            _mm512_castpd_si512(a),
-            _mm512_set1_epi64(i64::MIN),
-        ))
+        let m = _mm512_set1_epi64(i64::MIN);
+        let f = |a: __m512d| _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a), m));
+        [f(a[0]), f(a[1])]
+    }
+    /// Lanes where `a < b` (ordered).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn lt(a: D, b: D) -> M {
+        [
+            _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a[0], b[0]),
+            _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a[1], b[1]),
+        ]
+    }
+    /// Lanes where `a <= b` (ordered).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn le(a: D, b: D) -> M {
+        [
+            _mm512_cmp_pd_mask::<_CMP_LE_OQ>(a[0], b[0]),
+            _mm512_cmp_pd_mask::<_CMP_LE_OQ>(a[1], b[1]),
+        ]
+    }
+    /// `m ? t : f` per lane.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn pick(m: M, t: D, f: D) -> D {
+        [
+            _mm512_mask_blend_pd(m[0], f[0], t[0]),
+            _mm512_mask_blend_pd(m[1], f[1], t[1]),
+        ]
     }
     /// `fp::two_sum`.
     #[inline]
@@ -161,46 +218,57 @@ mod avx512 {
         let mut it = c.iter().rev();
         let mut acc = match it.next() {
             Some(v) => set(*v),
-            None => return _mm512_setzero_pd(),
+            None => return set(0.0),
         };
         for v in it {
             acc = add(mul(acc, x), set(*v));
         }
         acc
     }
-    /// `fp::round_i32` for |x| < 2^31: (x - 0.5) or (x + 0.5) truncated.
+    /// Lanes as i32: `(x - 0.5)` or `(x + 0.5)` truncated for `round_i32` (`fp::round_i32`,
+    /// |x| < 2^31), or `x` truncated.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn round_i32(x: D) -> __m256i {
-        let neg = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_setzero_pd());
-        let half = _mm512_mask_blend_pd(neg, set(0.5), set(-0.5));
-        _mm512_cvttpd_epi32(add(x, half))
+    fn trunc_i32(x: D) -> [__m256i; 2] {
+        [_mm512_cvttpd_epi32(x[0]), _mm512_cvttpd_epi32(x[1])]
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn round_i32(x: D) -> [__m256i; 2] {
+        let half = pick(lt(x, set(0.0)), set(-0.5), set(0.5));
+        trunc_i32(add(x, half))
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn to_f64(k: [__m256i; 2]) -> D {
+        [_mm512_cvtepi32_pd(k[0]), _mm512_cvtepi32_pd(k[1])]
     }
     /// 2^k for -1022 <= k <= 1023 (`fp::pow2` without its clamp: lanes outside are discarded).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn pow2(k: __m256i) -> D {
-        _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(
-            _mm512_cvtepi32_epi64(k),
-            _mm512_set1_epi64(1023),
-        )))
+    fn pow2(k: [__m256i; 2]) -> D {
+        let f = |k: __m256i| {
+            _mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_add_epi64(
+                _mm512_cvtepi32_epi64(k),
+                _mm512_set1_epi64(1023),
+            )))
+        };
+        [f(k[0]), f(k[1])]
     }
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn abs(x: D) -> D {
-        _mm512_castsi512_pd(_mm512_and_si512(
-            _mm512_castpd_si512(x),
-            _mm512_set1_epi64(i64::MAX),
-        ))
+    fn widen(x: F) -> D {
+        [_mm512_cvtps_pd(x[0]), _mm512_cvtps_pd(x[1])]
     }
-    /// `r.copysign(x)` for r >= 0.
+    /// The lanes rounded to f32 (to nearest, as `as f32`); NaN lanes `x + x` (`nan_of`).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn with_sign_of(r: D, x: D) -> D {
-        _mm512_castsi512_pd(_mm512_or_si512(
-            _mm512_castpd_si512(r),
-            _mm512_and_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(i64::MIN)),
-        ))
+    fn narrow(r: D, xd: D) -> F {
+        let f = |r: __m512d, x: __m512d| {
+            let nan = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x);
+            _mm512_cvtpd_ps(_mm512_mask_blend_pd(nan, r, _mm512_add_pd(x, x)))
+        };
+        [f(r[0], xd[0]), f(r[1], xd[1])]
     }
 
     /// `exp_log::exp_kernel(hi, 0.0)` scaled as `hyperbolic::exp_dd`: e^hi as a
@@ -209,9 +277,9 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     fn exp_dd(hi: D) -> (D, D) {
         let k = round_i32(mul(hi, set(INV_LN2)));
-        let kd = _mm512_cvtepi32_pd(k);
+        let kd = to_f64(k);
         let rh = sub(hi, mul(kd, set(LN2_HI)));
-        let (r, c) = two_sum(rh, sub(_mm512_setzero_pd(), mul(kd, set(LN2_LO))));
+        let (r, c) = two_sum(rh, sub(set(0.0), mul(kd, set(LN2_LO))));
         let q = add(
             mul(mul(r, r), poly(r, &crate::exp_log::EXP_P)),
             mul(c, add(set(1.0), r)),
@@ -223,47 +291,42 @@ mod avx512 {
         (mul(yh, s), mul(yl, s))
     }
 
-    /// `hyperbolic::tanh` on eight f64 lanes (the f32 inputs widened), rounded to f32.
+    /// `hyperbolic::tanh` on sixteen f64 lanes (the f32 inputs widened), rounded to f32.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn tanh8(x: __m256) -> __m256 {
-        let xd = _mm512_cvtps_pd(x);
+    fn tanh16(x: F) -> F {
+        let xd = widen(x);
         let a = abs(xd);
         // |x| <= 0.625: a + a z P(z), z = a^2
         let z = mul(a, a);
         let small = add(a, mul(mul(a, z), poly(z, &TANH_P)));
         // |x| < 22: 1 - 2 / (e^2a + 1) in double-double
         let (eh, el) = exp_dd(add(a, a));
-        let zero = _mm512_setzero_pd();
+        let zero = set(0.0);
         let (ph, pl) = dd_add(eh, el, set(1.0), zero);
         let (qh, ql) = dd_div(set(2.0), zero, ph, pl);
         let (rh, rl) = dd_add(set(1.0), zero, neg(qh), neg(ql));
         let mid = add(rh, rl);
-        let is_small = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(a, set(0.625));
-        let is_mid = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, set(22.0));
-        let r = _mm512_mask_blend_pd(is_mid, set(1.0), mid);
-        let r = with_sign_of(_mm512_mask_blend_pd(is_small, r, small), xd);
+        let r = pick(lt(a, set(22.0)), mid, set(1.0));
+        let r = with_sign_of(pick(le(a, set(0.625)), small, r), xd);
         // |x| < 2^-27: x itself; NaN: x + x
-        let tiny = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, set(7.450580596923828e-9));
-        let r = _mm512_mask_blend_pd(tiny, r, xd);
-        let nan = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(xd, xd);
-        _mm512_cvtpd_ps(_mm512_mask_blend_pd(nan, r, add(xd, xd)))
+        narrow(pick(lt(a, set(7.450580596923828e-9)), xd, r), xd)
     }
 
-    /// `erf::erf` on eight f64 lanes (the f32 inputs widened), rounded to f32.
+    /// `erf::erf` on sixteen f64 lanes (the f32 inputs widened), rounded to f32.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn erf8(x: __m256) -> __m256 {
-        let xd = _mm512_cvtps_pd(x);
+    fn erf16(x: F) -> F {
+        let xd = widen(x);
         let a = abs(xd);
         // |x| <= 1/2: x + x Q(x^2)
         let small = add(xd, mul(xd, poly(mul(xd, xd), &ERF_SMALL)));
         // 1/2 < |x| < 6: interval i = trunc((a - 1/2) 2), t = a - (3/4 + i/2)
-        let i32s = _mm512_cvttpd_epi32(mul(sub(a, set(0.5)), set(2.0)));
-        let t = sub(a, add(set(0.75), mul(set(0.5), _mm512_cvtepi32_pd(i32s))));
+        let i = trunc_i32(mul(sub(a, set(0.5)), set(2.0)));
+        let t = sub(a, add(set(0.75), mul(set(0.5), to_f64(i))));
         // lanes outside 0..=10 read padding (only the index's low four bits are used)
-        let idx = _mm512_cvtepi32_epi64(i32s);
-        let coef = |j: usize| {
+        let idx = [_mm512_cvtepi32_epi64(i[0]), _mm512_cvtepi32_epi64(i[1])];
+        let coef = |j: usize| -> D {
             let row = &ERF_BY_COEF[j];
             // SAFETY: each row holds 16 values; the loads read [0, 8) and [8, 16).
             let (lo, hi) = unsafe {
@@ -272,7 +335,10 @@ mod avx512 {
                     _mm512_loadu_pd(row.as_ptr().add(8)),
                 )
             };
-            _mm512_permutex2var_pd(lo, idx, hi)
+            [
+                _mm512_permutex2var_pd(lo, idx[0], hi),
+                _mm512_permutex2var_pd(lo, idx[1], hi),
+            ]
         };
         // Horner over coefficients 15 down to 2 (the `rest` of the scalar code)
         let mut acc = coef(15);
@@ -282,29 +348,55 @@ mod avx512 {
         let (p, pe) = two_prod(coef(1), t);
         let (s, se) = two_sum(coef(0), p);
         let mid = add(s, add(se, add(pe, add(coef(16), mul(mul(t, t), acc)))));
-        let is_mid = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, set(6.0));
-        let r = with_sign_of(_mm512_mask_blend_pd(is_mid, set(1.0), mid), xd);
-        let is_small = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(a, set(0.5));
-        let r = _mm512_mask_blend_pd(is_small, r, small);
-        let nan = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(xd, xd);
-        _mm512_cvtpd_ps(_mm512_mask_blend_pd(nan, r, add(xd, xd)))
+        let r = with_sign_of(pick(lt(a, set(6.0)), mid, set(1.0)), xd);
+        narrow(pick(le(a, set(0.5)), small, r), xd)
     }
 
-    /// `y[k] = tanhf(x[k])` for `k < n`, eight at a time.
+    /// `y[k] = f(x[k])` for `k < n`, sixteen at a time (the last group through a
+    /// zero-padded copy, only its first `n % 16` results stored).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn map16(x: *const f32, y: *mut f32, n: usize, f: impl Fn(F) -> F) {
+        let mut k = 0;
+        while k + 16 <= n {
+            let r = f([_mm256_loadu_ps(x.add(k)), _mm256_loadu_ps(x.add(k + 8))]);
+            _mm256_storeu_ps(y.add(k), r[0]);
+            _mm256_storeu_ps(y.add(k + 8), r[1]);
+            k += 16;
+        }
+        if k < n {
+            let mut tmp = [0f32; 16];
+            for (i, t) in tmp.iter_mut().enumerate().take(n - k) {
+                *t = *x.add(k + i);
+            }
+            let r = f([
+                _mm256_loadu_ps(tmp.as_ptr()),
+                _mm256_loadu_ps(tmp.as_ptr().add(8)),
+            ]);
+            let mut out = [0f32; 16];
+            _mm256_storeu_ps(out.as_mut_ptr(), r[0]);
+            _mm256_storeu_ps(out.as_mut_ptr().add(8), r[1]);
+            for (i, o) in out.iter().enumerate().take(n - k) {
+                *y.add(k + i) = *o;
+            }
+        }
+    }
+
+    /// `y[k] = tanhf(x[k])` for `k < n`, sixteen at a time.
     ///
     /// # Safety
     /// As `tanhf_portable`; the CPU has AVX-512F.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn tanhf(x: *const f32, y: *mut f32, n: usize) {
-        map8(x, y, n, |v| tanh8(v));
+        map16(x, y, n, |v| tanh16(v));
     }
 
-    /// `y[k] = erff(x[k])` for `k < n`, eight at a time.
+    /// `y[k] = erff(x[k])` for `k < n`, sixteen at a time.
     ///
     /// # Safety
     /// As `erff_portable`; the CPU has AVX-512F.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn erff(x: *const f32, y: *mut f32, n: usize) {
-        map8(x, y, n, |v| erf8(v));
+        map16(x, y, n, |v| erf16(v));
     }
 }
