@@ -78,6 +78,12 @@ void kiln_shim_vsigmoidf_avx512(const float *, float *, int64_t);
  * loops elsewhere. */
 void kiln_shim_vtanhf_avx512(const float *, float *, int64_t);
 void kiln_shim_verff_avx512(const float *, float *, int64_t);
+/* The four functions above with AVX2 code on x86_64 (call them only on CPUs with AVX2), the
+ * plain loops elsewhere; the same bits (since ABI 6). */
+void kiln_shim_vexpf_sub_avx2(const float *, float *, int64_t, float);
+void kiln_shim_vsigmoidf_avx2(const float *, float *, int64_t);
+void kiln_shim_vtanhf_avx2(const float *, float *, int64_t);
+void kiln_shim_verff_avx2(const float *, float *, int64_t);
 
 #ifdef __cplusplus
 }

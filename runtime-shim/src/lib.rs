@@ -41,7 +41,6 @@ mod hyperbolic;
 mod invtrig;
 mod math32;
 mod trig;
-pub mod vexp;
 pub mod vmath;
 
 pub use erf::erf;
@@ -335,63 +334,92 @@ pub extern "C" fn kiln_shim_fma(a: f64, b: f64, c: f64) -> f64 {
     fma(a, b, c)
 }
 
-/// `y[k] = expf(x[k] - m)` for `k < n` (Softmax's exps), bit for bit [`expf`] on each
-/// value: AVX-512F code on x86_64 (Kiln calls it only for targets with AVX-512F), the plain
-/// loop elsewhere. `x` and `y` may be the same buffer.
+/// A run length from the C ABI (below zero counts as zero).
+fn count(n: i64) -> usize {
+    if n < 0 {
+        0
+    } else {
+        n as usize
+    }
+}
+
+// The vector functions (`vmath`): Kiln calls the `_avx512` ones only for targets with
+// AVX-512F and the `_avx2` ones only for targets with AVX2; on other architectures they are
+// the plain loops. `x` and `y` may be the same buffer.
+
+/// `y[k] = expf(x[k] - m)` for `k < n` (Softmax's exps), bit for bit [`expf`] after the f32
+/// subtraction, with AVX-512F code on x86_64.
 ///
 /// # Safety
-/// `x` and `y` hold `n` values; on x86_64 the CPU must have AVX-512F.
+/// `x` and `y` hold `n` values; on x86_64 the CPU has the ISA's features.
 #[no_mangle]
 pub unsafe extern "C" fn kiln_shim_vexpf_sub_avx512(x: *const f32, y: *mut f32, n: i64, m: f32) {
-    let n = if n < 0 { 0 } else { n as usize };
-    #[cfg(target_arch = "x86_64")]
-    vexp::expf_sub_avx512(x, y, n, m);
-    #[cfg(not(target_arch = "x86_64"))]
-    vexp::expf_sub_portable(x, y, n, m);
+    vmath::avx512::expf_sub(x, y, count(n), m);
 }
 
 /// `y[k] = 1 / (1 + expf(-x[k]))` for `k < n` (Sigmoid), bit for bit the scalar operations
-/// (f32 negation, [`expf`], f32 addition and division) on each value: AVX-512F code on
-/// x86_64 (Kiln calls it only for targets with AVX-512F), the plain loop elsewhere. `x` and
-/// `y` may be the same buffer. Since ABI 5.
+/// (f32 negation, [`expf`], f32 addition and division), with AVX-512F code on x86_64. Since
+/// ABI 5.
 ///
 /// # Safety
-/// `x` and `y` hold `n` values; on x86_64 the CPU must have AVX-512F.
+/// `x` and `y` hold `n` values; on x86_64 the CPU has the ISA's features.
 #[no_mangle]
 pub unsafe extern "C" fn kiln_shim_vsigmoidf_avx512(x: *const f32, y: *mut f32, n: i64) {
-    let n = if n < 0 { 0 } else { n as usize };
-    #[cfg(target_arch = "x86_64")]
-    vexp::sigmoidf_avx512(x, y, n);
-    #[cfg(not(target_arch = "x86_64"))]
-    vexp::sigmoidf_portable(x, y, n);
+    vmath::avx512::sigmoidf(x, y, count(n));
 }
 
-/// `y[k] = tanhf(x[k])` for `k < n`, bit for bit [`tanhf`] on each value: AVX-512F code on
-/// x86_64 (Kiln calls it only for targets with AVX-512F), the plain loop elsewhere. `x` and
-/// `y` may be the same buffer. Since ABI 6.
+/// `y[k] = tanhf(x[k])` for `k < n`, bit for bit [`tanhf`], with AVX-512F code on x86_64.
+/// Since ABI 6.
 ///
 /// # Safety
-/// `x` and `y` hold `n` values; on x86_64 the CPU must have AVX-512F.
+/// `x` and `y` hold `n` values; on x86_64 the CPU has the ISA's features.
 #[no_mangle]
 pub unsafe extern "C" fn kiln_shim_vtanhf_avx512(x: *const f32, y: *mut f32, n: i64) {
-    let n = if n < 0 { 0 } else { n as usize };
-    #[cfg(target_arch = "x86_64")]
-    vmath::tanhf_avx512(x, y, n);
-    #[cfg(not(target_arch = "x86_64"))]
-    vmath::tanhf_portable(x, y, n);
+    vmath::avx512::tanhf(x, y, count(n));
 }
 
-/// `y[k] = erff(x[k])` for `k < n`, bit for bit [`erff`] on each value: AVX-512F code on
-/// x86_64 (Kiln calls it only for targets with AVX-512F), the plain loop elsewhere. `x` and
-/// `y` may be the same buffer. Since ABI 6.
+/// `y[k] = erff(x[k])` for `k < n`, bit for bit [`erff`], with AVX-512F code on x86_64.
+/// Since ABI 6.
 ///
 /// # Safety
-/// `x` and `y` hold `n` values; on x86_64 the CPU must have AVX-512F.
+/// `x` and `y` hold `n` values; on x86_64 the CPU has the ISA's features.
 #[no_mangle]
 pub unsafe extern "C" fn kiln_shim_verff_avx512(x: *const f32, y: *mut f32, n: i64) {
-    let n = if n < 0 { 0 } else { n as usize };
-    #[cfg(target_arch = "x86_64")]
-    vmath::erff_avx512(x, y, n);
-    #[cfg(not(target_arch = "x86_64"))]
-    vmath::erff_portable(x, y, n);
+    vmath::avx512::erff(x, y, count(n));
+}
+
+/// `kiln_shim_vexpf_sub_avx512` with AVX2 code on x86_64. Since ABI 6.
+///
+/// # Safety
+/// `x` and `y` hold `n` values; on x86_64 the CPU has the ISA's features.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vexpf_sub_avx2(x: *const f32, y: *mut f32, n: i64, m: f32) {
+    vmath::avx2::expf_sub(x, y, count(n), m);
+}
+
+/// `kiln_shim_vsigmoidf_avx512` with AVX2 code on x86_64. Since ABI 6.
+///
+/// # Safety
+/// `x` and `y` hold `n` values; on x86_64 the CPU has the ISA's features.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vsigmoidf_avx2(x: *const f32, y: *mut f32, n: i64) {
+    vmath::avx2::sigmoidf(x, y, count(n));
+}
+
+/// `kiln_shim_vtanhf_avx512` with AVX2 code on x86_64. Since ABI 6.
+///
+/// # Safety
+/// `x` and `y` hold `n` values; on x86_64 the CPU has the ISA's features.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vtanhf_avx2(x: *const f32, y: *mut f32, n: i64) {
+    vmath::avx2::tanhf(x, y, count(n));
+}
+
+/// `kiln_shim_verff_avx512` with AVX2 code on x86_64. Since ABI 6.
+///
+/// # Safety
+/// `x` and `y` hold `n` values; on x86_64 the CPU has the ISA's features.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_verff_avx2(x: *const f32, y: *mut f32, n: i64) {
+    vmath::avx2::erff(x, y, count(n));
 }

@@ -50,7 +50,6 @@ pub fn shim_sources() -> Vec<(&'static str, &'static str)> {
             include_str!("../../../runtime-shim/src/math32.rs"),
         ),
         ("trig.rs", include_str!("../../../runtime-shim/src/trig.rs")),
-        ("vexp.rs", include_str!("../../../runtime-shim/src/vexp.rs")),
         (
             "vmath.rs",
             include_str!("../../../runtime-shim/src/vmath.rs"),

@@ -227,22 +227,42 @@ impl JitProgram {
             super::SGEMM_NEON,
             kiln_shim::kiln_shim_sgemm_neon as *const u8,
         );
-        jb.symbol(
-            super::VEXPF_SUB_AVX512,
-            kiln_shim::kiln_shim_vexpf_sub_avx512 as *const u8,
-        );
-        jb.symbol(
-            super::VSIGMOIDF_AVX512,
-            kiln_shim::kiln_shim_vsigmoidf_avx512 as *const u8,
-        );
-        jb.symbol(
-            super::VTANHF_AVX512,
-            kiln_shim::kiln_shim_vtanhf_avx512 as *const u8,
-        );
-        jb.symbol(
-            super::VERFF_AVX512,
-            kiln_shim::kiln_shim_verff_avx512 as *const u8,
-        );
+        for (name, f) in [
+            (
+                super::VEC_AVX512.exp_sub,
+                kiln_shim::kiln_shim_vexpf_sub_avx512 as *const u8,
+            ),
+            (
+                super::VEC_AVX512.sigmoid,
+                kiln_shim::kiln_shim_vsigmoidf_avx512 as *const u8,
+            ),
+            (
+                super::VEC_AVX512.tanh,
+                kiln_shim::kiln_shim_vtanhf_avx512 as *const u8,
+            ),
+            (
+                super::VEC_AVX512.erf,
+                kiln_shim::kiln_shim_verff_avx512 as *const u8,
+            ),
+            (
+                super::VEC_AVX2.exp_sub,
+                kiln_shim::kiln_shim_vexpf_sub_avx2 as *const u8,
+            ),
+            (
+                super::VEC_AVX2.sigmoid,
+                kiln_shim::kiln_shim_vsigmoidf_avx2 as *const u8,
+            ),
+            (
+                super::VEC_AVX2.tanh,
+                kiln_shim::kiln_shim_vtanhf_avx2 as *const u8,
+            ),
+            (
+                super::VEC_AVX2.erf,
+                kiln_shim::kiln_shim_verff_avx2 as *const u8,
+            ),
+        ] {
+            jb.symbol(name, f);
+        }
         let mut module = JITModule::new(jb);
         let defined = match define_program(&mut module, p) {
             Ok(d) => d,

@@ -556,7 +556,7 @@ impl Cx<'_, '_> {
     fn fast_loop(&self, var: VarId, body: &[Stmt]) -> bool {
         let isa = self.m.isa();
         let bufs = &self.p.buffers;
-        (super::has_avx512(isa)
+        (super::vector_fns(isa).is_some()
             && (shim_loop(var, body, bufs).is_some()
                 || strip_loop(var, body, self.k, bufs).is_some()))
             || (super::has_simd(isa) && vec_loop(var, body, bufs).is_some())
@@ -564,23 +564,19 @@ impl Cx<'_, '_> {
 
     /// The shim's vector function `f` from `n` values at `px` to `py`.
     fn vec_call(&mut self, f: &VecFn, px: Value, py: Value, n: Value) -> Result<(), Error> {
+        let fns = super::vector_fns(self.m.isa())
+            .ok_or_else(|| Error::Internal("vector function on a target without them".into()))?;
         let (id, args) = match f {
             VecFn::ExpSub(m) => {
                 let m = self.expr(m)?.0;
-                (self.shims.vexp(self.m)?, vec![px, py, n, m])
+                (
+                    self.shims.vfn(self.m, fns.exp_sub, true)?,
+                    vec![px, py, n, m],
+                )
             }
-            VecFn::Sigmoid => (
-                self.shims.vunary(self.m, super::VSIGMOIDF_AVX512)?,
-                vec![px, py, n],
-            ),
-            VecFn::Tanh => (
-                self.shims.vunary(self.m, super::VTANHF_AVX512)?,
-                vec![px, py, n],
-            ),
-            VecFn::Erf => (
-                self.shims.vunary(self.m, super::VERFF_AVX512)?,
-                vec![px, py, n],
-            ),
+            VecFn::Sigmoid => (self.shims.vfn(self.m, fns.sigmoid, false)?, vec![px, py, n]),
+            VecFn::Tanh => (self.shims.vfn(self.m, fns.tanh, false)?, vec![px, py, n]),
+            VecFn::Erf => (self.shims.vfn(self.m, fns.erf, false)?, vec![px, py, n]),
         };
         let r = self.m.declare_func_in_func(id, self.b.func);
         self.b.ins().call(r, &args);
@@ -674,12 +670,12 @@ impl Cx<'_, '_> {
                 start,
                 end,
                 body,
-            } if super::has_avx512(self.m.isa())
+            } if super::vector_fns(self.m.isa()).is_some()
                 && shim_loop(*var, body, &self.p.buffers).is_some() =>
             {
                 // `y[b + k] = exp(x[a + k] - m)` or `1 / (1 + exp(-x[a + k]))` for k in
                 // start..end: one call of the shim's vector function (the same bits as the
-                // scalar loop, runtime-shim/src/vexp.rs).
+                // scalar loop, runtime-shim/src/vmath.rs).
                 let Some(l) = shim_loop(*var, body, &self.p.buffers) else {
                     unreachable!("matched above")
                 };
@@ -700,7 +696,7 @@ impl Cx<'_, '_> {
                 start,
                 end,
                 body,
-            } if super::has_avx512(self.m.isa())
+            } if super::vector_fns(self.m.isa()).is_some()
                 && strip_loop(*var, body, self.k, &self.p.buffers).is_some() =>
             {
                 let Some(l) = strip_loop(*var, body, self.k, &self.p.buffers) else {
@@ -903,13 +899,13 @@ fn anchor_lets(stmts: &[Stmt], out: &mut [bool]) {
 
 /// What a loop the shim's vector functions run computes per element.
 pub(super) enum VecFn<'a> {
-    /// `exp(x - m)`, `m` free of `k` and of loads (`kiln_shim_vexpf_sub_avx512`).
+    /// `exp(x - m)`, `m` free of `k` and of loads (`VecFns::exp_sub`).
     ExpSub(&'a Expr),
-    /// `1 / (1 + exp(-x))`, kir's Sigmoid (`kiln_shim_vsigmoidf_avx512`).
+    /// `1 / (1 + exp(-x))`, kir's Sigmoid (`VecFns::sigmoid`).
     Sigmoid,
-    /// `tanh(x)` (`kiln_shim_vtanhf_avx512`).
+    /// `tanh(x)` (`VecFns::tanh`).
     Tanh,
-    /// `erf(x)` (`kiln_shim_verff_avx512`).
+    /// `erf(x)` (`VecFns::erf`).
     Erf,
 }
 
@@ -1040,9 +1036,9 @@ fn vec_value(
 }
 
 /// A loop `for k { y[b + k] = v }` over an f32 buffer whose value `v` calls exp, tanh or erf
-/// (f32) on arguments that call nothing: on AVX-512F targets it runs in strips of
+/// (f32) on arguments that call nothing: on targets with `VecFns` it runs in strips of
 /// `STRIP` values, each strip in three passes: the calls' arguments into stack arrays, one
-/// vector call per array (runtime-shim/src/vexp.rs, vmath.rs), then `v` with the calls'
+/// vector call per array (runtime-shim/src/vmath.rs), then `v` with the calls'
 /// results read from the arrays. Each value is computed by the same operations as in the
 /// loop, so the bits are the same. Passes reorder reads and writes across iterations, so
 /// every load of `y` in `v` is at the store's own index (unit stride, so no iteration reads

@@ -103,28 +103,44 @@ pub(crate) fn cl_type(t: Scalar) -> Type {
 pub(crate) struct Shims {
     ids: BTreeMap<(MathFn, Scalar), FuncId>,
     sgemm: Option<FuncId>,
-    vexp: Option<FuncId>,
-    /// The `(x: ptr, y: ptr, n: i64)` vector functions, by symbol.
-    vunary: BTreeMap<&'static str, FuncId>,
+    /// The vector functions (`VecFns`), by symbol.
+    vfns: BTreeMap<&'static str, FuncId>,
 }
 
-/// The shim's vector `y[k] = expf(x[k] - m)` (runtime-shim/src/vexp.rs): (x: ptr, y: ptr,
-/// n: i64, m: f32). Called for exp loops on targets with AVX-512F (`kernel::shim_loop`).
-pub const VEXPF_SUB_AVX512: &str = "kiln_shim_vexpf_sub_avx512";
+/// The shim's vector functions for one ISA (runtime-shim/src/vmath.rs), called for loops of
+/// one such function and, in strips, for fused loops that call exp, tanh or erf
+/// (`kernel::shim_loop`, `kernel::strip_loop`); the same bits as the scalar code.
+pub struct VecFns {
+    /// `y[k] = expf(x[k] - m)`: (x: ptr, y: ptr, n: i64, m: f32).
+    pub exp_sub: &'static str,
+    /// `y[k] = 1 / (1 + expf(-x[k]))`: (x: ptr, y: ptr, n: i64); also `tanh`, `erf`.
+    pub sigmoid: &'static str,
+    pub tanh: &'static str,
+    pub erf: &'static str,
+}
 
-/// The shim's vector `y[k] = 1 / (1 + expf(-x[k]))` (runtime-shim/src/vexp.rs): (x: ptr,
-/// y: ptr, n: i64). Called for Sigmoid loops on targets with AVX-512F (`kernel::shim_loop`).
-pub const VSIGMOIDF_AVX512: &str = "kiln_shim_vsigmoidf_avx512";
+pub const VEC_AVX512: VecFns = VecFns {
+    exp_sub: "kiln_shim_vexpf_sub_avx512",
+    sigmoid: "kiln_shim_vsigmoidf_avx512",
+    tanh: "kiln_shim_vtanhf_avx512",
+    erf: "kiln_shim_verff_avx512",
+};
 
-/// The shim's vector `y[k] = tanhf(x[k])` and `y[k] = erff(x[k])` (runtime-shim/src/vmath.rs):
-/// (x: ptr, y: ptr, n: i64). Called for Tanh and Erf loops, and for fused loops that call
-/// them, on targets with AVX-512F (`kernel::shim_loop`, `kernel::strip_loop`).
-pub const VTANHF_AVX512: &str = "kiln_shim_vtanhf_avx512";
-pub const VERFF_AVX512: &str = "kiln_shim_verff_avx512";
+pub const VEC_AVX2: VecFns = VecFns {
+    exp_sub: "kiln_shim_vexpf_sub_avx2",
+    sigmoid: "kiln_shim_vsigmoidf_avx2",
+    tanh: "kiln_shim_vtanhf_avx2",
+    erf: "kiln_shim_verff_avx2",
+};
 
-/// Whether the target has AVX-512F (x86_64).
-pub(crate) fn has_avx512(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
-    sgemm_kernel(isa) == Some(SGEMM_AVX512)
+/// The vector functions for the target: x86_64 with AVX-512F, or with AVX2 and FMA (the
+/// targets of the two x86 GEMM kernels); none elsewhere.
+pub(crate) fn vector_fns(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Option<&'static VecFns> {
+    match sgemm_kernel(isa) {
+        Some(SGEMM_AVX512) => Some(&VEC_AVX512),
+        Some(SGEMM_AVX2) => Some(&VEC_AVX2),
+        _ => None,
+    }
 }
 
 /// Whether `kernel::vec_loop`s run as 128-bit vectors: x86_64 with SSE4.1 (the lowering
@@ -238,24 +254,19 @@ impl Shims {
         Ok(id)
     }
 
-    /// The imported vector exp (`VEXPF_SUB_AVX512`): (x: ptr, y: ptr, n: i64, m: f32).
-    pub(crate) fn vexp(&mut self, m: &mut dyn Module) -> Result<FuncId, Error> {
-        let ptr = m.target_config().pointer_type();
-        let params = [ptr, ptr, types::I64, types::F32];
-        import_once(m, &mut self.vexp, VEXPF_SUB_AVX512, &params)
-    }
-
-    /// An imported `(x: ptr, y: ptr, n: i64)` vector function (`VSIGMOIDF_AVX512`,
-    /// `VTANHF_AVX512`, `VERFF_AVX512`).
-    pub(crate) fn vunary(
+    /// An imported vector function of `VecFns`: (x: ptr, y: ptr, n: i64), and `m: f32` for
+    /// `exp_sub`.
+    pub(crate) fn vfn(
         &mut self,
         m: &mut dyn Module,
         symbol: &'static str,
+        with_m: bool,
     ) -> Result<FuncId, Error> {
         let ptr = m.target_config().pointer_type();
-        let mut slot = self.vunary.get(symbol).copied();
-        let id = import_once(m, &mut slot, symbol, &[ptr, ptr, types::I64])?;
-        self.vunary.insert(symbol, id);
+        let mut slot = self.vfns.get(symbol).copied();
+        let params = [ptr, ptr, types::I64, types::F32];
+        let id = import_once(m, &mut slot, symbol, &params[..3 + with_m as usize])?;
+        self.vfns.insert(symbol, id);
         Ok(id)
     }
 

@@ -814,7 +814,11 @@ fn unsupported_targets_are_errors_not_panics() {
 /// offset indices with a tail, a loop in place, an empty loop, and a loop over one buffer at
 /// two indices (which must stay scalar: it reads values it wrote). `f(x, m)` is the loop's
 /// value for the load `x` and a loop-invariant `m` (a variable or a constant).
-fn shim_loops_equal_interp(name: &str, symbol: &[u8], f: impl Fn(Expr, Expr) -> Expr) {
+fn shim_loops_equal_interp(
+    name: &str,
+    symbol: fn(&super::VecFns) -> &'static str,
+    f: impl Fn(Expr, Expr) -> Expr,
+) {
     let mut vals: Vec<f32> = vec![
         0.0,
         -0.0,
@@ -881,48 +885,63 @@ fn shim_loops_equal_interp(name: &str, symbol: &[u8], f: impl Fn(Expr, Expr) -> 
     let p = pb.finish(Expr::i64(0));
     let lens = vec![vals.len(); 4];
     check(&p, &[], &[f32s(&vals)], &lens, 0, name);
-    // The pattern is recognised: the host object calls the vector function when it has
-    // AVX-512F, and an AVX2 target's object does not.
+    // The pattern is recognised: the host object calls the AVX-512 function when it has
+    // AVX-512F, an x86_64-v3 object calls the AVX2 one, and an x86_64-v2 object neither.
+    let (v512, v2) = (symbol(&super::VEC_AVX512), symbol(&super::VEC_AVX2));
     let host = Target::host();
     assert_eq!(
-        contains(&emit_object(&p, &host).unwrap(), symbol),
+        contains(&emit_object(&p, &host).unwrap(), v512.as_bytes()),
         host.has_feature("avx512f"),
         "{name}: {}",
         host.name
     );
-    let v3 = Target::parse("x86_64-v3").unwrap();
-    assert!(!contains(&emit_object(&p, &v3).unwrap(), symbol), "{name}");
+    let v3 = emit_object(&p, &Target::parse("x86_64-v3").unwrap()).unwrap();
+    assert!(
+        contains(&v3, v2.as_bytes()) && !contains(&v3, v512.as_bytes()),
+        "{name}"
+    );
+    let old = emit_object(&p, &Target::parse("x86_64-v2").unwrap()).unwrap();
+    assert!(
+        !contains(&old, v2.as_bytes()) && !contains(&old, v512.as_bytes()),
+        "{name}"
+    );
 }
 
 /// `y[b + k] = exp(x[a + k] - m)` (Softmax's exps).
 #[test]
 fn exp_loops_equal_interp() {
-    shim_loops_equal_interp("vexp", b"kiln_shim_vexpf_sub_avx512", |x, m| {
-        build::call(
-            MathFn::Exp,
-            vec![build::binary(crate::kir::BinOp::Sub, x, m)],
-        )
-    });
+    shim_loops_equal_interp(
+        "vexp",
+        |v| v.exp_sub,
+        |x, m| {
+            build::call(
+                MathFn::Exp,
+                vec![build::binary(crate::kir::BinOp::Sub, x, m)],
+            )
+        },
+    );
 }
 
 /// `y[b + k] = 1 / (1 + exp(-x[a + k]))`, built by the Sigmoid op's own lowering.
 #[test]
 fn sigmoid_loops_equal_interp() {
     use crate::ops::elementwise::{apply_unary, Unary};
-    shim_loops_equal_interp("vsig", b"kiln_shim_vsigmoidf_avx512", |x, _| {
-        apply_unary(Unary::Sigmoid, Scalar::F32, x)
-    });
+    shim_loops_equal_interp(
+        "vsig",
+        |v| v.sigmoid,
+        |x, _| apply_unary(Unary::Sigmoid, Scalar::F32, x),
+    );
 }
 
 /// `y[b + k] = tanh(x[a + k])` and `erf(x[a + k])`.
 #[test]
 fn tanh_erf_loops_equal_interp() {
-    shim_loops_equal_interp("vtanh", b"kiln_shim_vtanhf_avx512", |x, _| {
-        build::call(MathFn::Tanh, vec![x])
-    });
-    shim_loops_equal_interp("verf", b"kiln_shim_verff_avx512", |x, _| {
-        build::call(MathFn::Erf, vec![x])
-    });
+    shim_loops_equal_interp(
+        "vtanh",
+        |v| v.tanh,
+        |x, _| build::call(MathFn::Tanh, vec![x]),
+    );
+    shim_loops_equal_interp("verf", |v| v.erf, |x, _| build::call(MathFn::Erf, vec![x]));
 }
 
 /// GELU (erf form) of `x + m`, as the fused element-wise kernels compute it.
@@ -955,17 +974,23 @@ fn gelu(x: Expr, m: Expr) -> Expr {
 fn strip_loops_equal_interp() {
     use crate::kir::BinOp::{Add, Mul};
     use crate::ops::math::activation::{apply, Act};
-    shim_loops_equal_interp("sgelu", b"kiln_shim_verff_avx512", gelu);
-    shim_loops_equal_interp("smish", b"kiln_shim_vexpf_sub_avx512", |x, m| {
-        apply(Act::Mish, Scalar::F32, build::binary(Add, x, m))
-    });
-    shim_loops_equal_interp("sgelut", b"kiln_shim_vtanhf_avx512", |x, m| {
-        apply(
-            Act::Gelu { tanh: true },
-            Scalar::F32,
-            build::binary(Mul, x, m),
-        )
-    });
+    shim_loops_equal_interp("sgelu", |v| v.erf, gelu);
+    shim_loops_equal_interp(
+        "smish",
+        |v| v.exp_sub,
+        |x, m| apply(Act::Mish, Scalar::F32, build::binary(Add, x, m)),
+    );
+    shim_loops_equal_interp(
+        "sgelut",
+        |v| v.tanh,
+        |x, m| {
+            apply(
+                Act::Gelu { tanh: true },
+                Scalar::F32,
+                build::binary(Mul, x, m),
+            )
+        },
+    );
     let n = 2 * super::kernel::STRIP as usize + 37;
     let vals: Vec<f32> = (0..n).map(|i| (i as f32 - 1000.0) * 0.0123).collect();
     let mut pb = Prog::new("strips");
