@@ -24,7 +24,6 @@
 /// neighbour: under 1 ulp). About 4x faster than `exp(x as f64) as f32` (no double-double
 /// steps, 3 levels of dependent multiply-adds instead of 13).
 pub fn expf(x: f32) -> f32 {
-    use crate::coeffs::{INV_LN2, LN2_HI, LN2_LO};
     if x.is_nan() {
         return x + x;
     }
@@ -34,19 +33,8 @@ pub fn expf(x: f32) -> f32 {
     if x < -104.0 {
         return 0.0;
     }
-    let xd = x as f64;
-    let k = crate::fp::round_i32(xd * INV_LN2);
-    let kd = k as f64;
-    let r = (xd - kd * LN2_HI) - kd * LN2_LO;
-    let r2 = r * r;
-    let r4 = r2 * r2;
-    let p01 = 1.0 + r;
-    let p23 = 0.5 + r * (1.0 / 6.0);
-    let p45 = 1.0 / 24.0 + r * (1.0 / 120.0);
-    let p67 = 1.0 / 720.0 + r * (1.0 / 5040.0);
-    let p89 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
-    let p10 = 1.0 / 3628800.0;
-    let q = (p01 + r2 * p23) + r4 * ((p45 + r2 * p67) + r4 * (p89 + r2 * p10));
+    let (k, r) = reduce(x as f64);
+    let q = exp_taylor(r, false);
     crate::fp::scale(q, k) as f32
 }
 /// Natural logarithm.
@@ -86,24 +74,42 @@ pub fn tanhf(x: f32) -> f32 {
 /// relative), times 2^k (exact: 1 <= k <= 64). Relative error below 2^-50.
 #[inline]
 pub(crate) fn exp2a(a: f64) -> f64 {
+    let (k, r) = reduce(a + a);
+    exp_taylor(r, true) * crate::fp::pow2(k)
+}
+
+/// h = k ln2 + r with |r| <= 0.35 (Cody-Waite, ln 2 in two parts so `k * LN2_HI` is exact):
+/// (k, r).
+#[inline]
+fn reduce(h: f64) -> (i32, f64) {
     use crate::coeffs::{INV_LN2, LN2_HI, LN2_LO};
-    let h = a + a;
     let k = crate::fp::round_i32(h * INV_LN2);
     let kd = k as f64;
-    let r = (h - kd * LN2_HI) - kd * LN2_LO;
+    (k, (h - kd * LN2_HI) - kd * LN2_LO)
+}
+
+/// The Taylor polynomial of e^r to degree 10 (`expf`) or 12 (`exp2a`) in Estrin form:
+/// pairs `c_i + r c_(i+1)`, combined by r^2, r^4 (and r^8).
+#[inline]
+fn exp_taylor(r: f64, deg12: bool) -> f64 {
     let r2 = r * r;
     let r4 = r2 * r2;
-    let r8 = r4 * r4;
     let p01 = 1.0 + r;
     let p23 = 0.5 + r * (1.0 / 6.0);
     let p45 = 1.0 / 24.0 + r * (1.0 / 120.0);
     let p67 = 1.0 / 720.0 + r * (1.0 / 5040.0);
     let p89 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
-    let p1011 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
-    let p12 = 1.0 / 479001600.0;
-    let lo = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
-    let hi = (p89 + r2 * p1011) + r4 * p12;
-    (lo + r8 * hi) * crate::fp::pow2(k)
+    if deg12 {
+        let r8 = r4 * r4;
+        let p1011 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+        let p12 = 1.0 / 479001600.0;
+        let lo = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
+        let hi = (p89 + r2 * p1011) + r4 * p12;
+        lo + r8 * hi
+    } else {
+        let p10 = 1.0 / 3628800.0;
+        (p01 + r2 * p23) + r4 * ((p45 + r2 * p67) + r4 * (p89 + r2 * p10))
+    }
 }
 /// x^y (C99 special cases).
 pub fn powf(x: f32, y: f32) -> f32 {

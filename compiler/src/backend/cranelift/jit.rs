@@ -227,41 +227,31 @@ impl JitProgram {
             super::SGEMM_NEON,
             kiln_shim::kiln_shim_sgemm_neon as *const u8,
         );
-        for (name, f) in [
+        use kiln_shim as k;
+        let vector: [(&super::VecFns, [*const u8; 4]); 2] = [
             (
-                super::VEC_AVX512.exp_sub,
-                kiln_shim::kiln_shim_vexpf_sub_avx512 as *const u8,
+                &super::VEC_AVX512,
+                [
+                    k::kiln_shim_vexpf_sub_avx512 as *const u8,
+                    k::kiln_shim_vsigmoidf_avx512 as *const u8,
+                    k::kiln_shim_vtanhf_avx512 as *const u8,
+                    k::kiln_shim_verff_avx512 as *const u8,
+                ],
             ),
             (
-                super::VEC_AVX512.sigmoid,
-                kiln_shim::kiln_shim_vsigmoidf_avx512 as *const u8,
+                &super::VEC_AVX2,
+                [
+                    k::kiln_shim_vexpf_sub_avx2 as *const u8,
+                    k::kiln_shim_vsigmoidf_avx2 as *const u8,
+                    k::kiln_shim_vtanhf_avx2 as *const u8,
+                    k::kiln_shim_verff_avx2 as *const u8,
+                ],
             ),
-            (
-                super::VEC_AVX512.tanh,
-                kiln_shim::kiln_shim_vtanhf_avx512 as *const u8,
-            ),
-            (
-                super::VEC_AVX512.erf,
-                kiln_shim::kiln_shim_verff_avx512 as *const u8,
-            ),
-            (
-                super::VEC_AVX2.exp_sub,
-                kiln_shim::kiln_shim_vexpf_sub_avx2 as *const u8,
-            ),
-            (
-                super::VEC_AVX2.sigmoid,
-                kiln_shim::kiln_shim_vsigmoidf_avx2 as *const u8,
-            ),
-            (
-                super::VEC_AVX2.tanh,
-                kiln_shim::kiln_shim_vtanhf_avx2 as *const u8,
-            ),
-            (
-                super::VEC_AVX2.erf,
-                kiln_shim::kiln_shim_verff_avx2 as *const u8,
-            ),
-        ] {
-            jb.symbol(name, f);
+        ];
+        for (v, fns) in vector {
+            for (name, f) in [v.exp_sub, v.sigmoid, v.tanh, v.erf].into_iter().zip(fns) {
+                jb.symbol(name, f);
+            }
         }
         let mut module = JITModule::new(jb);
         let defined = match define_program(&mut module, p) {

@@ -341,6 +341,44 @@ impl Cx<'_, '_> {
         Ok(false)
     }
 
+    /// `v = s; while cond(v) { v = body(v) }` for the Cranelift variable `v`: `body` returns
+    /// the next value, or `None` when it ended in `Fail` on every path (no back edge then).
+    #[allow(clippy::type_complexity)]
+    fn emit_loop(
+        &mut self,
+        v: Variable,
+        s: Value,
+        cond: &mut dyn FnMut(&mut Self, Value) -> Value,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<Option<Value>, Error>,
+    ) -> Result<(), Error> {
+        self.b.def_var(v, s);
+        let header = self.b.create_block();
+        let body_blk = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(v);
+        let more = cond(self, i);
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(body_blk);
+        self.b.seal_block(body_blk);
+        let i = self.b.use_var(v);
+        if let Some(next) = body(self, i)? {
+            self.b.def_var(v, next);
+            self.b.ins().jump(header, &[]);
+        }
+        self.b.seal_block(header);
+        self.b.switch_to_block(exit);
+        self.b.seal_block(exit);
+        Ok(())
+    }
+
+    /// `a < b` (signed).
+    fn less(&mut self, a: Value, b: Value) -> Value {
+        use cranelift_codegen::ir::condcodes::IntCC;
+        self.b.ins().icmp(IntCC::SignedLessThan, a, b)
+    }
+
     /// `for var in s..e { body }`, one iteration at a time.
     fn scalar_loop(
         &mut self,
@@ -350,30 +388,9 @@ impl Cx<'_, '_> {
         body: &[Stmt],
     ) -> Result<bool, Error> {
         let v = self.var(var)?;
-        self.b.def_var(v, s);
-        let header = self.b.create_block();
-        let body_blk = self.b.create_block();
-        let exit = self.b.create_block();
-        self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(header);
-        let i = self.b.use_var(v);
-        let more = self.b.ins().icmp(
-            cranelift_codegen::ir::condcodes::IntCC::SignedLessThan,
-            i,
-            e,
-        );
-        self.b.ins().brif(more, body_blk, &[], exit, &[]);
-        self.b.switch_to_block(body_blk);
-        self.b.seal_block(body_blk);
-        if !self.block(body)? {
-            let i = self.b.use_var(v);
-            let next = self.b.ins().iadd_imm_s(i, 1);
-            self.b.def_var(v, next);
-            self.b.ins().jump(header, &[]);
-        }
-        self.b.seal_block(header);
-        self.b.switch_to_block(exit);
-        self.b.seal_block(exit);
+        self.emit_loop(v, s, &mut |cx, i| cx.less(i, e), &mut |cx, i| {
+            Ok((!cx.block(body)?).then(|| cx.b.ins().iadd_imm_s(i, 1)))
+        })?;
         Ok(false)
     }
 
@@ -437,7 +454,6 @@ impl Cx<'_, '_> {
 
     /// A `StripLoop` over `var` from `s` to `e` (see there).
     fn strip(&mut self, var: VarId, (s, e): (Value, Value), l: &StripLoop) -> Result<(), Error> {
-        let ptr = self.ptr();
         let slots: Vec<_> = l
             .calls
             .iter()
@@ -450,11 +466,11 @@ impl Cx<'_, '_> {
             })
             .collect();
         let simd = super::has_simd(self.m.isa());
-        let args: Vec<&Expr> = l.calls.iter().map(|c| c.1).collect();
         let calls: Vec<&Expr> = l.calls.iter().map(|c| c.0).collect();
         let vec_args = simd
-            && args
+            && l.calls
                 .iter()
+                .map(|c| c.1)
                 .all(|a| vec_value(a, var, Scalar::F32, (None, a), &self.p.buffers, &[]));
         let vec_val = simd
             && vec_value(
@@ -466,22 +482,24 @@ impl Cx<'_, '_> {
                 &calls,
             );
         let k0 = self.b.declare_var(types::I64);
-        self.b.def_var(k0, s);
-        let header = self.b.create_block();
-        let body_blk = self.b.create_block();
-        let exit = self.b.create_block();
-        self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(header);
-        let k0v = self.b.use_var(k0);
-        let more = self.b.ins().icmp(
-            cranelift_codegen::ir::condcodes::IntCC::SignedLessThan,
-            k0v,
-            e,
-        );
-        self.b.ins().brif(more, body_blk, &[], exit, &[]);
-        self.b.switch_to_block(body_blk);
-        self.b.seal_block(body_blk);
-        let k0v = self.b.use_var(k0);
+        self.emit_loop(k0, s, &mut |cx, k0v| cx.less(k0v, e), &mut |cx, k0v| {
+            cx.strip_body(var, (k0v, e), l, &slots, (vec_args, vec_val))
+                .map(Some)
+        })
+    }
+
+    /// One strip of `strip`, from `k0v`: returns where the next one starts.
+    fn strip_body(
+        &mut self,
+        var: VarId,
+        (k0v, e): (Value, Value),
+        l: &StripLoop,
+        slots: &[cranelift_codegen::ir::StackSlot],
+        (vec_args, vec_val): (bool, bool),
+    ) -> Result<Value, Error> {
+        let ptr = self.ptr();
+        let args: Vec<&Expr> = l.calls.iter().map(|c| c.1).collect();
+        let calls: Vec<&Expr> = l.calls.iter().map(|c| c.0).collect();
         let rem = self.b.ins().isub(e, k0v);
         let cap = self.b.ins().iconst(types::I64, STRIP);
         let len = self.b.ins().smin(rem, cap);
@@ -490,7 +508,7 @@ impl Cx<'_, '_> {
         let k0x4 = self.b.ins().ishl_imm_u(k0v, 2);
         let mut addrs = vec![];
         let mut bases = vec![];
-        for slot in &slots {
+        for slot in slots {
             let a = self.b.ins().stack_addr(ptr, *slot, 0);
             addrs.push(a);
             bases.push(self.b.ins().isub(a, k0x4));
@@ -543,12 +561,7 @@ impl Cx<'_, '_> {
         });
         self.strips.clear();
         r?;
-        self.b.def_var(k0, k1);
-        self.b.ins().jump(header, &[]);
-        self.b.seal_block(header);
-        self.b.switch_to_block(exit);
-        self.b.seal_block(exit);
-        Ok(())
+        Ok(k1)
     }
 
     /// Whether a loop over `var` with `body` runs as a shim loop, a strip loop or a vector
@@ -593,31 +606,81 @@ impl Cx<'_, '_> {
         body: &mut dyn FnMut(&mut Self, Value) -> Result<(), Error>,
     ) -> Result<Value, Error> {
         let v = self.var(var)?;
-        self.b.def_var(v, s);
-        let header = self.b.create_block();
-        let body_blk = self.b.create_block();
-        let exit = self.b.create_block();
-        self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(header);
-        let i = self.b.use_var(v);
-        let last = self.b.ins().iadd_imm_s(i, step);
-        let more = self.b.ins().icmp(
-            cranelift_codegen::ir::condcodes::IntCC::SignedLessThanOrEqual,
-            last,
-            e,
-        );
-        self.b.ins().brif(more, body_blk, &[], exit, &[]);
-        self.b.switch_to_block(body_blk);
-        self.b.seal_block(body_blk);
-        let i = self.b.use_var(v);
-        body(self, i)?;
-        let next = self.b.ins().iadd_imm_s(i, step);
-        self.b.def_var(v, next);
-        self.b.ins().jump(header, &[]);
-        self.b.seal_block(header);
-        self.b.switch_to_block(exit);
-        self.b.seal_block(exit);
+        self.emit_loop(
+            v,
+            s,
+            &mut |cx, i| {
+                use cranelift_codegen::ir::condcodes::IntCC;
+                let last = cx.b.ins().iadd_imm_s(i, step);
+                cx.b.ins().icmp(IntCC::SignedLessThanOrEqual, last, e)
+            },
+            &mut |cx, i| {
+                body(cx, i)?;
+                Ok(Some(cx.b.ins().iadd_imm_s(i, step)))
+            },
+        )?;
         Ok(self.b.use_var(v))
+    }
+
+    /// `for var in start..end { body }`: a shim loop, a strip loop or a vector loop where the
+    /// target has them and the body is one, else one iteration at a time.
+    fn loop_stmt(
+        &mut self,
+        var: VarId,
+        start: &Expr,
+        end: &Expr,
+        body: &[Stmt],
+    ) -> Result<bool, Error> {
+        if body.len() > 1 {
+            if let Some(flat) = flat_store(body).filter(|f| self.fast_loop(var, f)) {
+                // `let v = ..; y[i] = f(v)`: the same loop with the lets written into the
+                // store (they are pure), so the vector patterns see one store.
+                return self.loop_stmt(var, start, end, &flat);
+            }
+        }
+        let p = self.p;
+        let (s, _) = self.expr(start)?;
+        let (e, _) = self.expr(end)?;
+        if super::vector_fns(self.m.isa()).is_some() {
+            if let Some(l) = shim_loop(var, body, &p.buffers) {
+                // `y[b + k] = f(x[a + k])` for a `VecFn` f: one call of the shim's vector
+                // function (the same bits as the scalar loop, runtime-shim/src/vmath.rs).
+                let n = self.b.ins().isub(e, s);
+                let xo = self.expr(l.x_base)?.0;
+                let xo = self.b.ins().iadd(xo, s);
+                let px = self.addr(l.x, xo)?;
+                let yo = self.expr(l.y_base)?.0;
+                let yo = self.b.ins().iadd(yo, s);
+                let py = self.addr(l.y, yo)?;
+                self.vec_call(&l.f, px, py, n)?;
+                return Ok(false);
+            }
+            if let Some(l) = strip_loop(var, body, self.k, &p.buffers) {
+                self.strip(var, (s, e), &l)?;
+                return Ok(false);
+            }
+        }
+        if super::has_simd(self.m.isa()) {
+            if let Some(l) = vec_loop(var, body, &p.buffers) {
+                // `y[b + k] = f(x[a + k], ...)` (a copy, a fill, or float + - * /): 128-bit
+                // vectors while a whole vector fits, then the scalar loop for the rest.
+                // Lane for lane the same operations, so the same bits.
+                let lanes = 16 / l.elem.size() as i64;
+                let vty = cl_type(l.elem)
+                    .by(lanes as u32)
+                    .ok_or_else(|| Error::Internal(format!("no vector of {}", l.elem)))?;
+                let rest = self.each(var, (s, e), lanes, &mut |cx, i| {
+                    let x = cx.vexpr(l.val, var, i, vty)?;
+                    let (yb, _) = cx.expr(l.y_base)?;
+                    let yi = cx.b.ins().iadd(yb, i);
+                    let ya = cx.addr(l.y, yi)?;
+                    cx.b.ins().store(vec_flags(), x, ya, 0);
+                    Ok(())
+                })?;
+                return self.scalar_loop(var, rest, e, body);
+            }
+        }
+        self.scalar_loop(var, s, e, body)
     }
 
     fn stmt(&mut self, s: &Stmt) -> Result<bool, Error> {
@@ -652,101 +715,7 @@ impl Cx<'_, '_> {
                 start,
                 end,
                 body,
-            } if body.len() > 1 && flat_store(body).is_some_and(|f| self.fast_loop(*var, &f)) => {
-                // `let v = ..; y[i] = f(v)`: the same loop with the lets written into the
-                // store (they are pure), so the vector patterns below see one store.
-                let Some(flat) = flat_store(body) else {
-                    unreachable!("matched above")
-                };
-                self.stmt(&Stmt::Loop {
-                    var: *var,
-                    start: start.clone(),
-                    end: end.clone(),
-                    body: flat,
-                })
-            }
-            Stmt::Loop {
-                var,
-                start,
-                end,
-                body,
-            } if super::vector_fns(self.m.isa()).is_some()
-                && shim_loop(*var, body, &self.p.buffers).is_some() =>
-            {
-                // `y[b + k] = exp(x[a + k] - m)` or `1 / (1 + exp(-x[a + k]))` for k in
-                // start..end: one call of the shim's vector function (the same bits as the
-                // scalar loop, runtime-shim/src/vmath.rs).
-                let Some(l) = shim_loop(*var, body, &self.p.buffers) else {
-                    unreachable!("matched above")
-                };
-                let (s, _) = self.expr(start)?;
-                let (e, _) = self.expr(end)?;
-                let n = self.b.ins().isub(e, s);
-                let xo = self.expr(l.x_base)?.0;
-                let xo = self.b.ins().iadd(xo, s);
-                let px = self.addr(l.x, xo)?;
-                let yo = self.expr(l.y_base)?.0;
-                let yo = self.b.ins().iadd(yo, s);
-                let py = self.addr(l.y, yo)?;
-                self.vec_call(&l.f, px, py, n)?;
-                Ok(false)
-            }
-            Stmt::Loop {
-                var,
-                start,
-                end,
-                body,
-            } if super::vector_fns(self.m.isa()).is_some()
-                && strip_loop(*var, body, self.k, &self.p.buffers).is_some() =>
-            {
-                let Some(l) = strip_loop(*var, body, self.k, &self.p.buffers) else {
-                    unreachable!("matched above")
-                };
-                let (s, _) = self.expr(start)?;
-                let (e, _) = self.expr(end)?;
-                self.strip(*var, (s, e), &l)?;
-                Ok(false)
-            }
-            Stmt::Loop {
-                var,
-                start,
-                end,
-                body,
-            } if super::has_simd(self.m.isa())
-                && vec_loop(*var, body, &self.p.buffers).is_some() =>
-            {
-                // `y[b + k] = f(x[a + k], ...)` (a copy, a fill, or float + - * /): 128-bit
-                // vectors while a whole vector fits, then the scalar loop for the rest.
-                // Lane for lane the same operations, so the same bits.
-                let Some(l) = vec_loop(*var, body, &self.p.buffers) else {
-                    unreachable!("matched above")
-                };
-                let (s, _) = self.expr(start)?;
-                let (e, _) = self.expr(end)?;
-                let lanes = 16 / l.elem.size() as i64;
-                let vty = cl_type(l.elem)
-                    .by(lanes as u32)
-                    .ok_or_else(|| Error::Internal(format!("no vector of {}", l.elem)))?;
-                let rest = self.each(*var, (s, e), lanes, &mut |cx, i| {
-                    let x = cx.vexpr(l.val, *var, i, vty)?;
-                    let (yb, _) = cx.expr(l.y_base)?;
-                    let yi = cx.b.ins().iadd(yb, i);
-                    let ya = cx.addr(l.y, yi)?;
-                    cx.b.ins().store(vec_flags(), x, ya, 0);
-                    Ok(())
-                })?;
-                self.scalar_loop(*var, rest, e, body)
-            }
-            Stmt::Loop {
-                var,
-                start,
-                end,
-                body,
-            } => {
-                let (s, _) = self.expr(start)?;
-                let (e, _) = self.expr(end)?;
-                self.scalar_loop(*var, s, e, body)
-            }
+            } => self.loop_stmt(*var, start, end, body),
             Stmt::Store { buf, idx, val } => {
                 let (i, _) = self.expr(idx)?;
                 let (x, _) = self.expr(val)?;
