@@ -181,6 +181,10 @@ enum Cmd {
         /// Turn a graph pass off in Kiln's compiles (repeatable; see `compile --help`).
         #[arg(long = "disable-pass", value_name = "PASS")]
         disabled: Vec<String>,
+        /// Compile for this target preset instead of the host (same triple, features this
+        /// CPU has; e.g. x86_64-v3 to measure AVX2 code on an AVX-512 machine).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Build the runtime shim (libkiln_shim.a, .rlib and kiln_shim.h) for a target.
     Shim {
@@ -564,6 +568,7 @@ fn real_main(cli: Cli) -> Result<i32> {
             round_ms,
             no_tract,
             disabled,
+            target,
         } => {
             let o = kiln::bench::BenchOptions {
                 batch,
@@ -571,6 +576,7 @@ fn real_main(cli: Cli) -> Result<i32> {
                 round_ms,
                 tract: !no_tract,
                 disabled,
+                target,
             };
             print!("{}", kiln::bench::run(&paths, &o)?);
             Ok(0)

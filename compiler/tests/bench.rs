@@ -114,4 +114,22 @@ fn bench_rejects_bad_options() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("must be"), "{args:?}: {err}");
     }
+    // --target: only code this CPU runs (the host's triple; features it has).
+    let other = if cfg!(target_arch = "x86_64") {
+        "aarch64-unknown-linux-gnu"
+    } else {
+        "x86_64-unknown-linux-gnu"
+    };
+    for (t, why) in [(other, "another triple"), ("no-such-target", "--target")] {
+        let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .arg("bench")
+            .arg(repo().join("examples/models/linreg"))
+            .args(["--target", t])
+            .env("KILN_BENCH_PYTHON", "/nonexistent-python")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{t}: {err}");
+        assert!(err.contains(why), "{t}: {err}");
+    }
 }

@@ -46,6 +46,10 @@ pub struct BenchOptions {
     pub tract: bool,
     /// Graph passes turned off in Kiln's compiles (`--disable-pass`).
     pub disabled: Vec<String>,
+    /// Compile for this target instead of the host's own (`--target`): a preset of the
+    /// host's triple whose features this CPU has (e.g. x86_64-v3 on an AVX-512 machine, to
+    /// measure the code an AVX2 machine would run).
+    pub target: Option<String>,
 }
 
 /// One engine's latency samples (ns per call) or why it could not run.
@@ -170,6 +174,35 @@ impl Engine {
     }
 }
 
+/// The target to compile for: the host, or `name` if its code runs on this CPU.
+fn bench_target(name: Option<&str>) -> Result<kiln_targets::Target> {
+    let host = kiln_targets::Target::host();
+    let Some(name) = name else {
+        return Ok(host);
+    };
+    let t =
+        kiln_targets::Target::parse(name).map_err(|e| Error::Usage(format!("--target: {e}")))?;
+    if t.triple != host.triple {
+        return Err(Error::Usage(format!(
+            "--target {name}: the benchmark runs the code here, on {}; {} is another triple",
+            host.triple, t.triple
+        )));
+    }
+    let missing: Vec<&str> = t
+        .features
+        .iter()
+        .filter(|f| !host.has_feature(f))
+        .map(|f| f.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "--target {name}: this CPU lacks {}",
+            missing.join(", ")
+        )));
+    }
+    Ok(t)
+}
+
 /// Compile, link and benchmark one model folder.
 pub fn bench_model(dir: &Path, o: &BenchOptions, py: &Path, tmp: &Path) -> Result<ModelResult> {
     let cases = testdata::find_cases(dir)?;
@@ -192,7 +225,7 @@ pub fn bench_model(dir: &Path, o: &BenchOptions, py: &Path, tmp: &Path) -> Resul
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "model".into());
     let name = format!("bench_{}", crate::backend::ident(&folder));
-    let target = kiln_targets::Target::host();
+    let target = bench_target(o.target.as_deref())?;
 
     // Compile as a user would: model file to object file.
     let t0 = Instant::now();
@@ -405,6 +438,12 @@ pub fn report(results: &[ModelResult], o: &BenchOptions) -> String {
             o.disabled.join(",")
         );
     }
+    if let Some(t) = &o.target {
+        let _ = writeln!(
+            s,
+            "kiln compiled for --target {t} (not the host's own features)"
+        );
+    }
     let _ = writeln!(
         s,
         "{:<26} {:>12} {:<12} {:>11} {:>11} {:>11} {:>8}",
@@ -524,6 +563,7 @@ pub fn run(paths: &[PathBuf], o: &BenchOptions) -> Result<String> {
     if o.batch == Some(0) {
         return Err(Error::Usage("--batch must be at least 1".into()));
     }
+    bench_target(o.target.as_deref())?;
     let py = python()?;
     let tmp = std::env::temp_dir().join(format!(
         "kiln-bench-{}",
