@@ -672,6 +672,12 @@ fn host_features() -> Vec<String> {
         "avx512bitalg",
         "avxvnni",
     );
+    // LAHF/SAHF in 64-bit mode (part of x86-64-v2), which std does not detect: CPUID leaf
+    // 0x8000_0001, ECX bit 0, where the extended leaves reach that far.
+    use std::arch::x86_64::__cpuid;
+    if __cpuid(0x8000_0000).eax >= 0x8000_0001 && __cpuid(0x8000_0001).ecx & 1 != 0 {
+        f.push("lahfsahf");
+    }
     f.into_iter().map(String::from).collect()
 }
 
