@@ -66,6 +66,9 @@ impl Cx<'_, '_> {
 
     /// Translate `e`; returns its value and kir type.
     pub(super) fn expr(&mut self, e: &Expr) -> Result<(Value, Scalar), Error> {
+        if let Some(v) = self.strip_value(e)? {
+            return Ok((v, Scalar::F32));
+        }
         Ok(match e {
             Expr::Imm(t, l) => (self.konst(V::from_lit(*t, *l)), *t),
             Expr::Var(v) => {
@@ -140,9 +143,6 @@ impl Cx<'_, '_> {
                 (r, *to)
             }
             Expr::Call(f, args) => {
-                if let Some(v) = self.strip_value(e)? {
-                    return Ok((v, Scalar::F32));
-                }
                 let mut vals = Vec::with_capacity(args.len());
                 let mut ty = Scalar::F32;
                 for a in args {

@@ -396,15 +396,12 @@ impl Cx<'_, '_> {
 
     /// The vector of lanes `i..i + lanes` of `e`, a `vec_loop` value over loop variable `k`.
     fn vexpr(&mut self, e: &Expr, k: VarId, i: Value, vty: Type) -> Result<Value, Error> {
+        if let Some(base) = self.strip_base(e) {
+            let off = self.b.ins().ishl_imm_u(i, 2);
+            let a = self.b.ins().iadd(base, off);
+            return Ok(self.b.ins().load(vty, vec_flags(), a, 0));
+        }
         Ok(match e {
-            Expr::Call(..) => {
-                let base = self
-                    .strip_base(e)
-                    .ok_or_else(|| Error::Internal("vector call outside a strip".into()))?;
-                let off = self.b.ins().ishl_imm_u(i, 2);
-                let a = self.b.ins().iadd(base, off);
-                self.b.ins().load(vty, vec_flags(), a, 0)
-            }
             Expr::Load(x, xi) => {
                 let base = unit_index(xi, k)
                     .ok_or_else(|| Error::Internal("vector load off the unit stride".into()))?;
@@ -986,13 +983,15 @@ fn vec_value(
     strips: &[&Expr],
 ) -> bool {
     use crate::kir::BinOp;
+    if strips.iter().any(|c| std::ptr::eq(*c, e)) {
+        return true;
+    }
     match e {
         Expr::Load(x, xi) => {
             bufs.get(x.0 as usize).is_some_and(|b| b.elem == elem)
                 && unit_index(xi, k).is_some()
                 && (Some(*x) != y || **xi == *idx)
         }
-        Expr::Call(..) => strips.iter().any(|c| std::ptr::eq(*c, e)),
         e if invariant(e, k) => true,
         Expr::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b)
             if matches!(elem, Scalar::F32 | Scalar::F64) =>
@@ -1005,7 +1004,8 @@ fn vec_value(
 }
 
 /// A loop `for k { y[b + k] = v }` over an f32 buffer whose value `v` calls exp, tanh or erf
-/// (f32) on arguments that call nothing: on targets with `VecFns` it runs in strips of
+/// or computes kir's Sigmoid (`vec_fn_of`; f32) on arguments that call nothing: on targets
+/// with `VecFns` it runs in strips of
 /// `STRIP` values, each strip in three passes: the calls' arguments into stack arrays, one
 /// vector call per array (runtime-shim/src/vmath.rs), then `v` with the calls'
 /// results read from the arrays. Each value is computed by the same operations as in the
@@ -1040,25 +1040,11 @@ pub(super) fn strip_loop<'a>(
     unit_index(idx, k)?;
     let mut nodes = vec![];
     subexprs(val, &mut nodes);
+    let y_elsewhere = nodes
+        .iter()
+        .any(|e| matches!(e, Expr::Load(b, i) if b == y && **i != *idx));
     let mut calls = vec![];
-    let mut y_elsewhere = false;
-    for e in nodes {
-        match e {
-            Expr::Load(b, i) if b == y && **i != *idx => y_elsewhere = true,
-            Expr::Call(f, args) => {
-                let (Some(vf), [a]) = (VecFn::of_call(*f), &args[..]) else {
-                    continue;
-                };
-                let mut nested = false;
-                visit_expr(a, &mut |x| nested |= matches!(x, Expr::Call(..)));
-                let ty = crate::kir::verify::type_of(&kernel.vars, bufs, a);
-                if !nested && ty == Ok(Scalar::F32) {
-                    calls.push((e, a, vf));
-                }
-            }
-            _ => {}
-        }
-    }
+    strip_calls(val, kernel, bufs, &mut calls);
     if y_elsewhere || calls.is_empty() {
         return None;
     }
@@ -1069,6 +1055,70 @@ pub(super) fn strip_loop<'a>(
         val,
         calls,
     })
+}
+
+/// The vector function `e` computes on an f32 argument, with the argument: a call of exp,
+/// tanh or erf, or kir's Sigmoid `1 / (1 + exp(-a))`.
+fn vec_fn_of(e: &Expr) -> Option<(&Expr, VecFn<'static>)> {
+    use crate::kir::{BinOp, UnOp};
+    let one = |e: &Expr| matches!(e, Expr::Imm(Scalar::F32, l) if l.as_f64() == 1.0);
+    match e {
+        Expr::Call(f, args) => match &args[..] {
+            [a] => Some((a, VecFn::of_call(*f)?)),
+            _ => None,
+        },
+        Expr::Binary(BinOp::Div, n, d) if one(n) => {
+            let Expr::Binary(BinOp::Add, d1, e) = &**d else {
+                return None;
+            };
+            let Expr::Call(MathFn::Exp, args) = &**e else {
+                return None;
+            };
+            let [Expr::Unary(UnOp::Neg, a)] = &args[..] else {
+                return None;
+            };
+            one(d1).then_some((&**a, VecFn::Sigmoid))
+        }
+        _ => None,
+    }
+}
+
+/// The outermost subexpressions of `e` that a vector function computes from an f32
+/// argument that calls nothing (`vec_fn_of`): (node, argument, function).
+fn strip_calls<'a>(
+    e: &'a Expr,
+    kernel: &Kernel,
+    bufs: &[crate::kir::Buffer],
+    out: &mut Vec<(&'a Expr, &'a Expr, VecFn<'static>)>,
+) {
+    if let Some((a, f)) = vec_fn_of(e) {
+        let mut nested = false;
+        visit_expr(a, &mut |x| nested |= matches!(x, Expr::Call(..)));
+        if !nested && crate::kir::verify::type_of(&kernel.vars, bufs, a) == Ok(Scalar::F32) {
+            out.push((e, a, f));
+            return;
+        }
+    }
+    match e {
+        Expr::Imm(..) | Expr::Var(_) | Expr::Dim(_) | Expr::Len(_) => {}
+        Expr::Load(_, a) | Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::Bitcast(_, a) => {
+            strip_calls(a, kernel, bufs, out)
+        }
+        Expr::Binary(_, a, b) | Expr::Cmp(_, a, b) => {
+            strip_calls(a, kernel, bufs, out);
+            strip_calls(b, kernel, bufs, out);
+        }
+        Expr::Fma(a, b, c) | Expr::Select(a, b, c) => {
+            for x in [a, b, c] {
+                strip_calls(x, kernel, bufs, out);
+            }
+        }
+        Expr::Call(_, args) => {
+            for a in args {
+                strip_calls(a, kernel, bufs, out);
+            }
+        }
+    }
 }
 
 /// A loop body `let v1 = e1; ...; let vn = en; y[i] = x` as the one store with every `vj`
@@ -1144,11 +1194,10 @@ pub(super) fn shim_loop<'a>(
     body: &'a [Stmt],
     bufs: &[crate::kir::Buffer],
 ) -> Option<ShimLoop<'a>> {
-    use crate::kir::{BinOp, UnOp};
+    use crate::kir::BinOp;
     let [Stmt::Store { buf: y, idx, val }] = body else {
         return None;
     };
-    let one = |e: &Expr| matches!(e, Expr::Imm(Scalar::F32, l) if l.as_f64() == 1.0);
     let (xl, f) = match val {
         Expr::Call(MathFn::Exp, args) => {
             let [Expr::Binary(BinOp::Sub, xl, m)] = &args[..] else {
@@ -1159,28 +1208,7 @@ pub(super) fn shim_loop<'a>(
             }
             (&**xl, VecFn::ExpSub(m))
         }
-        Expr::Binary(BinOp::Div, n, d) if one(n) => {
-            let Expr::Binary(BinOp::Add, d1, e) = &**d else {
-                return None;
-            };
-            let Expr::Call(MathFn::Exp, args) = &**e else {
-                return None;
-            };
-            let [Expr::Unary(UnOp::Neg, xl)] = &args[..] else {
-                return None;
-            };
-            if !one(d1) {
-                return None;
-            }
-            (&**xl, VecFn::Sigmoid)
-        }
-        Expr::Call(f @ (MathFn::Tanh | MathFn::Erf), args) => {
-            let [xl] = &args[..] else {
-                return None;
-            };
-            (xl, VecFn::of_call(*f)?)
-        }
-        _ => return None,
+        _ => vec_fn_of(val)?,
     };
     let Expr::Load(x, xi) = xl else {
         return None;

@@ -965,10 +965,11 @@ fn gelu(x: Expr, m: Expr) -> Expr {
 }
 
 /// Loops whose value calls exp, tanh or erf among other operations (`kernel::strip_loop`)
-/// run in strips through the shim's vector functions on AVX-512F targets: the same bits as
+/// run in strips through the shim's vector functions (AVX-512F, AVX2): the same bits as
 /// the interpreter, with the cases of `shim_loops_equal_interp` (including the loop over one
-/// buffer at two indices, which stays scalar), for GELU (erf), Mish (tanh of softplus: the
-/// exp inside runs as a strip, the log and tanh around it stay scalar), GELU's tanh form,
+/// buffer at two indices, which stays scalar), for GELU (erf), SiLU (x times kir's Sigmoid,
+/// which runs as the vector sigmoid), Mish (tanh of softplus: the exp inside runs as a
+/// strip, the log and tanh around it stay scalar), GELU's tanh form,
 /// and a loop of several strips whose body starts with a `let`.
 #[test]
 fn strip_loops_equal_interp() {
