@@ -1038,11 +1038,10 @@ pub(super) fn strip_loop<'a>(
         return None;
     }
     unit_index(idx, k)?;
-    let mut nodes = vec![];
-    subexprs(val, &mut nodes);
-    let y_elsewhere = nodes
-        .iter()
-        .any(|e| matches!(e, Expr::Load(b, i) if b == y && **i != *idx));
+    let mut y_elsewhere = false;
+    visit_expr(val, &mut |e| {
+        y_elsewhere |= matches!(e, Expr::Load(b, i) if b == y && **i != *idx);
+    });
     let mut calls = vec![];
     strip_calls(val, kernel, bufs, &mut calls);
     if y_elsewhere || calls.is_empty() {
@@ -1160,31 +1159,6 @@ fn with_vars(e: &Expr, env: &[(VarId, Expr)]) -> Expr {
         Expr::Fma(a, b, c) => Expr::Fma(w(a), w(b), w(c)),
         Expr::Select(a, b, c) => Expr::Select(w(a), w(b), w(c)),
         Expr::Call(f, args) => Expr::Call(*f, args.iter().map(|a| with_vars(a, env)).collect()),
-    }
-}
-
-/// Every node of `e`, `e` first.
-fn subexprs<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
-    out.push(e);
-    match e {
-        Expr::Imm(..) | Expr::Var(_) | Expr::Dim(_) | Expr::Len(_) => {}
-        Expr::Load(_, a) | Expr::Unary(_, a) | Expr::Cast(_, a) | Expr::Bitcast(_, a) => {
-            subexprs(a, out)
-        }
-        Expr::Binary(_, a, b) | Expr::Cmp(_, a, b) => {
-            subexprs(a, out);
-            subexprs(b, out);
-        }
-        Expr::Fma(a, b, c) | Expr::Select(a, b, c) => {
-            subexprs(a, out);
-            subexprs(b, out);
-            subexprs(c, out);
-        }
-        Expr::Call(_, args) => {
-            for a in args {
-                subexprs(a, out);
-            }
-        }
     }
 }
 
