@@ -14,7 +14,19 @@
 extern "C" {
 #endif
 
-#define KILN_SHIM_ABI_VERSION 6u
+#define KILN_SHIM_ABI_VERSION 7u
+
+/* The caller's parallel-for (runtime-shim/src/parallel.rs): run(ctx, n, task, arg) calls
+ * task(arg, i) exactly once for every i in [0, n), on any threads, and returns when all have
+ * returned; threads is the most parts a call is split into. Also defined by model headers. */
+#ifndef KILN_PARALLEL_TYPE
+#define KILN_PARALLEL_TYPE
+typedef struct kiln_parallel {
+    void (*run)(void *ctx, uint32_t n, void (*task)(void *arg, uint32_t i), void *arg);
+    void *ctx;
+    uint32_t threads;
+} kiln_parallel;
+#endif
 
 uint32_t kiln_shim_abi_version(void);
 float kiln_shim_expf(float);
@@ -59,13 +71,14 @@ double kiln_shim_fma(double, double, double);
  * A[i,p] = a[i*a_rs + p*a_cs], B[p,j] = b[p*b_rs + j*b_cs], C[i,j] = c[i*c_rs + j], then
  * + bias[i], + res[i*res_rs + j] (res_rs 0: a row vector for every row) and the lo/hi clamp.
  * Arguments: m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res,
- * res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel. AVX2 + FMA code on x86_64 (call it
- * only on CPUs with both), plain loops elsewhere; the same bits either way. */
-void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
+ * res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel, par. AVX2 + FMA code on x86_64
+ * (call it only on CPUs with both), plain loops elsewhere; the same bits either way. par is
+ * NULL or the caller's parallel-for (kiln_parallel), over which a large call is split. */
+void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
 /* The same with AVX-512F code on x86_64 (call it only on CPUs with AVX-512F). */
-void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
+void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
 /* The same with NEON code on aarch64 (since ABI 5). */
-void kiln_shim_sgemm_neon(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
+void kiln_shim_sgemm_neon(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
 
 /* y[k] = kiln_shim_expf(x[k] - m) for k < n, bit for bit (x and y may be the same buffer):
  * AVX-512F code on x86_64 (call it only on CPUs with AVX-512F), the plain loop elsewhere. */

@@ -547,7 +547,15 @@ macro_rules! x86_variant {
             #[target_feature(enable = $feature)]
             pub unsafe fn sgemm(t: &Call) {
                 let dw = match &t.conv {
-                    Some(g) if t.m == 1 && !t.accumulate && (t.a_cs == 1 || t.max) => DwCols::of(g),
+                    // One row of A read with unit stride (a packed A's one row is strided by
+                    // its panel height).
+                    Some(g)
+                        if t.m == 1
+                            && !t.accumulate
+                            && ((t.a_cs == 1 && t.a_panel == 0) || t.max) =>
+                    {
+                        DwCols::of(g)
+                    }
                     _ => None,
                 };
                 for gi in 0..t.groups {

@@ -40,6 +40,7 @@ pub mod gemm;
 mod hyperbolic;
 mod invtrig;
 mod math32;
+pub mod parallel;
 mod trig;
 pub mod vmath;
 
@@ -56,7 +57,7 @@ pub use math32::{
 pub use trig::{cos, sin, tan};
 
 /// Version of the C ABI below (bumped when a signature or a result changes).
-pub const KILN_SHIM_ABI_VERSION: u32 = 6;
+pub const KILN_SHIM_ABI_VERSION: u32 = 7;
 
 /// Panic handler for the standalone no_std staticlib build. Nothing in the crate panics;
 /// this only satisfies the linker. The rlib has none (the final binary provides it).
@@ -103,18 +104,21 @@ unsafe fn gemm_call(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64,
 /// -inf/+inf for no clamp; `groups` products are computed, group `g` with the operands
 /// advanced by `g` times the group strides; `max` (0 or 1) asks for the max-reduction
 /// (max pooling) instead of the product; `a_panel` > 0 says A is packed in panels of that
-/// many rows.
+/// many rows. `par` is null (run on the calling thread) or the caller's parallel-for
+/// (`parallel` module; since ABI 7), over which a large call is split: the same bits either
+/// way.
 ///
 /// # Safety
-/// As `gemm::sgemm_portable`; on x86_64 the CPU must have AVX2 and FMA.
+/// As `gemm::sgemm_portable`; on x86_64 the CPU must have AVX2 and FMA; `par` as
+/// `parallel::run`.
 #[rustfmt::skip]
 #[no_mangle]
-pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) {
+pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64, par: *const parallel::Parallel) {
     let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
     #[cfg(target_arch = "x86_64")]
-    gemm::sgemm_avx2(&t);
+    parallel::run(&t, par, gemm::sgemm_avx2, 6, 16);
     #[cfg(not(target_arch = "x86_64"))]
-    gemm::sgemm_portable(&t);
+    parallel::run(&t, par, gemm::sgemm_portable, 6, 16);
 }
 
 /// `kiln_shim_sgemm_avx2` with AVX-512F code on x86_64 (Kiln calls it only for targets with
@@ -124,12 +128,12 @@ pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const 
 /// As `gemm::sgemm_portable`; on x86_64 the CPU must have AVX-512F.
 #[rustfmt::skip]
 #[no_mangle]
-pub unsafe extern "C" fn kiln_shim_sgemm_avx512(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) {
+pub unsafe extern "C" fn kiln_shim_sgemm_avx512(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64, par: *const parallel::Parallel) {
     let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
     #[cfg(target_arch = "x86_64")]
-    gemm::sgemm_avx512(&t);
+    parallel::run(&t, par, gemm::sgemm_avx512, 12, 32);
     #[cfg(not(target_arch = "x86_64"))]
-    gemm::sgemm_portable(&t);
+    parallel::run(&t, par, gemm::sgemm_portable, 12, 32);
 }
 
 /// `kiln_shim_sgemm_avx2` with NEON code on aarch64 (`gemm_neon.rs`; Kiln calls it for
@@ -139,12 +143,12 @@ pub unsafe extern "C" fn kiln_shim_sgemm_avx512(m: i64, n: i64, k: i64, a: *cons
 /// As `gemm::sgemm_portable`.
 #[rustfmt::skip]
 #[no_mangle]
-pub unsafe extern "C" fn kiln_shim_sgemm_neon(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64) {
+pub unsafe extern "C" fn kiln_shim_sgemm_neon(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64, par: *const parallel::Parallel) {
     let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
     #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
-    gemm::sgemm_neon(&t);
+    parallel::run(&t, par, gemm::sgemm_neon, 12, 8);
     #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
-    gemm::sgemm_portable(&t);
+    parallel::run(&t, par, gemm::sgemm_portable, 12, 8);
 }
 
 /// Returns `KILN_SHIM_ABI_VERSION`.

@@ -7,6 +7,7 @@
 //! is checked against a direct convolution.
 
 use kiln_shim::gemm::{sgemm_portable, Call, Conv2d};
+use kiln_shim::parallel::{self, Parallel};
 use kiln_shim::{kiln_shim_sgemm_avx2, kiln_shim_sgemm_avx512, kiln_shim_sgemm_neon};
 
 struct Rng(u64);
@@ -57,6 +58,7 @@ type Kernel = unsafe extern "C" fn(
     i64,
     i32,
     i64,
+    *const Parallel,
 );
 
 /// The kernels this CPU can run (on other architectures both names are the plain loops).
@@ -131,6 +133,7 @@ fn check(t: &Call, c0: &[f32], what: &str) {
                 t.c_gs as i64,
                 t.max as i32,
                 t.a_panel as i64,
+                std::ptr::null(),
             );
         }
         for (i, (w, g)) in want.iter().zip(&got).enumerate() {
@@ -138,6 +141,51 @@ fn check(t: &Call, c0: &[f32], what: &str) {
                 w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
                 "{name}: {what} [{i}]: {w} vs {g}"
             );
+        }
+    }
+    check_splits(t, c0, &want, what);
+}
+
+/// The kernel variants as Rust functions, with the tile rows and panel columns their
+/// wrappers give `parallel::run`.
+type Variant = (&'static str, unsafe fn(&Call), usize, usize);
+
+fn variants() -> Vec<Variant> {
+    let mut out: Vec<Variant> = vec![("portable", sgemm_portable, 12, 32)];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            out.push(("avx2", kiln_shim::gemm::sgemm_avx2, 6, 16));
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            out.push(("avx512", kiln_shim::gemm::sgemm_avx512, 12, 32));
+        }
+    }
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    out.push(("neon", kiln_shim::gemm::sgemm_neon, 12, 8));
+    out
+}
+
+/// Every split of `t` into 2, 3 and 7 parts (no minimum size), the parts run one after the
+/// other in reverse order, gives `want`'s bits.
+fn check_splits(t: &Call, c0: &[f32], want: &[f32], what: &str) {
+    for (name, kernel, mr, nr) in variants() {
+        for threads in [2, 3, 7] {
+            let mut got = c0.to_vec();
+            let mut r = *t;
+            r.c = got.as_mut_ptr();
+            let s = parallel::split_with(&r, threads, mr, nr, 1);
+            assert!(s.n >= 1 && s.n <= threads, "{what}: {} parts", s.n);
+            for part in s.parts[..s.n].iter().rev() {
+                unsafe { kernel(part) };
+            }
+            for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                assert!(
+                    w.to_bits() == g.to_bits() || (w.is_nan() && g.is_nan()),
+                    "{name} in {} parts of {threads}: {what} [{i}]: {w} vs {g}",
+                    s.n
+                );
+            }
         }
     }
 }
@@ -729,4 +777,144 @@ fn column_bias_equals_contract_loops() {
         }
     }
     assert_eq!(cases, 8 * 12 * 4 * 4);
+}
+
+/// A parallel-for on `std::thread::scope`: task 0 on the calling thread, the others on
+/// threads of their own; counts the calls it gets.
+unsafe extern "C" fn scoped_run(
+    ctx: *mut std::ffi::c_void,
+    n: u32,
+    task: parallel::Task,
+    arg: *mut std::ffi::c_void,
+) {
+    let calls = &*(ctx as *const std::sync::atomic::AtomicUsize);
+    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let arg = arg as usize;
+    std::thread::scope(|s| {
+        for i in 1..n {
+            s.spawn(move || unsafe { task(arg as *mut std::ffi::c_void, i) });
+        }
+        task(arg as *mut std::ffi::c_void, 0);
+    });
+}
+
+/// Large calls through the C ABI with a real parallel-for of 2 and 4 threads: a 3 x 3
+/// convolution split by output rows, a wide matrix product split by columns, a tall one with
+/// packed A split by rows, and a depthwise convolution split by groups, each the serial
+/// call's bits, and each actually handed to the parallel-for.
+#[test]
+fn threaded_calls_equal_serial() {
+    let mut rng = Rng(41);
+    let mut fill = |n: usize| (0..n).map(|_| rng.plain()).collect::<Vec<f32>>();
+    // (m, n, k, conv geometry, groups, a_panel)
+    let conv = |h: isize, w: isize, s: isize| Conv2d {
+        h,
+        w,
+        kh: 3,
+        kw: 3,
+        sh: s,
+        sw: s,
+        ph: 1,
+        pw: 1,
+        dh: 1,
+        dw: 1,
+        ow: (w + 2 - 3) / s + 1,
+    };
+    let g1 = conv(30, 30, 1);
+    let g2 = conv(31, 29, 2);
+    let dw = conv(28, 28, 1);
+    type Case = (
+        &'static str,
+        usize,
+        usize,
+        usize,
+        Option<Conv2d>,
+        usize,
+        usize,
+    );
+    let cases: Vec<Case> = vec![
+        ("conv 3x3 s1", 64, 900, 16 * 9, Some(g1), 1, 12),
+        ("conv 3x3 s2", 40, 16 * 15, 8 * 9, Some(g2), 1, 0),
+        ("wide matrix", 24, 1000, 96, None, 1, 0),
+        ("tall packed", 600, 20, 256, None, 1, 12),
+        ("depthwise", 1, 784, 9, Some(dw), 64, 0),
+    ];
+    for (what, m, n, k, geo, groups, a_panel) in cases {
+        let (h, w) = geo.map_or((0, 0), |g| (g.h as usize, g.w as usize));
+        let b_len = match geo {
+            Some(_) => (k / 9) * h * w * groups,
+            None => k * n,
+        };
+        let a = fill(m * k * groups);
+        let b = fill(b_len);
+        let bias = fill(m * groups);
+        let res = fill(m * n * groups);
+        let geo_abi: Vec<i64> = geo
+            .map(|g| {
+                [
+                    g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow,
+                ]
+                .iter()
+                .map(|&v| v as i64)
+                .collect()
+            })
+            .unwrap_or_default();
+        let run = |kernel: Kernel, par: *const Parallel| {
+            let mut c = vec![0.0f32; m * n * groups];
+            unsafe {
+                kernel(
+                    m as i64,
+                    n as i64,
+                    k as i64,
+                    a.as_ptr(),
+                    k as i64,
+                    1,
+                    b.as_ptr(),
+                    n as i64,
+                    1,
+                    if geo.is_some() {
+                        geo_abi.as_ptr()
+                    } else {
+                        std::ptr::null()
+                    },
+                    c.as_mut_ptr(),
+                    n as i64,
+                    0,
+                    bias.as_ptr(),
+                    res.as_ptr(),
+                    n as i64,
+                    0.0,
+                    f32::INFINITY,
+                    groups as i64,
+                    (m * k) as i64,
+                    ((k / 9) * h * w) as i64,
+                    (m * n) as i64,
+                    0,
+                    a_panel as i64,
+                    par,
+                )
+            };
+            c
+        };
+        for (name, kernel) in kernels() {
+            let want = run(kernel, std::ptr::null());
+            for threads in [2u32, 4] {
+                let calls = std::sync::atomic::AtomicUsize::new(0);
+                let par = Parallel {
+                    run: Some(scoped_run),
+                    ctx: &calls as *const _ as *mut std::ffi::c_void,
+                    threads,
+                };
+                let got = run(kernel, &par);
+                assert_eq!(
+                    calls.load(std::sync::atomic::Ordering::Relaxed),
+                    1,
+                    "{name} {what}: not split over {threads} threads"
+                );
+                for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                    assert_eq!(w.to_bits(), g.to_bits(), "{name} {what} x{threads} [{i}]");
+                }
+            }
+        }
+    }
 }

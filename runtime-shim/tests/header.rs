@@ -24,6 +24,7 @@ fn c_type_of_rust(t: &str) -> String {
         "*const f32" => "const float *",
         "*mut f32" => "float *",
         "*const i64" => "const int64_t *",
+        "*const parallel::Parallel" => "const kiln_parallel *",
         other => panic!("no C spelling for Rust type `{other}` in an exported signature"),
     }
     .to_string()
@@ -38,6 +39,10 @@ fn rust_exports(src: &str, file: &str, out: &mut BTreeSet<Sig>) {
         };
         let t = line.trim_start();
         if t.starts_with("//") {
+            continue;
+        }
+        // A private callback passed by pointer (the parallel-for's task) is not exported.
+        if !t.starts_with("pub ") && (i == 0 || lines[i - 1].trim() != "#[no_mangle]") {
             continue;
         }
         assert!(
@@ -65,7 +70,7 @@ fn rust_exports(src: &str, file: &str, out: &mut BTreeSet<Sig>) {
         let params: Vec<String> = rest[open + 1..close]
             .split(',')
             .filter(|p| !p.trim().is_empty())
-            .map(|p| c_type_of_rust(p.split(':').nth(1).expect("param type")))
+            .map(|p| c_type_of_rust(p.split_once(':').expect("param type").1))
             .collect();
         let after = &rest[close + 1..];
         let ret = match after.split("->").nth(1) {
@@ -81,7 +86,12 @@ fn header_decls(h: &str) -> BTreeSet<Sig> {
     let mut out = BTreeSet::new();
     for line in h.lines() {
         let t = line.trim();
-        if !t.ends_with(");") || t.starts_with('#') || t.starts_with("/*") || t.starts_with('*') {
+        if !t.ends_with(");")
+            || t.starts_with('#')
+            || t.starts_with("/*")
+            || t.starts_with('*')
+            || t.contains("(*")
+        {
             continue;
         }
         let open = t.find('(').unwrap();
