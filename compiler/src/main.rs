@@ -185,6 +185,10 @@ enum Cmd {
         /// CPU has; e.g. x86_64-v3 to measure AVX2 code on an AVX-512 machine).
         #[arg(long)]
         target: Option<String>,
+        /// Threads for Kiln (NAME_run_parallel with a pool) and onnxruntime (intra-op);
+        /// tract stays on one.
+        #[arg(long, default_value_t = 1)]
+        threads: u32,
     },
     /// Build the runtime shim (libkiln_shim.a, .rlib and kiln_shim.h) for a target.
     Shim {
@@ -569,6 +573,7 @@ fn real_main(cli: Cli) -> Result<i32> {
             no_tract,
             disabled,
             target,
+            threads,
         } => {
             let o = kiln::bench::BenchOptions {
                 batch,
@@ -577,6 +582,7 @@ fn real_main(cli: Cli) -> Result<i32> {
                 tract: !no_tract,
                 disabled,
                 target,
+                threads,
             };
             print!("{}", kiln::bench::run(&paths, &o)?);
             Ok(0)

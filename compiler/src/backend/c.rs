@@ -18,7 +18,8 @@
 //! - Compiles warning-free with `-std=c11 -Wall -Wextra` (and `-fsanitize=address,undefined`
 //!   finds nothing): unused values are consumed with `(void)`, tautological comparisons that
 //!   literal folding can produce are silenced with a diagnostic pragma.
-//! - Kernels are `static int32_t NAME_k<i>(dims, inputs, outputs, scratch, lens)`; variables
+//! - Kernels are `static int32_t NAME_k<i>(dims, inputs, outputs, scratch, lens, par)`
+//!   (`par`: the caller's parallel-for or null, handed to every shim GEMM call); variables
 //!   are `v<id>` declared at their `Let`, buffers `b<id>` set up at kernel start (typed
 //!   pointers for inputs and outputs, byte pointers used through `memcpy` helpers for weights
 //!   and scratch, see `expr::BufAccess`). Loop bounds are evaluated once, before the loop.
@@ -33,7 +34,7 @@ use std::fmt::Write;
 /// The parameter list every kernel takes (and, with `void *scratch`, the entry).
 const KERNEL_PARAMS: &str =
     "const int64_t *dims, const void *const *inputs, void *const *outputs, \
-                             uint8_t *scratch, const uint64_t *lens";
+                             uint8_t *scratch, const uint64_t *lens, const kiln_parallel *par";
 
 /// The prototype of `NAME_run` (no trailing `;`), shared with the header.
 pub fn run_prototype(name: &str) -> String {
@@ -42,6 +43,25 @@ pub fn run_prototype(name: &str) -> String {
          void *scratch, const uint64_t *lens)"
     )
 }
+
+/// The prototype of `NAME_run_parallel` (no trailing `;`), shared with the header.
+pub fn run_parallel_prototype(name: &str) -> String {
+    format!(
+        "int32_t {name}_run_parallel(const int64_t *dims, const void *const *inputs, \
+         void *const *outputs, void *scratch, const uint64_t *lens, const kiln_parallel *par)"
+    )
+}
+
+/// The C definition of `kiln_parallel` (the shim's `parallel::Parallel`), guarded so that
+/// the shim's header and any number of model headers can be included together.
+pub const PARALLEL_TYPEDEF: &str = "#ifndef KILN_PARALLEL_TYPE\n\
+     #define KILN_PARALLEL_TYPE\n\
+     typedef struct kiln_parallel {\n\
+     \x20   void (*run)(void *ctx, uint32_t n, void (*task)(void *arg, uint32_t i), void *arg);\n\
+     \x20   void *ctx;\n\
+     \x20   uint32_t threads;\n\
+     } kiln_parallel;\n\
+     #endif\n";
 
 /// Text made safe for a `/* */` comment on one line.
 pub fn comment_text(s: &str) -> String {
@@ -113,6 +133,8 @@ pub fn emit_c(p: &Program) -> String {
          _Static_assert(sizeof(int) == 4 && sizeof(float) == 4 && sizeof(double) == 8, \
          \"Kiln-generated C assumes 32-bit int and IEEE-754 float and double\");\n\n",
     );
+    s.push_str(PARALLEL_TYPEDEF);
+    s.push('\n');
     if invalid {
         // Unverified kir reached the backend: a Kiln bug. Refuse to compile.
         s.push_str("#error \"Kiln: the program failed kir verification\"\n\n");
@@ -135,13 +157,13 @@ pub fn emit_c(p: &Program) -> String {
             "/* kiln_shim f32 GEMM kernels (runtime-shim/src/gemm.rs): the same bits as the loops under #else */\n\
              void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
              const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, \
-             const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n\
+             const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);\n\
              void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
              const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, \
-             const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n\
+             const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);\n\
              void kiln_shim_sgemm_neon(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, \
              const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, \
-             const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);\n"
+             const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);\n"
         );
     }
     if !helpers.is_empty() {
@@ -159,8 +181,13 @@ pub fn emit_c(p: &Program) -> String {
         s.push_str(";\n\n");
     }
     s.push_str(&kernels);
-    let proto = run_prototype(name);
-    let _ = writeln!(s, "{proto};\n{proto} {{");
+    let (proto, pproto) = (run_prototype(name), run_parallel_prototype(name));
+    let _ = writeln!(
+        s,
+        "{pproto};\n{proto};\n{proto} {{\n    return {name}_run_parallel(dims, inputs, outputs, \
+         scratch, lens, (const kiln_parallel *)0);\n}}\n"
+    );
+    let _ = writeln!(s, "{pproto} {{");
     s.push_str("    int32_t status;\n    uint8_t *s = (uint8_t *)scratch;\n");
     if !p.weights.is_empty() {
         let _ = writeln!(s, "    (void){name}_weights;");
@@ -174,7 +201,7 @@ pub fn emit_c(p: &Program) -> String {
         for i in 0..p.kernels.len() {
             let _ = writeln!(
                 s,
-                "    if ((status = {name}_k{i}(dims, inputs, outputs, s, lens)) != 0) goto done;"
+                "    if ((status = {name}_k{i}(dims, inputs, outputs, s, lens, par)) != 0) goto done;"
             );
             if i == 0 {
                 let _ = writeln!(s, "    KILN_POISON(s, {len});\n    poisoned = 1;");
@@ -189,7 +216,7 @@ pub fn emit_c(p: &Program) -> String {
     for i in 0..p.kernels.len() {
         let _ = writeln!(
             s,
-            "    if ((status = {name}_k{i}(dims, inputs, outputs, s, lens)) != 0) return status;"
+            "    if ((status = {name}_k{i}(dims, inputs, outputs, s, lens, par)) != 0) return status;"
         );
     }
     s.push_str("    (void)status;\n    return 0;\n}\n");
@@ -276,7 +303,9 @@ fn emit_kernel(cx: &mut ExprCx, out: &mut String, index: usize, k: &Kernel) {
         comment_text(&k.name),
         p.name
     );
-    out.push_str("    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens;\n");
+    out.push_str(
+        "    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens; (void)par;\n",
+    );
     for b in used_buffers(k) {
         let Some(buf) = p.buffers.get(b.0 as usize) else {
             continue;
@@ -486,6 +515,7 @@ impl Stmts<'_, '_> {
                         e(&g.c_gs),
                         (g.max as i32).to_string(),
                         e(&Expr::i64(g.a_panel)),
+                        "par".to_string(),
                     ];
                     let args = args.join(", ");
                     let _ = writeln!(out, "#if {SGEMM_C_AVX512}");

@@ -80,6 +80,9 @@ pub struct ExecOptions {
     pub timeout_secs: u64,
     /// Build for and run on another target (`KILN_EXEC_TARGET`); `None`: the host.
     pub cross: Option<CrossExec>,
+    /// Threads the drivers run the programs with (`KILN_EXEC_THREADS`, default 1): above 1
+    /// they call `NAME_run_parallel` (`run_parallel_raw`) with a pool of that many.
+    pub threads: u32,
 }
 
 /// How to build for and run on a target other than the host.
@@ -157,7 +160,8 @@ impl CrossExec {
 }
 
 impl ExecOptions {
-    /// `KILN_EXEC_CFLAGS`, `KILN_EXEC_RUSTFLAGS`, `KILN_RUN_TIMEOUT` (default 300 s).
+    /// `KILN_EXEC_CFLAGS`, `KILN_EXEC_RUSTFLAGS`, `KILN_RUN_TIMEOUT` (default 300 s),
+    /// `KILN_EXEC_THREADS` (default 1).
     pub fn from_env() -> ExecOptions {
         ExecOptions {
             cflags: env_flags("KILN_EXEC_CFLAGS"),
@@ -166,6 +170,11 @@ impl ExecOptions {
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok())
                 .unwrap_or(300),
+            threads: std::env::var("KILN_EXEC_THREADS")
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .unwrap_or(1)
+                .max(1),
             cross: exec_target()
                 .and_then(|t| CrossExec::for_target(&t))
                 .unwrap_or_else(|e| {
@@ -485,7 +494,10 @@ impl Exec<'_, '_> {
                 }
                 // `-lm` first: the staticlib carries Rust's compiler-builtins, whose copies
                 // of libm functions (fmaf, floorf, ...) must not shadow the C library's.
-                cmd.arg("-lm").arg(&self.shim.staticlib).arg("-lm");
+                cmd.arg("-lm")
+                    .arg(&self.shim.staticlib)
+                    .arg("-lm")
+                    .arg("-pthread");
                 cmd
             }
             NativeBackend::Rust => {
@@ -544,13 +556,14 @@ impl Exec<'_, '_> {
             };
             let _ = writeln!(s, "#include \"{h}\"");
         }
+        s.push_str(crate::bench::POOL_H);
         s.push_str(
-            "typedef int32_t (*kiln_entry_fn)(const int64_t *, const void *const *, void *const *, void *, const uint64_t *);\n\
+            "typedef int32_t (*kiln_entry_fn)(const int64_t *, const void *const *, void *const *, void *, const uint64_t *, const kiln_parallel *);\n\
              static const kiln_entry_fn kiln_entries[] = {",
         );
         let entries: Vec<String> = idxs
             .iter()
-            .map(|&i| format!("{}_run", self.names[i]))
+            .map(|&i| format!("{}_run_parallel", self.names[i]))
             .collect();
         let _ = writeln!(
             s,
@@ -571,11 +584,11 @@ impl Exec<'_, '_> {
         }
         let entries: Vec<String> = idxs
             .iter()
-            .map(|&i| format!("{}::run_raw", self.names[i]))
+            .map(|&i| format!("{}::run_parallel_raw", self.names[i]))
             .collect();
         let _ = writeln!(
             s,
-            "type Entry = unsafe fn(*const i64, *const *const u8, *const *mut u8, *mut u8, *const u64) -> i32;\n\
+            "type Entry = unsafe fn(*const i64, *const *const u8, *const *mut u8, *mut u8, *const u64, *const kiln_shim::parallel::Parallel) -> i32;\n\
              const ENTRIES: [Entry; {}] = [{}];",
             idxs.len(),
             entries.join(", ")
@@ -609,6 +622,7 @@ impl Exec<'_, '_> {
             .arg(&req_path)
             .arg(&res_path)
             .current_dir(&self.dir)
+            .env("KILN_EXEC_THREADS", self.opts.threads.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -10,7 +10,7 @@
 //! macro this header defines. Deterministic. Booleans are `uint8_t` holding 0 or 1.
 
 use super::c::expr::{c_type, helper_defs, ExprCx};
-use super::c::{comment_text, run_prototype};
+use super::c::{comment_text, run_parallel_prototype, run_prototype, PARALLEL_TYPEDEF};
 use super::unique_idents;
 use crate::kir::{IoDim, IoInfo, Program, Scalar};
 use std::fmt::Write;
@@ -199,13 +199,26 @@ pub fn emit_header(p: &Program) -> String {
          \x20* output, then the scratch size in bytes. It returns KILN_OK or a KILN_ERR_* status (then\n\
          \x20* the outputs are unspecified), after validating dims, then lengths, before computing.\n\
          \x20* It is re-entrant and thread-safe and allocates nothing. Booleans are uint8_t holding\n\
-         \x20* 0 or 1. */",
+         \x20* 0 or 1.\n\
+         \x20*\n\
+         \x20* {name}_run_parallel(dims, inputs, outputs, scratch, lens, par) is the same with the\n\
+         \x20* caller's parallel-for (kiln_parallel below; NULL runs on the calling thread): large\n\
+         \x20* matrix products and convolutions are split over par->threads parts that par->run\n\
+         \x20* may run on other threads (each needs about 70 KiB of stack). The results are the same\n\
+         \x20* bits for every thread count. */",
         comment_text(name),
         n = p.syms.len()
     );
     let _ = writeln!(
         s,
         "#ifndef KILN_H_{name}\n#define KILN_H_{name}\n\n#include <stdint.h>\n"
+    );
+    let _ = writeln!(
+        s,
+        "/* The caller's parallel-for: run(ctx, n, task, arg) calls task(arg, i) exactly once for\n\
+         \x20* every i in [0, n), on any threads and in any order, and returns when all have\n\
+         \x20* returned (a plain loop is valid); threads is the most parts a call is split into. */\n\
+         {PARALLEL_TYPEDEF}"
     );
     if !p.strings.is_empty() {
         s.push_str("#include <stddef.h>\n\n");
@@ -302,7 +315,12 @@ pub fn emit_header(p: &Program) -> String {
     }
     s.push_str(&funcs);
 
-    let _ = writeln!(s, "{};\n", run_prototype(name));
+    let _ = writeln!(
+        s,
+        "{};\n{};\n",
+        run_prototype(name),
+        run_parallel_prototype(name)
+    );
     s.push_str(&super::strings::c_section(p, &ios[n_in..]));
 
     // The typed wrapper.

@@ -184,8 +184,14 @@ fn used_buffers(k: &Kernel) -> BTreeSet<u32> {
     used
 }
 
-const KERNEL_PARAMS: &str =
+/// The parameters of `run_raw`.
+const ENTRY_PARAMS: &str =
     "dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64";
+/// The parameters of kernels and of `run_parallel_raw`: the entry's and the caller's
+/// parallel-for (or null), handed to every shim GEMM call.
+const KERNEL_PARAMS: &str =
+    "dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64, \
+     par: *const kiln_shim::parallel::Parallel";
 
 fn emit_kernel(cx: &mut RustCx, out: &mut String, index: usize, k: &Kernel) {
     let p = cx.p;
@@ -336,6 +342,7 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
                     e(&g.c_gs),
                     format!("{}i32", g.max as i32),
                     e(&Expr::i64(g.a_panel)),
+                    "par".to_string(),
                 ];
                 let args = args.join(", ");
                 let _ = writeln!(
@@ -501,7 +508,7 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
     s.push_str("            })\n        }\n    }\n\n    impl core::error::Error for Error {}\n\n");
 
     // Names of the safe API's parameters.
-    let mut names: Vec<String> = vec!["scratch".into()];
+    let mut names: Vec<String> = vec!["scratch".into(), "par".into()];
     names.extend(dims.iter().cloned());
     names.extend(ios.iter().cloned());
     let mut taken: Vec<String> = [
@@ -509,6 +516,7 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
         "kiln_inputs",
         "kiln_outputs",
         "kiln_lens",
+        "kiln_run",
         "kiln_status",
         "kiln_dim",
         "kiln_bytes",
@@ -525,8 +533,9 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
     taken.extend(dims.iter().map(|d| format!("DIM_MAX_{d}")));
     let fresh = fresh_names(&names, &taken);
     let scratch_param = &fresh[0];
-    let dim_params = &fresh[1..1 + n_dims];
-    let io_params = &fresh[1 + n_dims..];
+    let par_param = &fresh[1];
+    let dim_params = &fresh[2..2 + n_dims];
+    let io_params = &fresh[2 + n_dims..];
     let dim_list: Vec<String> = dim_params.iter().map(|d| format!("{d}: usize")).collect();
     let dim_array = format!(
         "let kiln_dims: [i64; {n_dims}] = [{}];",
@@ -599,9 +608,36 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
         );
     }
     s.push_str(&doc);
+    let args: Vec<&str> = dim_params
+        .iter()
+        .chain(io_params)
+        .chain([scratch_param])
+        .map(|x| x.as_str())
+        .collect();
+    let args = args.join(", ");
     let _ = writeln!(
         s,
-        "    pub fn run({}) -> Result<(), Error> {{",
+        "    pub fn run({}) -> Result<(), Error> {{\n        \
+         // SAFETY: a null parallel-for runs everything on this thread.\n        \
+         unsafe {{ kiln_run(core::ptr::null(), {args}) }}\n    }}\n",
+        params.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "    /// `run` with the caller's parallel-for (`kiln_shim::parallel::Parallel`): large matrix\n    \
+         /// products and convolutions are split into at most `{par_param}.threads` parts that\n    \
+         /// `{par_param}.run` may run on other threads (each needs about 70 KiB of stack). The\n    \
+         /// results are the same bits for every thread count.\n    \
+         ///\n    /// # Safety\n    /// `{par_param}.run` calls `task(arg, i)` exactly once for every `i` in `0..n`, and returns\n    \
+         /// only when every call has returned; `{par_param}.ctx` is what it expects.\n    \
+         pub unsafe fn run_parallel({}, {par_param}: &kiln_shim::parallel::Parallel) -> Result<(), Error> {{\n        \
+         // SAFETY: as the caller promises.\n        \
+         unsafe {{ kiln_run({par_param}, {args}) }}\n    }}\n",
+        params.join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "    unsafe fn kiln_run({par_param}: *const kiln_shim::parallel::Parallel, {}) -> Result<(), Error> {{",
         params.join(", ")
     );
     let _ = writeln!(s, "        {dim_array}");
@@ -635,8 +671,8 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
         s,
         "        // SAFETY: every pointer comes from a live slice whose length is in `kiln_lens`; the\n        \
          // first kernel validates dims and lengths before anything is read or written.\n        \
-         let kiln_status = unsafe {{\n            run_raw(kiln_dims.as_ptr(), kiln_inputs.as_ptr(), kiln_outputs.as_ptr(), \
-         {scratch_param}.as_mut_ptr() as *mut u8, kiln_lens.as_ptr())\n        }};\n        \
+         let kiln_status = unsafe {{\n            run_parallel_raw(kiln_dims.as_ptr(), kiln_inputs.as_ptr(), kiln_outputs.as_ptr(), \
+         {scratch_param}.as_mut_ptr() as *mut u8, kiln_lens.as_ptr(), {par_param})\n        }};\n        \
          match Error::from_code(kiln_status) {{\n            None => Ok(()),\n            Some(e) => Err(e),\n        }}\n    }}\n"
     );
 
@@ -651,12 +687,16 @@ pub fn emit_rust(p: &Program) -> (String, Option<Vec<u8>>) {
     );
     let _ = writeln!(
         s,
-        "    pub unsafe fn run_raw({KERNEL_PARAMS}) -> i32 {{\n        unsafe {{"
+        "    pub unsafe fn run_raw({ENTRY_PARAMS}) -> i32 {{\n        \
+         unsafe {{ run_parallel_raw(dims, inputs, outputs, scratch, lens, core::ptr::null()) }}\n    }}\n\n    \
+         /// `run_raw` with the caller's parallel-for, or null (as `run_parallel`).\n    \
+         ///\n    /// # Safety\n    /// As `run_raw` and `run_parallel`.\n    \
+         pub unsafe fn run_parallel_raw({KERNEL_PARAMS}) -> i32 {{\n        unsafe {{"
     );
     for i in 0..p.kernels.len() {
         let _ = writeln!(
             s,
-            "            let kiln_status = kiln_k{i}(dims, inputs, outputs, scratch, lens);\n            \
+            "            let kiln_status = kiln_k{i}(dims, inputs, outputs, scratch, lens, par);\n            \
              if kiln_status != 0 {{\n                return kiln_status;\n            }}"
         );
     }

@@ -49,6 +49,10 @@ pub fn shim_sources() -> Vec<(&'static str, &'static str)> {
             "math32.rs",
             include_str!("../../../runtime-shim/src/math32.rs"),
         ),
+        (
+            "parallel.rs",
+            include_str!("../../../runtime-shim/src/parallel.rs"),
+        ),
         ("trig.rs", include_str!("../../../runtime-shim/src/trig.rs")),
         (
             "vmath.rs",

@@ -5,7 +5,9 @@
  * area has lens[n_lens - 1] bytes. Runs once and prints `ready REPS` (or `error: ...`), then
  * for every line `MS` on stdin runs for MS milliseconds and prints one line of samples
  * (nanoseconds per call, the mean over REPS back-to-back calls, REPS chosen so that a sample
- * lasts about 20 us). KILN_BENCH_RUN is the model's NAME_run. */
+ * lasts about 20 us). KILN_BENCH_RUN is the model's NAME_run; with KILN_BENCH_THREADS > 1,
+ * KILN_BENCH_RUN_PARALLEL (NAME_run_parallel) runs with a pool of that many threads
+ * (pool.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +16,18 @@
 #include <time.h>
 
 #include KILN_BENCH_HEADER
+
+#ifndef KILN_BENCH_THREADS
+#define KILN_BENCH_THREADS 1
+#endif
+#if KILN_BENCH_THREADS > 1
+#include "pool.h"
+static kiln_pool pool;
+static kiln_parallel par;
+#define CALL(d, ins, outs, scratch, lens) KILN_BENCH_RUN_PARALLEL(d, ins, outs, scratch, lens, &par)
+#else
+#define CALL(d, ins, outs, scratch, lens) KILN_BENCH_RUN(d, ins, outs, scratch, lens)
+#endif
 
 static uint64_t now_ns(void) {
     struct timespec t;
@@ -64,13 +78,17 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     void *scratch = alloc64(nl ? lens[nl - 1] : 0);
+#if KILN_BENCH_THREADS > 1
+    if (kiln_pool_start(&pool, KILN_BENCH_THREADS) != 0) { printf("error: cannot start threads\n"); return 0; }
+    par = kiln_pool_par(&pool);
+#endif
     const int64_t *d = nd ? dims : NULL;
     uint64_t t0 = now_ns();
-    int32_t st = KILN_BENCH_RUN(d, ins, outs, scratch, lens);
+    int32_t st = CALL(d, ins, outs, scratch, lens);
     uint64_t one = now_ns() - t0;
     if (st != 0) { printf("error: status %d\n", (int)st); return 0; }
     t0 = now_ns();
-    st = KILN_BENCH_RUN(d, ins, outs, scratch, lens);
+    st = CALL(d, ins, outs, scratch, lens);
     one = now_ns() - t0;
     if (one == 0) one = 1;
     uint64_t reps = 20000 / one;
@@ -85,7 +103,7 @@ int main(int argc, char **argv) {
         int first = 1;
         for (;;) {
             uint64_t a = now_ns();
-            for (uint64_t r = 0; r < reps; r++) st |= KILN_BENCH_RUN(d, ins, outs, scratch, lens);
+            for (uint64_t r = 0; r < reps; r++) st |= CALL(d, ins, outs, scratch, lens);
             uint64_t b = now_ns();
             printf(first ? "%.1f" : " %.1f", (double)(b - a) / (double)reps);
             first = 0;

@@ -9,6 +9,7 @@ mean over REPS back-to-back calls). onnxruntime runs with one intra-op and one i
 thread, sequential execution, all graph optimisations.
 """
 
+import os
 import sys
 import time
 
@@ -23,7 +24,7 @@ def main():
             import onnxruntime as ort
 
             so = ort.SessionOptions()
-            so.intra_op_num_threads = 1
+            so.intra_op_num_threads = int(os.environ.get("KILN_BENCH_THREADS", "1"))
             so.inter_op_num_threads = 1
             so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -12,6 +12,10 @@
 //! the count so that a sample lasts about 20 us, which keeps timer overhead out of
 //! sub-microsecond models); median, p10 and p90 are over all samples of all rounds.
 //!
+//! `--threads N` (default 1) links the driver with `pool.h`, a POSIX-threads parallel-for,
+//! and times `NAME_run_parallel` on N threads, against onnxruntime with
+//! `intra_op_num_threads=N` (tract stays on one thread).
+//!
 //! `--batch B` tiles every input along dim 0 to B rows when that dim is symbolic in the
 //! compiled model (rows repeat cyclically); other inputs are used as they are.
 //!
@@ -34,6 +38,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 const DRIVER_C: &str = include_str!("driver.c");
+/// The thread pool of `--threads` (a `kiln_parallel` implementation), beside the driver.
+pub const POOL_H: &str = include_str!("pool.h");
 const ENGINES_PY: &str = include_str!("engines.py");
 
 /// What `kiln bench` was asked for.
@@ -50,6 +56,9 @@ pub struct BenchOptions {
     /// host's triple whose features this CPU has (e.g. x86_64-v3 on an AVX-512 machine, to
     /// measure the code an AVX2 machine would run).
     pub target: Option<String>,
+    /// Threads: Kiln runs `NAME_run_parallel` with a pool of this many (`pool.h`),
+    /// onnxruntime gets as many intra-op threads; tract stays on one.
+    pub threads: u32,
 }
 
 /// One engine's latency samples (ns per call) or why it could not run.
@@ -284,6 +293,8 @@ pub fn bench_model(dir: &Path, o: &BenchOptions, py: &Path, tmp: &Path) -> Resul
     let shim = cached_shim(None)?;
     let drv_c = work.join("driver.c");
     std::fs::write(&drv_c, DRIVER_C).map_err(|e| Error::io(&drv_c, e))?;
+    let pool_h = work.join("pool.h");
+    std::fs::write(&pool_h, POOL_H).map_err(|e| Error::io(&pool_h, e))?;
     let exe = work.join("driver");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let st = Command::new(&cc)
@@ -291,6 +302,9 @@ pub fn bench_model(dir: &Path, o: &BenchOptions, py: &Path, tmp: &Path) -> Resul
         .arg("-std=c11")
         .arg(format!("-DKILN_BENCH_HEADER=\"{name}.h\""))
         .arg(format!("-DKILN_BENCH_RUN={name}_run"))
+        .arg(format!("-DKILN_BENCH_RUN_PARALLEL={name}_run_parallel"))
+        .arg(format!("-DKILN_BENCH_THREADS={}", o.threads.max(1)))
+        .arg("-pthread")
         .arg("-I")
         .arg(&work)
         .arg(&drv_c)
@@ -357,7 +371,8 @@ pub fn bench_model(dir: &Path, o: &BenchOptions, py: &Path, tmp: &Path) -> Resul
                     .arg(if e == "onnxruntime" { "ort" } else { "tract" })
                     .arg(&case.model)
                     .args(&npys)
-                    .env("OMP_NUM_THREADS", "1");
+                    .env("OMP_NUM_THREADS", "1")
+                    .env("KILN_BENCH_THREADS", o.threads.max(1).to_string());
                 c
             }
         };
@@ -442,6 +457,14 @@ pub fn report(results: &[ModelResult], o: &BenchOptions) -> String {
         let _ = writeln!(
             s,
             "kiln compiled for --target {t} (not the host's own features)"
+        );
+    }
+    if o.threads > 1 {
+        let _ = writeln!(
+            s,
+            "{} threads: kiln with a pool of {} (NAME_run_parallel), onnxruntime with \
+             intra_op_num_threads={}; tract on one",
+            o.threads, o.threads, o.threads
         );
     }
     let _ = writeln!(

@@ -23,10 +23,19 @@
 #endif
 _Static_assert(sizeof(int) == 4 && sizeof(float) == 4 && sizeof(double) == 8, "Kiln-generated C assumes 32-bit int and IEEE-754 float and double");
 
+#ifndef KILN_PARALLEL_TYPE
+#define KILN_PARALLEL_TYPE
+typedef struct kiln_parallel {
+    void (*run)(void *ctx, uint32_t n, void (*task)(void *arg, uint32_t i), void *arg);
+    void *ctx;
+    uint32_t threads;
+} kiln_parallel;
+#endif
+
 /* kiln_shim f32 GEMM kernels (runtime-shim/src/gemm.rs): the same bits as the loops under #else */
-void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
-void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
-void kiln_shim_sgemm_neon(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t);
+void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
+void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
+void kiln_shim_sgemm_neon(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
 
 static inline float kiln_from_bits_f32(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 static inline float kiln_ld_f32(const uint8_t *p, int64_t i) { float v; memcpy(&v, p + i * (int64_t)sizeof v, sizeof v); return v; }
@@ -38,8 +47,8 @@ static const _Alignas(64) unsigned char linreg_weights[128] =
     "\000\000\200\077\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000";
 
 /* kernel 0: linreg_check */
-static int32_t linreg_k0(const int64_t *dims, const void *const *inputs, void *const *outputs, uint8_t *scratch, const uint64_t *lens) {
-    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens;
+static int32_t linreg_k0(const int64_t *dims, const void *const *inputs, void *const *outputs, uint8_t *scratch, const uint64_t *lens, const kiln_parallel *par) {
+    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens; (void)par;
     if (((uint8_t)(((uint8_t)(dims[0] < INT64_C(0))) | ((uint8_t)(dims[0] > INT64_C(2147483647)))))) {
         return 1;
     }
@@ -56,17 +65,17 @@ static int32_t linreg_k0(const int64_t *dims, const void *const *inputs, void *c
 }
 
 /* kernel 1: 0_matmul */
-static int32_t linreg_k1(const int64_t *dims, const void *const *inputs, void *const *outputs, uint8_t *scratch, const uint64_t *lens) {
-    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens;
+static int32_t linreg_k1(const int64_t *dims, const void *const *inputs, void *const *outputs, uint8_t *scratch, const uint64_t *lens, const kiln_parallel *par) {
+    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens; (void)par;
     const float *b0 = (const float *)inputs[0]; /* X: f32 */
     const uint8_t *b1 = linreg_weights + 0; /* w: f32 */
     uint8_t *b3 = scratch + INT64_C(0); /* xw: f32 */
 #if defined(__x86_64__) && defined(__AVX512F__) && !defined(KILN_NO_SGEMM_KERNEL)
-    kiln_shim_sgemm_avx512(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0));
+    kiln_shim_sgemm_avx512(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
 #elif defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)
-    kiln_shim_sgemm_avx2(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0));
+    kiln_shim_sgemm_avx2(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
 #elif defined(__aarch64__) && defined(__ARM_NEON) && !defined(KILN_NO_SGEMM_KERNEL)
-    kiln_shim_sgemm_neon(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0));
+    kiln_shim_sgemm_neon(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
 #else
     {
         for (int64_t v0 = INT64_C(0), v0_end = dims[0]; v0 < v0_end; v0++) {
@@ -84,8 +93,8 @@ static int32_t linreg_k1(const int64_t *dims, const void *const *inputs, void *c
 }
 
 /* kernel 2: 1_add */
-static int32_t linreg_k2(const int64_t *dims, const void *const *inputs, void *const *outputs, uint8_t *scratch, const uint64_t *lens) {
-    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens;
+static int32_t linreg_k2(const int64_t *dims, const void *const *inputs, void *const *outputs, uint8_t *scratch, const uint64_t *lens, const kiln_parallel *par) {
+    (void)dims; (void)inputs; (void)outputs; (void)scratch; (void)lens; (void)par;
     const uint8_t *b2 = linreg_weights + 64; /* b: f32 */
     uint8_t *b3 = scratch + INT64_C(0); /* xw: f32 */
     float *b4 = (float *)outputs[0]; /* y: f32 */
@@ -95,15 +104,20 @@ static int32_t linreg_k2(const int64_t *dims, const void *const *inputs, void *c
     return 0;
 }
 
+int32_t linreg_run_parallel(const int64_t *dims, const void *const *inputs, void *const *outputs, void *scratch, const uint64_t *lens, const kiln_parallel *par);
 int32_t linreg_run(const int64_t *dims, const void *const *inputs, void *const *outputs, void *scratch, const uint64_t *lens);
 int32_t linreg_run(const int64_t *dims, const void *const *inputs, void *const *outputs, void *scratch, const uint64_t *lens) {
+    return linreg_run_parallel(dims, inputs, outputs, scratch, lens, (const kiln_parallel *)0);
+}
+
+int32_t linreg_run_parallel(const int64_t *dims, const void *const *inputs, void *const *outputs, void *scratch, const uint64_t *lens, const kiln_parallel *par) {
     int32_t status;
     uint8_t *s = (uint8_t *)scratch;
     (void)linreg_weights;
     (void)s;
-    if ((status = linreg_k0(dims, inputs, outputs, s, lens)) != 0) return status;
-    if ((status = linreg_k1(dims, inputs, outputs, s, lens)) != 0) return status;
-    if ((status = linreg_k2(dims, inputs, outputs, s, lens)) != 0) return status;
+    if ((status = linreg_k0(dims, inputs, outputs, s, lens, par)) != 0) return status;
+    if ((status = linreg_k1(dims, inputs, outputs, s, lens, par)) != 0) return status;
+    if ((status = linreg_k2(dims, inputs, outputs, s, lens, par)) != 0) return status;
     (void)status;
     return 0;
 }

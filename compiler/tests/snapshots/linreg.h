@@ -7,11 +7,29 @@
  * output, then the scratch size in bytes. It returns KILN_OK or a KILN_ERR_* status (then
  * the outputs are unspecified), after validating dims, then lengths, before computing.
  * It is re-entrant and thread-safe and allocates nothing. Booleans are uint8_t holding
- * 0 or 1. */
+ * 0 or 1.
+ *
+ * linreg_run_parallel(dims, inputs, outputs, scratch, lens, par) is the same with the
+ * caller's parallel-for (kiln_parallel below; NULL runs on the calling thread): large
+ * matrix products and convolutions are split over par->threads parts that par->run
+ * may run on other threads (each needs about 70 KiB of stack). The results are the same
+ * bits for every thread count. */
 #ifndef KILN_H_linreg
 #define KILN_H_linreg
 
 #include <stdint.h>
+
+/* The caller's parallel-for: run(ctx, n, task, arg) calls task(arg, i) exactly once for
+ * every i in [0, n), on any threads and in any order, and returns when all have
+ * returned (a plain loop is valid); threads is the most parts a call is split into. */
+#ifndef KILN_PARALLEL_TYPE
+#define KILN_PARALLEL_TYPE
+typedef struct kiln_parallel {
+    void (*run)(void *ctx, uint32_t n, void (*task)(void *arg, uint32_t i), void *arg);
+    void *ctx;
+    uint32_t threads;
+} kiln_parallel;
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +68,7 @@ static inline uint64_t linreg_scratch_size(const int64_t *dims) {
 }
 
 int32_t linreg_run(const int64_t *dims, const void *const *inputs, void *const *outputs, void *scratch, const uint64_t *lens);
+int32_t linreg_run_parallel(const int64_t *dims, const void *const *inputs, void *const *outputs, void *scratch, const uint64_t *lens, const kiln_parallel *par);
 
 /* linreg_run with one argument per dim, buffer and length. */
 static inline int32_t linreg_infer(int64_t N, const float *X, uint64_t X_len, float *y, uint64_t y_len, void *scratch, uint64_t scratch_len) {

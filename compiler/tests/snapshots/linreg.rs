@@ -110,6 +110,24 @@ pub mod linreg {
     /// - `X`: input "X", f32, shape [N, 2]
     /// - `y`: output "y", f32, shape [N]
     pub fn run(N: usize, X: &[f32], y: &mut [f32], scratch: &mut [ScratchBlock]) -> Result<(), Error> {
+        // SAFETY: a null parallel-for runs everything on this thread.
+        unsafe { kiln_run(core::ptr::null(), N, X, y, scratch) }
+    }
+
+    /// `run` with the caller's parallel-for (`kiln_shim::parallel::Parallel`): large matrix
+    /// products and convolutions are split into at most `par.threads` parts that
+    /// `par.run` may run on other threads (each needs about 70 KiB of stack). The
+    /// results are the same bits for every thread count.
+    ///
+    /// # Safety
+    /// `par.run` calls `task(arg, i)` exactly once for every `i` in `0..n`, and returns
+    /// only when every call has returned; `par.ctx` is what it expects.
+    pub unsafe fn run_parallel(N: usize, X: &[f32], y: &mut [f32], scratch: &mut [ScratchBlock], par: &kiln_shim::parallel::Parallel) -> Result<(), Error> {
+        // SAFETY: as the caller promises.
+        unsafe { kiln_run(par, N, X, y, scratch) }
+    }
+
+    unsafe fn kiln_run(par: *const kiln_shim::parallel::Parallel, N: usize, X: &[f32], y: &mut [f32], scratch: &mut [ScratchBlock]) -> Result<(), Error> {
         let kiln_dims: [i64; 1] = [kiln_dim(N)];
         let kiln_inputs: [*const u8; 1] = [X.as_ptr() as *const u8];
         let kiln_outputs: [*mut u8; 1] = [y.as_mut_ptr() as *mut u8];
@@ -117,7 +135,7 @@ pub mod linreg {
         // SAFETY: every pointer comes from a live slice whose length is in `kiln_lens`; the
         // first kernel validates dims and lengths before anything is read or written.
         let kiln_status = unsafe {
-            run_raw(kiln_dims.as_ptr(), kiln_inputs.as_ptr(), kiln_outputs.as_ptr(), scratch.as_mut_ptr() as *mut u8, kiln_lens.as_ptr())
+            run_parallel_raw(kiln_dims.as_ptr(), kiln_inputs.as_ptr(), kiln_outputs.as_ptr(), scratch.as_mut_ptr() as *mut u8, kiln_lens.as_ptr(), par)
         };
         match Error::from_code(kiln_status) {
             None => Ok(()),
@@ -134,16 +152,24 @@ pub mod linreg {
     /// output, then the scratch size in bytes); `scratch` is 64-byte aligned; outputs and
     /// scratch do not overlap anything else.
     pub unsafe fn run_raw(dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64) -> i32 {
+        unsafe { run_parallel_raw(dims, inputs, outputs, scratch, lens, core::ptr::null()) }
+    }
+
+    /// `run_raw` with the caller's parallel-for, or null (as `run_parallel`).
+    ///
+    /// # Safety
+    /// As `run_raw` and `run_parallel`.
+    pub unsafe fn run_parallel_raw(dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64, par: *const kiln_shim::parallel::Parallel) -> i32 {
         unsafe {
-            let kiln_status = kiln_k0(dims, inputs, outputs, scratch, lens);
+            let kiln_status = kiln_k0(dims, inputs, outputs, scratch, lens, par);
             if kiln_status != 0 {
                 return kiln_status;
             }
-            let kiln_status = kiln_k1(dims, inputs, outputs, scratch, lens);
+            let kiln_status = kiln_k1(dims, inputs, outputs, scratch, lens, par);
             if kiln_status != 0 {
                 return kiln_status;
             }
-            let kiln_status = kiln_k2(dims, inputs, outputs, scratch, lens);
+            let kiln_status = kiln_k2(dims, inputs, outputs, scratch, lens, par);
             if kiln_status != 0 {
                 return kiln_status;
             }
@@ -157,7 +183,7 @@ pub mod linreg {
     static KILN_WEIGHTS: KilnAligned<[u8; 128]> = KilnAligned(*include_bytes!("linreg.weights.bin"));
 
     // kernel 0: linreg_check
-    unsafe fn kiln_k0(dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64) -> i32 {
+    unsafe fn kiln_k0(dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64, par: *const kiln_shim::parallel::Parallel) -> i32 {
         unsafe {
             if (((*dims.add(0)) < 0i64) | ((*dims.add(0)) > 2147483647i64)) {
                 return 1;
@@ -176,17 +202,17 @@ pub mod linreg {
     }
 
     // kernel 1: 0_matmul
-    unsafe fn kiln_k1(dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64) -> i32 {
+    unsafe fn kiln_k1(dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64, par: *const kiln_shim::parallel::Parallel) -> i32 {
         unsafe {
             let b0 = (*inputs.add(0)) as *const f32; // X
             let b1 = KILN_WEIGHTS.0.as_ptr().add(0) as *const f32; // w
             let b3 = scratch.add(0i64 as usize) as *mut f32; // xw
             if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
-                kiln_shim::kiln_shim_sgemm_avx512((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64);
+                kiln_shim::kiln_shim_sgemm_avx512((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64, par);
             } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")) {
-                kiln_shim::kiln_shim_sgemm_avx2((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64);
+                kiln_shim::kiln_shim_sgemm_avx2((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64, par);
             } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
-                kiln_shim::kiln_shim_sgemm_neon((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64);
+                kiln_shim::kiln_shim_sgemm_neon((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64, par);
             } else {
                 for v0 in 0i64..(*dims.add(0)) {
                     let mut v2: i64 = v0;
@@ -203,7 +229,7 @@ pub mod linreg {
     }
 
     // kernel 2: 1_add
-    unsafe fn kiln_k2(dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64) -> i32 {
+    unsafe fn kiln_k2(dims: *const i64, inputs: *const *const u8, outputs: *const *mut u8, scratch: *mut u8, lens: *const u64, par: *const kiln_shim::parallel::Parallel) -> i32 {
         unsafe {
             let b2 = KILN_WEIGHTS.0.as_ptr().add(64) as *const f32; // b
             let b3 = scratch.add(0i64 as usize) as *mut f32; // xw

@@ -2,7 +2,7 @@
 //! variables and buffer addressing (expressions are in `expr.rs`).
 //!
 //! Invariants:
-//! - the function has the ABI signature `(dims, inputs, outputs, scratch, lens) -> i32`;
+//! - the function has the kernel signature `(dims, inputs, outputs, scratch, lens, par) -> i32`;
 //! - every `Dim`, `Len` and buffer base the kernel uses is computed once, in the entry block
 //!   (in ascending id order), before any statement: they depend only on the arguments;
 //! - a kir variable maps to one `cranelift_frontend::Variable`, declared on first definition;
@@ -53,6 +53,8 @@ pub(super) struct Args {
     pub outputs: Value,
     pub scratch: Value,
     pub lens: Value,
+    /// The caller's parallel-for or null, handed to the shim's GEMM kernel.
+    pub par: Value,
 }
 
 /// State while translating one kernel.
@@ -161,6 +163,7 @@ pub(super) fn translate(
         outputs: ps[2],
         scratch: ps[3],
         lens: ps[4],
+        par: ps[5],
     };
     let mut cx = Cx {
         b,
@@ -818,6 +821,7 @@ impl Cx<'_, '_> {
                 }
                 vals.push(self.b.ins().iconst(types::I32, g.max as i64));
                 vals.push(self.b.ins().iconst(types::I64, g.a_panel));
+                vals.push(self.args.par);
                 let id = self.shims.sgemm(self.m, symbol)?;
                 let r = self.m.declare_func_in_func(id, self.b.func);
                 self.b.ins().call(r, &vals);

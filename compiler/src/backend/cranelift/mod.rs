@@ -3,10 +3,11 @@
 //! and object files (`object.rs`).
 //!
 //! Layout of the generated module (docs/abi.md):
-//! - `NAME_k<i>` (local): kernel `i`, `(dims, inputs, outputs, scratch, lens) -> i32`, all
-//!   arguments pointer-sized; returns 0 or the status of the `Fail` it ran;
-//! - `NAME_run` (exported, platform C calling convention): calls the kernels in order and
-//!   returns the first non-zero status;
+//! - `NAME_k<i>` (local): kernel `i`, `(dims, inputs, outputs, scratch, lens, par) -> i32`,
+//!   all arguments pointer-sized; returns 0 or the status of the `Fail` it ran;
+//! - `NAME_run_parallel` (exported, platform C calling convention): calls the kernels in
+//!   order with its six arguments and returns the first non-zero status;
+//! - `NAME_run` (exported): the same with five arguments and a null `par`;
 //! - `NAME_weights` (local, read-only, 64-byte aligned): the weight blob, omitted when empty;
 //! - `kiln_shim_*` (imported): one declaration per (MathFn, type) the program calls.
 //!
@@ -65,6 +66,8 @@ pub(crate) fn module_err(what: &str, e: ModuleError) -> Error {
 pub struct Defined {
     /// `NAME_run`.
     pub entry: FuncId,
+    /// `NAME_run_parallel`.
+    pub entry_parallel: FuncId,
     /// `NAME_k<i>`, in program order.
     pub kernels: Vec<FuncId>,
     /// `NAME_weights`, if the blob is not empty.
@@ -74,6 +77,11 @@ pub struct Defined {
 /// Symbol of the entry function.
 pub fn entry_symbol(p: &Program) -> String {
     format!("{}_run", p.name)
+}
+
+/// Symbol of the entry function with a parallel-for.
+pub fn entry_parallel_symbol(p: &Program) -> String {
+    format!("{}_run_parallel", p.name)
 }
 
 /// Symbol of the weights data object.
@@ -212,7 +220,7 @@ fn import_once(
 impl Shims {
     /// The imported GEMM kernel: (m, n, k: i64, a: ptr, a_rs, a_cs: i64, b: ptr, b_rs, b_cs:
     /// i64, conv: ptr, c: ptr, c_rs: i64, accumulate: i32, bias: ptr, res: ptr, res_rs: i64,
-    /// lo, hi: f32, groups, a_gs, b_gs, c_gs: i64, max: i32, a_panel: i64).
+    /// lo, hi: f32, groups, a_gs, b_gs, c_gs: i64, max: i32, a_panel: i64, par: ptr).
     pub(crate) fn sgemm(&mut self, m: &mut dyn Module, symbol: &str) -> Result<FuncId, Error> {
         if let Some(id) = self.sgemm {
             return Ok(id);
@@ -244,6 +252,7 @@ impl Shims {
             types::I64,
             types::I32,
             types::I64,
+            ptr,
         ] {
             sig.params.push(AbiParam::new(t));
         }
@@ -294,11 +303,12 @@ impl Shims {
     }
 }
 
-/// The signature of kernels and of the entry: five pointers in, `i32` status out.
-fn abi_signature(m: &dyn Module) -> Signature {
+/// The signature of the entry (`params` = 5) and of kernels and the parallel entry
+/// (`params` = 6, with `par`): pointers in, `i32` status out.
+fn abi_signature(m: &dyn Module, params: usize) -> Signature {
     let ptr = m.target_config().pointer_type();
     let mut sig = m.make_signature();
-    for _ in 0..5 {
+    for _ in 0..params {
         sig.params.push(AbiParam::new(ptr));
     }
     sig.returns.push(AbiParam::new(types::I32));
@@ -344,7 +354,7 @@ pub fn define_program(m: &mut dyn Module, p: &Program) -> Result<Defined, Error>
             .map_err(|e| module_err(&format!("defining {name}"), e))?;
         Some(id)
     };
-    let sig = abi_signature(m);
+    let sig = abi_signature(m, 6);
     let mut kernels = vec![];
     for i in 0..p.kernels.len() {
         let name = kernel_symbol(p, i);
@@ -355,8 +365,12 @@ pub fn define_program(m: &mut dyn Module, p: &Program) -> Result<Defined, Error>
     }
     let entry_name = entry_symbol(p);
     let entry = m
-        .declare_function(&entry_name, Linkage::Export, &sig)
+        .declare_function(&entry_name, Linkage::Export, &abi_signature(m, 5))
         .map_err(|e| module_err(&format!("declaring {entry_name}"), e))?;
+    let entry_parallel_name = entry_parallel_symbol(p);
+    let entry_parallel = m
+        .declare_function(&entry_parallel_name, Linkage::Export, &sig)
+        .map_err(|e| module_err(&format!("declaring {entry_parallel_name}"), e))?;
 
     let mut shims = Shims::default();
     let mut fctx = FunctionBuilderContext::new();
@@ -372,20 +386,27 @@ pub fn define_program(m: &mut dyn Module, p: &Program) -> Result<Defined, Error>
         m.clear_context(&mut ctx);
     }
 
-    ctx.func.signature = sig.clone();
-    ctx.func.name = UserFuncName::user(0, entry.as_u32());
-    build_entry(m, &kernels, &mut ctx.func, &mut fctx);
-    m.define_function(entry, &mut ctx)
-        .map_err(|e| module_err(&format!("compiling {entry_name}"), e))?;
-    m.clear_context(&mut ctx);
+    for (id, name, params) in [
+        (entry, &entry_name, 5),
+        (entry_parallel, &entry_parallel_name, 6),
+    ] {
+        ctx.func.signature = abi_signature(m, params);
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        build_entry(m, &kernels, &mut ctx.func, &mut fctx);
+        m.define_function(id, &mut ctx)
+            .map_err(|e| module_err(&format!("compiling {name}"), e))?;
+        m.clear_context(&mut ctx);
+    }
     Ok(Defined {
         entry,
+        entry_parallel,
         kernels,
         weights,
     })
 }
 
-/// `NAME_run`: call each kernel with the entry's arguments; return the first non-zero status.
+/// `NAME_run` and `NAME_run_parallel`: call each kernel with the entry's arguments (and a
+/// null `par` when the entry has five); return the first non-zero status.
 fn build_entry(
     m: &mut dyn Module,
     kernels: &[FuncId],
@@ -400,7 +421,11 @@ fn build_entry(
     let start = b.create_block();
     b.append_block_params_for_function_params(start);
     b.switch_to_block(start);
-    let args: Vec<_> = b.block_params(start).to_vec();
+    let mut args: Vec<_> = b.block_params(start).to_vec();
+    if args.len() == 5 {
+        let ptr = m.target_config().pointer_type();
+        args.push(b.ins().iconst(ptr, 0));
+    }
     let fail = b.create_block();
     let status = b.append_block_param(fail, types::I32);
     for r in refs {

@@ -1,7 +1,9 @@
 //! The generic drivers `exec` links with artifacts (C for object files and C sources, Rust
 //! for Rust sources) and their request/response files (format in the `exec` module
 //! documentation). A driver reads one request file, calls entry `i` of its table on every
-//! request, and writes and flushes one response per request.
+//! request, and writes and flushes one response per request. Entries are `NAME_run_parallel`
+//! (`run_parallel_raw`): with `KILN_EXEC_THREADS` above 1 in the environment they get a
+//! thread pool of that many threads (`bench/pool.h` in C, scoped threads in Rust), else null.
 
 use super::{RunRequest, RunResult};
 
@@ -104,7 +106,16 @@ int main(int argc, char **argv) {
     char magic[8];
     FILE *in, *out;
     uint32_t entry, count, r, k;
+    kiln_pool pool;
+    kiln_parallel par;
+    const kiln_parallel *parp = NULL;
+    const char *threads = getenv("KILN_EXEC_THREADS");
     if (argc != 3) kiln_die("usage: driver REQUEST RESPONSE");
+    if (threads != NULL && atoi(threads) > 1) {
+        if (kiln_pool_start(&pool, (uint32_t)atoi(threads)) != 0) kiln_die("cannot start threads");
+        par = kiln_pool_par(&pool);
+        parp = &par;
+    }
     in = fopen(argv[1], "rb");
     if (in == NULL) kiln_die("cannot open the request file");
     out = fopen(argv[2], "wb");
@@ -136,7 +147,7 @@ int main(int argc, char **argv) {
             outs[k] = kiln_alloc(osz[k]);
         }
         scratch = kiln_alloc((uint64_t)ni + no < nl ? lens[ni + no] : 0);
-        status = kiln_entries[entry](nd == 0 ? NULL : dims, (const void *const *)ins, (void *const *)outs, scratch, lens);
+        status = kiln_entries[entry](nd == 0 ? NULL : dims, (const void *const *)ins, (void *const *)outs, scratch, lens, parp);
         kiln_wr(&status, sizeof status, out);
         kiln_wr(&no, sizeof no, out);
         for (k = 0; k < no; k++) {
@@ -154,6 +165,7 @@ int main(int argc, char **argv) {
         free(dims);
     }
     fclose(in);
+    if (parp != NULL) kiln_pool_stop(&pool);
     if (fclose(out) != 0) kiln_die("cannot write the response file");
     return 0;
 }
@@ -223,7 +235,35 @@ impl Reader {
     }
 }
 
+/// A parallel-for on scoped threads: task 0 on the caller, the others on threads of their
+/// own (the tests' stand-in for a user's pool).
+unsafe extern "C" fn scoped_run(
+    _ctx: *mut std::ffi::c_void,
+    n: u32,
+    task: kiln_shim::parallel::Task,
+    arg: *mut std::ffi::c_void,
+) {
+    let arg = arg as usize;
+    std::thread::scope(|s| {
+        for i in 1..n {
+            s.spawn(move || unsafe { task(arg as *mut std::ffi::c_void, i) });
+        }
+        // SAFETY: the shim's task with its own argument.
+        unsafe { task(arg as *mut std::ffi::c_void, 0) };
+    });
+}
+
 fn main() {
+    let threads: u32 = std::env::var("KILN_EXEC_THREADS")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1);
+    let par = kiln_shim::parallel::Parallel {
+        run: Some(scoped_run),
+        ctx: std::ptr::null_mut(),
+        threads,
+    };
+    let parp: *const kiln_shim::parallel::Parallel = if threads > 1 { &par } else { std::ptr::null() };
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
         die("usage: driver REQUEST RESPONSE");
@@ -261,7 +301,7 @@ fn main() {
         let out_ptrs: Vec<*mut u8> = outs.iter().map(|b| b.ptr).collect();
         let dims_ptr = if nd == 0 { std::ptr::null() } else { dims.as_ptr() };
         // SAFETY: buffers as the request describes them; the program validates the lengths.
-        let status = unsafe { run(dims_ptr, in_ptrs.as_ptr(), out_ptrs.as_ptr(), scratch.ptr, lens.as_ptr()) };
+        let status = unsafe { run(dims_ptr, in_ptrs.as_ptr(), out_ptrs.as_ptr(), scratch.ptr, lens.as_ptr(), parp) };
         put(&mut out, &status.to_ne_bytes());
         put(&mut out, &(no as u32).to_ne_bytes());
         for (b, &n) in outs.iter().zip(&osz) {
