@@ -320,6 +320,16 @@ pub fn cached_shim(target: Option<&str>) -> Result<ShimLibs> {
 mod tests {
     use super::*;
 
+    /// `kiln_parallel` is defined (guarded by `KILN_PARALLEL_TYPE`) in the shim's header,
+    /// every model header and `.c`, and the bench pool, so each stands alone: the copies must
+    /// be one text, or whichever is included first would win silently.
+    #[test]
+    fn parallel_typedef_is_one_text() {
+        let t = crate::backend::c::PARALLEL_TYPEDEF;
+        assert!(SHIM_HEADER.contains(t), "kiln_shim.h differs");
+        assert!(crate::bench::POOL_H.contains(t), "bench/pool.h differs");
+    }
+
     fn list(dir: &Path, rel: &str, out: &mut Vec<String>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .expect("read runtime-shim/src")
