@@ -7,11 +7,12 @@
 #     builds the shim with `kiln shim` for each, and checks that its C header and a model's
 #     generated header are byte-identical for every triple;
 #  3. runs tests/cross.rs (object architecture/format per triple, reproducibility, qemu),
-#     and runtime-shim/tests/gemm.rs for aarch64 under qemu (the NEON GEMM kernel against
-#     the contract's plain loops, bit for bit);
-#  4. runs linreg_seed, mlp_mnist and squeezenet1_1 (../shared/models or KILN_MODELS) for
-#     aarch64 and riscv64 on the object, C and Rust backends under qemu-user, checks the
-#     outputs against the reference and that they are byte-identical to the host's;
+#     and runtime-shim/tests/gemm.rs and vmath.rs for aarch64 under qemu (the NEON GEMM
+#     kernel against the contract's plain loops, the NEON exp/sigmoid/tanh/erf against the
+#     scalar functions, bit for bit);
+#  4. runs linreg_seed, mlp_mnist, squeezenet1_1 and transformer_tiny (../shared/models or
+#     KILN_MODELS) for aarch64 and riscv64 on the object, C and Rust backends under qemu-user,
+#     checks the outputs against the reference and that they are byte-identical to the host's;
 #  5. builds examples/embedded for thumbv7em-none-eabihf (arm-none-eabi-gcc, size report);
 #  6. cross-builds examples/build-rs with `cargo build --target aarch64-unknown-linux-gnu`
 #     and runs it under qemu-aarch64.
@@ -109,6 +110,14 @@ if ! CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
   exit 1
 fi
 grep -E "^test result" "$work/gemm-aarch64.log" | sed -e "s/^/  /"
+say "cargo test -p kiln-shim --test vmath --target aarch64-unknown-linux-gnu (qemu)"
+if ! CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+  cargo test -q -p kiln-shim --test vmath --target aarch64-unknown-linux-gnu >"$work/vmath-aarch64.log" 2>&1; then
+  cat "$work/vmath-aarch64.log"
+  exit 1
+fi
+grep -E "^test result" "$work/vmath-aarch64.log" | sed -e "s/^/  /"
 
 # ---- 4. shared models under qemu-user ------------------------------------------------------
 if [ -d "$models/squeezenet1_1" ]; then
@@ -129,7 +138,7 @@ print("%d values, max abs diff from the reference %.3g" % (len(got), worst))
 sys.exit(1 if bad else 0)
 PY
   }
-  for m in linreg_seed mlp_mnist squeezenet1_1; do
+  for m in linreg_seed mlp_mnist squeezenet1_1 transformer_tiny; do
     d=$work/run/$m
     mkdir -p "$d"
     "$kiln" convert "$models/$m/test_data_set_0/input_0.pb" "$d/input.npy"

@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define KILN_SHIM_ABI_VERSION 7u
+#define KILN_SHIM_ABI_VERSION 8u
 
 /* The caller's parallel-for (runtime-shim/src/parallel.rs): run(ctx, n, task, arg) calls
  * task(arg, i) exactly once for every i in [0, n), on any threads, and returns when all have
@@ -97,6 +97,12 @@ void kiln_shim_vexpf_sub_avx2(const float *, float *, int64_t, float);
 void kiln_shim_vsigmoidf_avx2(const float *, float *, int64_t);
 void kiln_shim_vtanhf_avx2(const float *, float *, int64_t);
 void kiln_shim_verff_avx2(const float *, float *, int64_t);
+/* The same four with NEON code on aarch64, the plain loops elsewhere; the same bits (since
+ * ABI 8). */
+void kiln_shim_vexpf_sub_neon(const float *, float *, int64_t, float);
+void kiln_shim_vsigmoidf_neon(const float *, float *, int64_t);
+void kiln_shim_vtanhf_neon(const float *, float *, int64_t);
+void kiln_shim_verff_neon(const float *, float *, int64_t);
 
 #ifdef __cplusplus
 }

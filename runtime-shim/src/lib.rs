@@ -57,7 +57,7 @@ pub use math32::{
 pub use trig::{cos, sin, tan};
 
 /// Version of the C ABI below (bumped when a signature or a result changes).
-pub const KILN_SHIM_ABI_VERSION: u32 = 7;
+pub const KILN_SHIM_ABI_VERSION: u32 = 8;
 
 /// Panic handler for the standalone no_std staticlib build. Nothing in the crate panics;
 /// this only satisfies the linker. The rlib has none (the final binary provides it).
@@ -348,8 +348,8 @@ fn count(n: i64) -> usize {
 }
 
 // The vector functions (`vmath`): Kiln calls the `_avx512` ones only for targets with
-// AVX-512F and the `_avx2` ones only for targets with AVX2; on other architectures they are
-// the plain loops. `x` and `y` may be the same buffer.
+// AVX-512F, the `_avx2` ones only for targets with AVX2 and the `_neon` ones for aarch64;
+// on other architectures they are the plain loops. `x` and `y` may be the same buffer.
 
 /// `y[k] = expf(x[k] - m)` for `k < n` (Softmax's exps), bit for bit [`expf`] after the f32
 /// subtraction, with AVX-512F code on x86_64.
@@ -426,4 +426,41 @@ pub unsafe extern "C" fn kiln_shim_vtanhf_avx2(x: *const f32, y: *mut f32, n: i6
 #[no_mangle]
 pub unsafe extern "C" fn kiln_shim_verff_avx2(x: *const f32, y: *mut f32, n: i64) {
     vmath::avx2::erff(x, y, count(n));
+}
+
+/// `kiln_shim_vexpf_sub_avx512` with NEON code on aarch64 (the plain loop elsewhere). Since
+/// ABI 8.
+///
+/// # Safety
+/// `x` and `y` hold `n` values.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vexpf_sub_neon(x: *const f32, y: *mut f32, n: i64, m: f32) {
+    vmath::neon::expf_sub(x, y, count(n), m);
+}
+
+/// `kiln_shim_vsigmoidf_avx512` with NEON code on aarch64. Since ABI 8.
+///
+/// # Safety
+/// `x` and `y` hold `n` values.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vsigmoidf_neon(x: *const f32, y: *mut f32, n: i64) {
+    vmath::neon::sigmoidf(x, y, count(n));
+}
+
+/// `kiln_shim_vtanhf_avx512` with NEON code on aarch64. Since ABI 8.
+///
+/// # Safety
+/// `x` and `y` hold `n` values.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vtanhf_neon(x: *const f32, y: *mut f32, n: i64) {
+    vmath::neon::tanhf(x, y, count(n));
+}
+
+/// `kiln_shim_verff_avx512` with NEON code on aarch64. Since ABI 8.
+///
+/// # Safety
+/// `x` and `y` hold `n` values.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_verff_neon(x: *const f32, y: *mut f32, n: i64) {
+    vmath::neon::erff(x, y, count(n));
 }

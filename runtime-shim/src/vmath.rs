@@ -1,18 +1,19 @@
 //! The shim's vector functions: `y[k] = f(x[k])` over a run of f32 values for Softmax's
 //! `expf(x - m)`, Sigmoid's `1 / (1 + expf(-x))`, `tanhf` and `erff`. The Cranelift backend
 //! calls them (`kiln_shim_v*_avx512` on targets with AVX-512F, `kiln_shim_v*_avx2` on
-//! targets with AVX2 and FMA) instead of one scalar call per value: for loops of one such
-//! call (`backend::cranelift`, the shim-loop pattern) and, in strips, for fused element-wise
-//! loops that contain one.
+//! targets with AVX2 and FMA, `kiln_shim_v*_neon` on aarch64) instead of one scalar call
+//! per value: for loops of one such call (`backend::cranelift`, the shim-loop pattern) and,
+//! in strips, for fused element-wise loops that contain one.
 //!
 //! Bit for bit the scalar functions on every lane: the f64 algorithms of `math32::expf`,
 //! `math32::tanhf` and `erf::erf` with the same operations in the same order, every branch
 //! computed and the scalar code's branches taken as lane selects (a lane's result only ever
 //! comes from the operations its scalar call would run). No FMA (Dekker products as in
 //! `fp::two_prod`); `erf`'s per-interval coefficients come from a coefficient-major copy of
-//! its table (a two-register permute with AVX-512, a gather with AVX2). Each step works on
-//! two independent groups of f64 lanes (eight f32 values with AVX2, sixteen with AVX-512):
-//! the dependency chains are long, and two groups let the core overlap them. The algorithms
+//! its table (a two-register permute with AVX-512, a gather with AVX2, lane loads with
+//! NEON). Each step works on independent groups of f64 lanes (two groups of four with AVX2,
+//! of eight with AVX-512, four groups of two with NEON: eight or sixteen f32 values):
+//! the dependency chains are long, and the groups let the core overlap them. The algorithms
 //! are written once (`algorithms!`) over each ISA's primitives (`set`, `add`, `pick`, ...).
 //! The error bounds are the scalar functions' (`expf` within 2^-41 and `tanhf` within 2^-49
 //! relative before their one rounding to f32, `erf` within 1 f64 ulp; tests/accuracy.rs),
@@ -59,20 +60,26 @@ pub unsafe fn erff_portable(x: *const f32, y: *mut f32, n: usize) {
     }
 }
 
-/// Elsewhere the ISA modules' functions are the plain loops.
-#[cfg(not(target_arch = "x86_64"))]
-pub mod avx512 {
+/// The plain loops under the ISA modules' names, for the targets without the ISA.
+pub mod portable {
     pub use super::{
         erff_portable as erff, expf_sub_portable as expf_sub, sigmoidf_portable as sigmoidf,
         tanhf_portable as tanhf,
     };
 }
 #[cfg(not(target_arch = "x86_64"))]
-pub use avx512 as avx2;
+pub use portable as avx512;
+#[cfg(not(target_arch = "x86_64"))]
+pub use portable as avx2;
+#[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
+pub use portable as neon;
 
 /// `ERF_MID` coefficient-major, each row padded to 16 intervals (the vector code looks up
 /// row `j` at the lanes' interval numbers, modulo 16); row 16 is `ERF_MID_LO`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
 static ERF_BY_COEF: [[f64; 16]; 17] = {
     use crate::coeffs::{ERF_MID, ERF_MID_LO};
     let mut t = [[0.0; 16]; 17];
@@ -92,7 +99,10 @@ static ERF_BY_COEF: [[f64; 16]; 17] = {
 /// The vector algorithms, for the primitives of the module that expands it (types `D`: two
 /// groups of f64 lanes, `F`: the f32 lanes of the same count, `M`: lane masks, `I`: i32
 /// lanes) and the target feature `$feat`.
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
 macro_rules! algorithms {
     ($feat:literal) => {
         #[inline]
@@ -654,4 +664,204 @@ pub mod avx2 {
     }
 
     algorithms!("avx2");
+}
+
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+pub mod neon {
+    //! NEON (aarch64): four groups of two f64 lanes, eight f32 values per step (the f64
+    //! vectors are 128 bits; four independent groups keep a wide core's FP pipes busy).
+    use super::ERF_BY_COEF;
+    use crate::coeffs::{ERF_SMALL, INV_LN2, LN2_HI, LN2_LO, TANH_P};
+    use core::arch::aarch64::*;
+
+    type D = [float64x2_t; 4];
+    type M = [uint64x2_t; 4];
+    type F = [float32x4_t; 2];
+    /// The truncated lanes as i64 (the algorithms keep only lanes with |k| < 2^31).
+    type I = [int64x2_t; 4];
+
+    /// Applies an intrinsic to the four groups.
+    macro_rules! four {
+        ($f:ident($($a:ident),*)) => {
+            [$f($($a[0]),*), $f($($a[1]),*), $f($($a[2]),*), $f($($a[3]),*)]
+        };
+    }
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn set(v: f64) -> D {
+        [vdupq_n_f64(v); 4]
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn add(a: D, b: D) -> D {
+        four!(vaddq_f64(a, b))
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn sub(a: D, b: D) -> D {
+        four!(vsubq_f64(a, b))
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn mul(a: D, b: D) -> D {
+        four!(vmulq_f64(a, b))
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn div(a: D, b: D) -> D {
+        four!(vdivq_f64(a, b))
+    }
+    /// `(a & and) | or` on the bits of each lane.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn bits(a: D, and: i64, or: D) -> D {
+        let m = vdupq_n_u64(and as u64);
+        let f = |a: float64x2_t, o: float64x2_t| {
+            vreinterpretq_f64_u64(vorrq_u64(
+                vandq_u64(vreinterpretq_u64_f64(a), m),
+                vreinterpretq_u64_f64(o),
+            ))
+        };
+        [
+            f(a[0], or[0]),
+            f(a[1], or[1]),
+            f(a[2], or[2]),
+            f(a[3], or[3]),
+        ]
+    }
+    /// Lanes where `a < b` (ordered: false with a NaN).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn lt(a: D, b: D) -> M {
+        four!(vcltq_f64(a, b))
+    }
+    /// Lanes where `a <= b` (ordered).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn le(a: D, b: D) -> M {
+        four!(vcleq_f64(a, b))
+    }
+    /// `m ? t : f` per lane.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn pick(m: M, t: D, f: D) -> D {
+        four!(vbslq_f64(m, t, f))
+    }
+    /// The lanes truncated toward zero (saturating; |x| < 2^31 where kept).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn trunc_i32(x: D) -> I {
+        four!(vcvtq_s64_f64(x))
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn to_f64(k: I) -> D {
+        four!(vcvtq_f64_s64(k))
+    }
+    /// 2^k for -1022 <= k <= 1023 (`fp::pow2` without its clamp: lanes outside are discarded).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn pow2(k: I) -> D {
+        let f = |k: int64x2_t| {
+            vreinterpretq_f64_s64(vshlq_n_s64::<52>(vaddq_s64(k, vdupq_n_s64(1023))))
+        };
+        [f(k[0]), f(k[1]), f(k[2]), f(k[3])]
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn widen(x: F) -> D {
+        [
+            vcvt_f64_f32(vget_low_f32(x[0])),
+            vcvt_high_f64_f32(x[0]),
+            vcvt_f64_f32(vget_low_f32(x[1])),
+            vcvt_high_f64_f32(x[1]),
+        ]
+    }
+    /// The lanes rounded to f32 (to nearest, as `as f32`); NaN lanes of `xd` give `xd + xd`.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn narrow(r: D, xd: D) -> F {
+        let f = |r: float64x2_t, x: float64x2_t| {
+            let num = vceqq_f64(x, x);
+            vbslq_f64(num, r, vaddq_f64(x, x))
+        };
+        let v = [
+            f(r[0], xd[0]),
+            f(r[1], xd[1]),
+            f(r[2], xd[2]),
+            f(r[3], xd[3]),
+        ];
+        [
+            vcvt_high_f32_f64(vcvt_f32_f64(v[0]), v[1]),
+            vcvt_high_f32_f64(vcvt_f32_f64(v[2]), v[3]),
+        ]
+    }
+    /// `row[i & 15]` per lane (two scalar loads per group: NEON has no f64 gather).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn coef_at(row: &[f64; 16], i: I) -> D {
+        let f = |i: int64x2_t| {
+            let lo = row[(vgetq_lane_s64::<0>(i) & 15) as usize];
+            let hi = row[(vgetq_lane_s64::<1>(i) & 15) as usize];
+            vsetq_lane_f64::<1>(hi, vdupq_n_f64(lo))
+        };
+        [f(i[0]), f(i[1]), f(i[2]), f(i[3])]
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn fsplat(v: f32) -> F {
+        [vdupq_n_f32(v); 2]
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn fadd(a: F, b: F) -> F {
+        [vaddq_f32(a[0], b[0]), vaddq_f32(a[1], b[1])]
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn fsub(a: F, b: F) -> F {
+        [vsubq_f32(a[0], b[0]), vsubq_f32(a[1], b[1])]
+    }
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn fdiv(a: F, b: F) -> F {
+        [vdivq_f32(a[0], b[0]), vdivq_f32(a[1], b[1])]
+    }
+    /// The sign bit flipped (`fneg`, as `-x`).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn fneg(a: F) -> F {
+        [vnegq_f32(a[0]), vnegq_f32(a[1])]
+    }
+
+    /// `y[k] = f(x[k])` for `k < n`, eight at a time (the last group through a zero-padded
+    /// copy, only its first `n % 8` results stored).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn map(x: *const f32, y: *mut f32, n: usize, f: impl Fn(F) -> F) {
+        let run = |x: *const f32, y: *mut f32| {
+            let r = f([vld1q_f32(x), vld1q_f32(x.add(4))]);
+            vst1q_f32(y, r[0]);
+            vst1q_f32(y.add(4), r[1]);
+        };
+        let mut k = 0;
+        while k + 8 <= n {
+            run(x.add(k), y.add(k));
+            k += 8;
+        }
+        if k < n {
+            let mut tmp = [0f32; 8];
+            for (i, t) in tmp.iter_mut().enumerate().take(n - k) {
+                *t = *x.add(k + i);
+            }
+            let mut out = [0f32; 8];
+            run(tmp.as_ptr(), out.as_mut_ptr());
+            for (i, o) in out.iter().enumerate().take(n - k) {
+                *y.add(k + i) = *o;
+            }
+        }
+    }
+
+    algorithms!("neon");
 }

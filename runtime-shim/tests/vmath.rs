@@ -1,4 +1,4 @@
-//! The shim's vector functions (`kiln_shim_v*_avx512`, `kiln_shim_v*_avx2`) against the
+//! The shim's vector functions (`kiln_shim_v*_avx512`, `_avx2`, `_neon`) against the
 //! scalar functions, bit for bit, for each ISA this CPU has: every 97th f32 bit pattern (44
 //! million values: both signs, NaNs, infinities, subnormals), dense runs where the
 //! functions branch, the reduction's rounding boundaries, the cut-offs, and run lengths
@@ -12,6 +12,8 @@ type Vf = unsafe extern "C" fn(*const f32, *mut f32, i64);
 type Ve = unsafe extern "C" fn(*const f32, *mut f32, i64, f32);
 
 /// The ISAs this CPU has, with their functions: (name, exp, sigmoid, tanh, erf).
+// One push per cfg'd ISA (clippy sees only aarch64's on aarch64).
+#[allow(clippy::vec_init_then_push)]
 fn isas() -> Vec<(&'static str, Ve, Vf, Vf, Vf)> {
     let mut v: Vec<(&'static str, Ve, Vf, Vf, Vf)> = vec![];
     #[cfg(target_arch = "x86_64")]
@@ -38,7 +40,18 @@ fn isas() -> Vec<(&'static str, Ve, Vf, Vf, Vf)> {
             eprintln!("this CPU lacks AVX-512F or AVX2: those kernels are not run here");
         }
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    v.push((
+        "neon",
+        kiln_shim_vexpf_sub_neon,
+        kiln_shim_vsigmoidf_neon,
+        kiln_shim_vtanhf_neon,
+        kiln_shim_verff_neon,
+    ));
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon")
+    )))]
     {
         // the plain loops
         v.push((
@@ -49,6 +62,14 @@ fn isas() -> Vec<(&'static str, Ve, Vf, Vf, Vf)> {
             kiln_shim_verff_avx512,
         ));
     }
+    #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
+    v.push((
+        "neon (the plain loops here)",
+        kiln_shim_vexpf_sub_neon,
+        kiln_shim_vsigmoidf_neon,
+        kiln_shim_vtanhf_neon,
+        kiln_shim_verff_neon,
+    ));
     v
 }
 

@@ -228,7 +228,7 @@ impl JitProgram {
             kiln_shim::kiln_shim_sgemm_neon as *const u8,
         );
         use kiln_shim as k;
-        let vector: [(&super::VecFns, [*const u8; 4]); 2] = [
+        let vector: [(&super::VecFns, [*const u8; 4]); 3] = [
             (
                 &super::VEC_AVX512,
                 [
@@ -245,6 +245,15 @@ impl JitProgram {
                     k::kiln_shim_vsigmoidf_avx2 as *const u8,
                     k::kiln_shim_vtanhf_avx2 as *const u8,
                     k::kiln_shim_verff_avx2 as *const u8,
+                ],
+            ),
+            (
+                &super::VEC_NEON,
+                [
+                    k::kiln_shim_vexpf_sub_neon as *const u8,
+                    k::kiln_shim_vsigmoidf_neon as *const u8,
+                    k::kiln_shim_vtanhf_neon as *const u8,
+                    k::kiln_shim_verff_neon as *const u8,
                 ],
             ),
         ];

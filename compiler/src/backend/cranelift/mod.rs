@@ -141,12 +141,20 @@ pub const VEC_AVX2: VecFns = VecFns {
     erf: "kiln_shim_verff_avx2",
 };
 
-/// The vector functions for the target: x86_64 with AVX-512F, or with AVX2 and FMA (the
-/// targets of the two x86 GEMM kernels); none elsewhere.
+pub const VEC_NEON: VecFns = VecFns {
+    exp_sub: "kiln_shim_vexpf_sub_neon",
+    sigmoid: "kiln_shim_vsigmoidf_neon",
+    tanh: "kiln_shim_vtanhf_neon",
+    erf: "kiln_shim_verff_neon",
+};
+
+/// The vector functions for the target: x86_64 with AVX-512F, or with AVX2 and FMA, and
+/// aarch64 (the targets of the three GEMM kernels); none elsewhere.
 pub(crate) fn vector_fns(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Option<&'static VecFns> {
     match sgemm_kernel(isa) {
         Some(SGEMM_AVX512) => Some(&VEC_AVX512),
         Some(SGEMM_AVX2) => Some(&VEC_AVX2),
+        Some(SGEMM_NEON) => Some(&VEC_NEON),
         _ => None,
     }
 }

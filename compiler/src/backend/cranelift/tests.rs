@@ -905,6 +905,15 @@ fn shim_loops_equal_interp(
         !contains(&old, v2.as_bytes()) && !contains(&old, v512.as_bytes()),
         "{name}"
     );
+    // aarch64 objects call the NEON one (run under qemu by scripts/cross.sh), riscv64 none.
+    let neon = symbol(&super::VEC_NEON);
+    let arm = emit_object(&p, &Target::parse("aarch64-unknown-linux-gnu").unwrap()).unwrap();
+    assert!(contains(&arm, neon.as_bytes()), "{name}");
+    let rv = emit_object(&p, &Target::parse("riscv64gc-unknown-linux-gnu").unwrap()).unwrap();
+    assert!(
+        !contains(&rv, neon.as_bytes()) && !contains(&rv, v2.as_bytes()),
+        "{name}"
+    );
 }
 
 /// `y[b + k] = exp(x[a + k] - m)` (Softmax's exps).
