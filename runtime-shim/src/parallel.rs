@@ -96,14 +96,7 @@ pub fn split_with(t: &Call, threads: usize, mr: usize, nr: usize, min_work: usiz
         None => nr,
     };
     if col_unit > 0 && t.n >= p * 4 * nr && t.n / col_unit >= p {
-        let units = t.n.div_ceil(col_unit);
-        let mut n = 0;
-        for i in 0..p {
-            let (u0, u1) = (units * i / p, units * (i + 1) / p);
-            let (j0, j1) = (u0 * col_unit, (u1 * col_unit).min(t.n));
-            if j1 <= j0 {
-                continue;
-            }
+        return by_units(t, p, (col_unit, t.n), |j0, j1, u0| {
             let mut q = *t;
             q.n = j1 - j0;
             q.c = t.c.wrapping_add(j0);
@@ -114,41 +107,54 @@ pub fn split_with(t: &Call, threads: usize, mr: usize, nr: usize, min_work: usiz
                 Some(g) => g.ph -= u0 as isize * g.sh,
                 None => q.b = t.b.wrapping_offset((j0 as isize).wrapping_mul(t.b_cs)),
             }
-            s.parts[n] = q;
-            n += 1;
-        }
-        s.n = n;
-        return s;
+            q
+        });
     }
     // Rows, at multiples of the packed panel (or the register tile).
     let unit = if t.a_panel > 0 { t.a_panel } else { mr };
-    let units = t.m.div_ceil(unit);
-    if units >= p {
-        let mut n = 0;
-        for i in 0..p {
-            let (u0, u1) = (units * i / p, units * (i + 1) / p);
-            let (i0, i1) = (u0 * unit, (u1 * unit).min(t.m));
-            if i1 <= i0 {
-                continue;
-            }
-            let mut q = *t;
-            q.m = i1 - i0;
-            q.a = if t.a_panel > 0 {
-                t.a.wrapping_add(i0 * t.k)
-            } else {
-                t.a.wrapping_offset((i0 as isize).wrapping_mul(t.a_rs))
-            };
-            q.c = t.c.wrapping_offset((i0 as isize).wrapping_mul(t.c_rs));
-            if !t.bias.is_null() {
-                q.bias = t.bias.wrapping_add(i0);
-            }
-            if !t.res.is_null() {
-                q.res = t.res.wrapping_offset((i0 as isize).wrapping_mul(t.res_rs));
-            }
-            s.parts[n] = q;
-            n += 1;
+    if t.m.div_ceil(unit) < p {
+        return s;
+    }
+    by_units(t, p, (unit, t.m), |i0, i1, _| {
+        let mut q = *t;
+        q.m = i1 - i0;
+        q.a = if t.a_panel > 0 {
+            t.a.wrapping_add(i0 * t.k)
+        } else {
+            t.a.wrapping_offset((i0 as isize).wrapping_mul(t.a_rs))
+        };
+        q.c = t.c.wrapping_offset((i0 as isize).wrapping_mul(t.c_rs));
+        if !t.bias.is_null() {
+            q.bias = t.bias.wrapping_add(i0);
         }
-        s.n = n;
+        if !t.res.is_null() {
+            q.res = t.res.wrapping_offset((i0 as isize).wrapping_mul(t.res_rs));
+        }
+        q
+    })
+}
+
+/// `p` parts of `t` over `0..len` (columns or rows) cut at multiples of `unit`: part `i`
+/// takes units `u0..u1` (an even share), i.e. `lo..hi` with `lo = u0 * unit` and `hi`
+/// capped at `len`, and is `part(lo, hi, u0)`; empty shares are left out.
+fn by_units(
+    t: &Call,
+    p: usize,
+    (unit, len): (usize, usize),
+    part: impl Fn(usize, usize, usize) -> Call,
+) -> Split {
+    let mut s = Split {
+        parts: [*t; MAX_PARTS],
+        n: 0,
+    };
+    let units = len.div_ceil(unit);
+    for i in 0..p {
+        let (u0, u1) = (units * i / p, units * (i + 1) / p);
+        let (lo, hi) = (u0 * unit, (u1 * unit).min(len));
+        if hi > lo {
+            s.parts[s.n] = part(lo, hi, u0);
+            s.n += 1;
+        }
     }
     s
 }
@@ -161,10 +167,8 @@ struct Job {
 
 unsafe extern "C" fn task(arg: *mut c_void, i: u32) {
     let job = &*(arg as *const Job);
-    if let Some(part) = job.split.parts.get(i as usize) {
-        if (i as usize) < job.split.n {
-            (job.kernel)(part);
-        }
+    if let Some(part) = job.split.parts[..job.split.n].get(i as usize) {
+        (job.kernel)(part);
     }
 }
 

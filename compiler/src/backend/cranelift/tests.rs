@@ -122,6 +122,15 @@ pub(super) fn lens_for(
     out_elems: &[usize],
     scratch: usize,
 ) -> Vec<u64> {
+    // A case with the wrong number of buffers would make both runs fail the same way (or
+    // zip away a buffer), so it is a harness error, not a result.
+    assert_eq!(inputs.len(), p.inputs.len(), "{}: input buffers", p.name);
+    assert_eq!(
+        out_elems.len(),
+        p.outputs.len(),
+        "{}: output lengths",
+        p.name
+    );
     let mut lens: Vec<u64> = inputs
         .iter()
         .zip(&p.inputs)
