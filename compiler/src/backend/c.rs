@@ -84,6 +84,7 @@ pub fn emit_c(p: &Program) -> String {
     let mut kernels = String::new();
     let mut invalid = false;
     let mut sgemm = false;
+    let mut vfns = false;
     for (i, k) in p.kernels.iter().enumerate() {
         let mut cx = ExprCx::new(p, &k.vars, "kiln_");
         emit_kernel(&mut cx, &mut kernels, i, k);
@@ -91,6 +92,7 @@ pub fn emit_c(p: &Program) -> String {
         shims.append(&mut cx.shims);
         invalid |= cx.unsupported;
         sgemm |= cx.sgemm;
+        vfns |= cx.vfns;
     }
     // With a scratch guard: the scratch bytes the run needs (valid once kernel 0 has checked
     // dims and lens), poisoned for AddressSanitizer between kernels.
@@ -166,6 +168,9 @@ pub fn emit_c(p: &Program) -> String {
              const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);\n"
         );
     }
+    if vfns {
+        s.push_str(VEC_PROTOTYPES);
+    }
     if !helpers.is_empty() {
         s.push_str(&helper_defs(&helpers, "kiln_"));
         s.push('\n');
@@ -232,6 +237,41 @@ const SGEMM_C_AVX2: &str =
     "defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)";
 const SGEMM_C_NEON: &str =
     "defined(__aarch64__) && defined(__ARM_NEON) && !defined(KILN_NO_SGEMM_KERNEL)";
+
+/// When a loop `y[b + k] = f(x[a + k])` calls the shim's vector function for `f` (exp,
+/// sigmoid, tanh, erf: the same bits as the loop, runtime-shim/src/vmath.rs) instead of
+/// the scalar function per value: the ISAs the Cranelift backend calls them for, from what
+/// the C compiler targets (NEON on every aarch64 target; `-mavx2` or `-mavx512f` on
+/// x86_64). `-DKILN_NO_VECTOR_MATH` keeps the loops.
+const VEC_C: [(&str, &crate::backend::cranelift::VecFns); 3] = [
+    (
+        "defined(__x86_64__) && defined(__AVX512F__) && !defined(KILN_NO_VECTOR_MATH)",
+        &crate::backend::cranelift::VEC_AVX512,
+    ),
+    (
+        "defined(__x86_64__) && defined(__AVX2__) && !defined(KILN_NO_VECTOR_MATH)",
+        &crate::backend::cranelift::VEC_AVX2,
+    ),
+    (
+        "defined(__aarch64__) && defined(__ARM_NEON) && !defined(KILN_NO_VECTOR_MATH)",
+        &crate::backend::cranelift::VEC_NEON,
+    ),
+];
+
+/// The prototypes of the vector functions `VEC_C` calls.
+const VEC_PROTOTYPES: &str = "/* kiln_shim vector math (runtime-shim/src/vmath.rs): the same bits as the loops under #else */\n\
+void kiln_shim_vexpf_sub_avx512(const float *, float *, int64_t, float);\n\
+void kiln_shim_vsigmoidf_avx512(const float *, float *, int64_t);\n\
+void kiln_shim_vtanhf_avx512(const float *, float *, int64_t);\n\
+void kiln_shim_verff_avx512(const float *, float *, int64_t);\n\
+void kiln_shim_vexpf_sub_avx2(const float *, float *, int64_t, float);\n\
+void kiln_shim_vsigmoidf_avx2(const float *, float *, int64_t);\n\
+void kiln_shim_vtanhf_avx2(const float *, float *, int64_t);\n\
+void kiln_shim_verff_avx2(const float *, float *, int64_t);\n\
+void kiln_shim_vexpf_sub_neon(const float *, float *, int64_t, float);\n\
+void kiln_shim_vsigmoidf_neon(const float *, float *, int64_t);\n\
+void kiln_shim_vtanhf_neon(const float *, float *, int64_t);\n\
+void kiln_shim_verff_neon(const float *, float *, int64_t);\n\n";
 
 /// `bytes` as the lines of a C string literal initializer (exactly `bytes.len()` chars, no
 /// terminating NUL is stored: legal C for an array of exactly that size). Printable ASCII is
@@ -412,6 +452,35 @@ impl Stmts<'_, '_> {
                 } => {
                     let (ss, _) = self.cx.expr(start);
                     let (se, _) = self.cx.expr(end);
+                    let p = self.cx.p;
+                    let shim = crate::backend::cranelift::kernel::shim_loop(*var, body, &p.buffers);
+                    if let Some(l) = &shim {
+                        // One vector call for the run (none when it is empty); the loop
+                        // below under #else.
+                        self.cx.vfns = true;
+                        let xb = self.cx.expr(l.x_base).0;
+                        let yb = self.cx.expr(l.y_base).0;
+                        let m = match &l.f {
+                            crate::backend::cranelift::kernel::VecFn::ExpSub(m) => {
+                                format!(", {}", self.cx.expr(m).0)
+                            }
+                            _ => String::new(),
+                        };
+                        let args = format!(
+                            "(const float *)(const void *)b{} + ({xb}) + ({ss}), \
+                             (float *)(void *)b{} + ({yb}) + ({ss}), ({se}) - ({ss}){m}",
+                            l.x.0, l.y.0
+                        );
+                        for (i, (cond, fns)) in VEC_C.iter().enumerate() {
+                            let kw = if i == 0 { "#if" } else { "#elif" };
+                            let _ = writeln!(
+                                out,
+                                "{kw} {cond}\n{ind}if (({se}) > ({ss})) {}({args});",
+                                fns.symbol(&l.f)
+                            );
+                        }
+                        let _ = writeln!(out, "#else");
+                    }
                     let v = var.0;
                     let _ = writeln!(
                         out,
@@ -422,6 +491,9 @@ impl Stmts<'_, '_> {
                     }
                     self.block(out, body, depth + 1);
                     let _ = writeln!(out, "{ind}}}");
+                    if shim.is_some() {
+                        let _ = writeln!(out, "#endif");
+                    }
                 }
                 Stmt::Store { buf, idx, val } => {
                     let (si, _) = self.cx.expr(idx);

@@ -248,9 +248,47 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
             } => {
                 let (ss, _) = cx.expr(start);
                 let (se, _) = cx.expr(end);
-                let _ = writeln!(out, "{ind}for v{} in {ss}..{se} {{", var.0);
-                block(cx, out, body, depth + 1);
-                let _ = writeln!(out, "{ind}}}");
+                let p = cx.p;
+                let shim = crate::backend::cranelift::kernel::shim_loop(*var, body, &p.buffers);
+                let mut ind_loop = ind.clone();
+                if let Some(l) = &shim {
+                    // One call of the shim's vector function where the crate is built for
+                    // its ISA (the same bits as the loop, runtime-shim/src/vmath.rs).
+                    let xb = cx.expr(l.x_base).0;
+                    let yb = cx.expr(l.y_base).0;
+                    let m = match &l.f {
+                        crate::backend::cranelift::kernel::VecFn::ExpSub(m) => {
+                            format!(", {}", cx.expr(m).0)
+                        }
+                        _ => String::new(),
+                    };
+                    let args = format!(
+                        "(b{} as *const f32).wrapping_offset(({xb}).wrapping_add({ss}) as isize), \
+                         (b{} as *mut f32).wrapping_offset(({yb}).wrapping_add({ss}) as isize), \
+                         ({se}).wrapping_sub({ss}){m}",
+                        l.x.0, l.y.0
+                    );
+                    use crate::backend::cranelift::{VEC_AVX2, VEC_AVX512, VEC_NEON};
+                    let _ = writeln!(
+                        out,
+                        "{ind}if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx512f\")) {{\n\
+                         {ind}    kiln_shim::{}({args});\n\
+                         {ind}}} else if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx2\")) {{\n\
+                         {ind}    kiln_shim::{}({args});\n\
+                         {ind}}} else if cfg!(all(target_arch = \"aarch64\", target_feature = \"neon\")) {{\n\
+                         {ind}    kiln_shim::{}({args});\n{ind}}} else {{",
+                        VEC_AVX512.symbol(&l.f),
+                        VEC_AVX2.symbol(&l.f),
+                        VEC_NEON.symbol(&l.f),
+                    );
+                    ind_loop.push_str("    ");
+                }
+                let _ = writeln!(out, "{ind_loop}for v{} in {ss}..{se} {{", var.0);
+                block(cx, out, body, depth + 1 + shim.is_some() as usize);
+                let _ = writeln!(out, "{ind_loop}}}");
+                if shim.is_some() {
+                    let _ = writeln!(out, "{ind}}}");
+                }
             }
             Stmt::Store { buf, idx, val } => {
                 let (si, _) = cx.expr(idx);

@@ -409,6 +409,8 @@ pub struct ExprCx<'a> {
     pub shims: BTreeSet<(MathFn, Scalar)>,
     /// Set when a statement calls the shim's GEMM kernel.
     pub sgemm: bool,
+    /// Set when a loop calls the shim's vector functions (`VEC_C` in c.rs).
+    pub vfns: bool,
     /// Set when the expression used something unavailable here (a buffer or variable in a
     /// size expression): a Kiln bug, reported by the caller.
     pub unsupported: bool,
@@ -424,6 +426,7 @@ impl<'a> ExprCx<'a> {
             helpers: BTreeSet::new(),
             shims: BTreeSet::new(),
             sgemm: false,
+            vfns: false,
             unsupported: false,
         }
     }

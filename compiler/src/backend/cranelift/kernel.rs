@@ -868,7 +868,7 @@ fn anchor_lets(stmts: &[Stmt], out: &mut [bool]) {
 }
 
 /// What a loop the shim's vector functions run computes per element.
-pub(super) enum VecFn<'a> {
+pub(crate) enum VecFn<'a> {
     /// `exp(x - m)`, `m` free of `k` and of loads (`VecFns::exp_sub`).
     ExpSub(&'a Expr),
     /// `1 / (1 + exp(-x))`, kir's Sigmoid (`VecFns::sigmoid`).
@@ -895,7 +895,7 @@ impl VecFn<'_> {
 /// `b` not reading `k` (nor any buffer: no loads in them), and `x` either another buffer
 /// than `y` or the same one at the same index (so the vector call reads every value before
 /// it writes it, as the loop does).
-pub(super) struct ShimLoop<'a> {
+pub(crate) struct ShimLoop<'a> {
     pub x: crate::kir::BufId,
     pub x_base: &'a Expr,
     pub y: crate::kir::BufId,
@@ -1167,7 +1167,7 @@ fn with_vars(e: &Expr, env: &[(VarId, Expr)]) -> Expr {
 }
 
 /// The `ShimLoop` `body` (the body of a loop over `k`) is, if any.
-pub(super) fn shim_loop<'a>(
+pub(crate) fn shim_loop<'a>(
     k: VarId,
     body: &'a [Stmt],
     bufs: &[crate::kir::Buffer],

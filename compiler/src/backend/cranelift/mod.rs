@@ -21,7 +21,7 @@ mod expr;
 mod hoist;
 pub mod isa;
 pub mod jit;
-mod kernel;
+pub(crate) mod kernel;
 pub mod object;
 #[cfg(test)]
 mod tests;
@@ -125,6 +125,18 @@ pub struct VecFns {
     pub sigmoid: &'static str,
     pub tanh: &'static str,
     pub erf: &'static str,
+}
+
+impl VecFns {
+    /// The symbol of the function computing `f`.
+    pub(crate) fn symbol(&self, f: &kernel::VecFn) -> &'static str {
+        match f {
+            kernel::VecFn::ExpSub(_) => self.exp_sub,
+            kernel::VecFn::Sigmoid => self.sigmoid,
+            kernel::VecFn::Tanh => self.tanh,
+            kernel::VecFn::Erf => self.erf,
+        }
+    }
 }
 
 pub const VEC_AVX512: VecFns = VecFns {

@@ -923,6 +923,40 @@ fn shim_loops_equal_interp(
         !contains(&rv, neon.as_bytes()) && !contains(&rv, v2.as_bytes()),
         "{name}"
     );
+    // The C and Rust backends call them too for shim loops (not strips), where their
+    // compiler targets the ISA (NEON on aarch64: scripts/cross.sh): built here for
+    // AVX-512F and for AVX2 when this CPU has them, the same bits as the interpreter (the
+    // default build runs the loops).
+    let shim_loops = p.kernels.iter().flat_map(|k| &k.body).any(|st| {
+        matches!(st, Stmt::Loop { var, body, .. }
+            if super::kernel::shim_loop(*var, body, &p.buffers).is_some())
+    });
+    if !shim_loops {
+        return;
+    }
+    let c = crate::backend::c::emit_c(&p);
+    let rs = crate::backend::rust::emit_rust(&p).0;
+    for v in [&super::VEC_AVX512, &super::VEC_AVX2, &super::VEC_NEON] {
+        assert!(
+            c.contains(symbol(v)) && rs.contains(symbol(v)),
+            "{name}: C/Rust"
+        );
+    }
+    use crate::backend::exec::{tests as exec_tests, ExecOptions, NativeBackend};
+    let req = exec_tests::request(&p, &[], vec![f32s(&vals)]);
+    for (feat, cflag) in [("avx512f", "-mavx512f"), ("avx2", "-mavx2")] {
+        if !host.has_feature(feat) {
+            continue;
+        }
+        let mut opts = ExecOptions::from_env();
+        opts.cflags.push(cflag.into());
+        opts.rustflags.push(format!("-Ctarget-feature=+{feat}"));
+        exec_tests::check_cases(
+            &[(p.clone(), vec![req.clone()])],
+            &[NativeBackend::C, NativeBackend::Rust],
+            &opts,
+        );
+    }
 }
 
 /// `y[b + k] = exp(x[a + k] - m)` (Softmax's exps).
