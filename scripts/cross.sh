@@ -101,23 +101,17 @@ grep -E "^\.*(test result|[a-z0-9_.-]+: |skipped)" "$work/tests.log" | sed -e "s
 # The tools are installed by now: a skipped check here is a failure.
 if grep -qE "^\.*skipped" "$work/tests.log"; then echo "cross: tests/cross.rs skipped checks" >&2; exit 1; fi
 
-# ---- 3b. the shim's GEMM kernels on aarch64 (NEON) under qemu-user ---------------------------
-say "cargo test -p kiln-shim --test gemm --target aarch64-unknown-linux-gnu (qemu)"
-if ! CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
-  cargo test -q -p kiln-shim --test gemm --target aarch64-unknown-linux-gnu >"$work/gemm-aarch64.log" 2>&1; then
-  cat "$work/gemm-aarch64.log"
-  exit 1
-fi
-grep -E "^test result" "$work/gemm-aarch64.log" | sed -e "s/^/  /"
-say "cargo test -p kiln-shim --test vmath --target aarch64-unknown-linux-gnu (qemu)"
-if ! CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
-  cargo test -q -p kiln-shim --test vmath --target aarch64-unknown-linux-gnu >"$work/vmath-aarch64.log" 2>&1; then
-  cat "$work/vmath-aarch64.log"
-  exit 1
-fi
-grep -E "^test result" "$work/vmath-aarch64.log" | sed -e "s/^/  /"
+# ---- 3b. the shim's NEON GEMM kernel and vector math on aarch64 under qemu-user -------------
+for t in gemm vmath; do
+  say "cargo test -p kiln-shim --test $t --target aarch64-unknown-linux-gnu (qemu)"
+  if ! CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+    cargo test -q -p kiln-shim --test $t --target aarch64-unknown-linux-gnu >"$work/$t-aarch64.log" 2>&1; then
+    cat "$work/$t-aarch64.log"
+    exit 1
+  fi
+  grep -E "^test result" "$work/$t-aarch64.log" | sed -e "s/^/  /"
+done
 
 # ---- 4. shared models under qemu-user ------------------------------------------------------
 if [ -d "$models/squeezenet1_1" ]; then

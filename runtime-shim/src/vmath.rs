@@ -257,6 +257,29 @@ macro_rules! algorithms {
             narrow(pick(le(a, set(0.5)), small, r), xd)
         }
 
+        /// `y[k] = f(x[k])` for `k < n`, `LANES` at a time (the last group through a
+        /// zero-padded copy, only its first `n % LANES` results stored).
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn map(x: *const f32, y: *mut f32, n: usize, f: impl Fn(F) -> F) {
+            let mut k = 0;
+            while k + LANES <= n {
+                store(y.add(k), f(load(x.add(k))));
+                k += LANES;
+            }
+            if k < n {
+                let mut tmp = [0f32; LANES];
+                for (i, t) in tmp.iter_mut().enumerate().take(n - k) {
+                    *t = *x.add(k + i);
+                }
+                let mut out = [0f32; LANES];
+                store(out.as_mut_ptr(), f(load(tmp.as_ptr())));
+                for (i, o) in out.iter().enumerate().take(n - k) {
+                    *y.add(k + i) = *o;
+                }
+            }
+        }
+
         /// `y[k] = expf(x[k] - m)` for `k < n` (the f32 subtraction first, as kir's `Sub`).
         ///
         /// # Safety
@@ -454,32 +477,20 @@ pub mod avx512 {
         both!(_mm256_xor_ps(a, s))
     }
 
-    /// `y[k] = f(x[k])` for `k < n`, sixteen at a time (the last group through a zero-padded
-    /// copy, only its first `n % 16` results stored).
+    /// f32 values per step.
+    const LANES: usize = 16;
+    /// `LANES` values from `p` (unaligned).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn map(x: *const f32, y: *mut f32, n: usize, f: impl Fn(F) -> F) {
-        let run = |x: *const f32, y: *mut f32| {
-            let r = f([_mm256_loadu_ps(x), _mm256_loadu_ps(x.add(8))]);
-            _mm256_storeu_ps(y, r[0]);
-            _mm256_storeu_ps(y.add(8), r[1]);
-        };
-        let mut k = 0;
-        while k + 16 <= n {
-            run(x.add(k), y.add(k));
-            k += 16;
-        }
-        if k < n {
-            let mut tmp = [0f32; 16];
-            for (i, t) in tmp.iter_mut().enumerate().take(n - k) {
-                *t = *x.add(k + i);
-            }
-            let mut out = [0f32; 16];
-            run(tmp.as_ptr(), out.as_mut_ptr());
-            for (i, o) in out.iter().enumerate().take(n - k) {
-                *y.add(k + i) = *o;
-            }
-        }
+    unsafe fn load(p: *const f32) -> F {
+        [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+    }
+    /// `LANES` values to `p` (unaligned).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store(p: *mut f32, v: F) {
+        _mm256_storeu_ps(p, v[0]);
+        _mm256_storeu_ps(p.add(8), v[1]);
     }
 
     algorithms!("avx512f");
@@ -635,32 +646,20 @@ pub mod avx2 {
         both!(_mm_xor_ps(a, s))
     }
 
-    /// `y[k] = f(x[k])` for `k < n`, eight at a time (the last group through a zero-padded
-    /// copy, only its first `n % 8` results stored).
+    /// f32 values per step.
+    const LANES: usize = 8;
+    /// `LANES` values from `p` (unaligned).
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn map(x: *const f32, y: *mut f32, n: usize, f: impl Fn(F) -> F) {
-        let run = |x: *const f32, y: *mut f32| {
-            let r = f([_mm_loadu_ps(x), _mm_loadu_ps(x.add(4))]);
-            _mm_storeu_ps(y, r[0]);
-            _mm_storeu_ps(y.add(4), r[1]);
-        };
-        let mut k = 0;
-        while k + 8 <= n {
-            run(x.add(k), y.add(k));
-            k += 8;
-        }
-        if k < n {
-            let mut tmp = [0f32; 8];
-            for (i, t) in tmp.iter_mut().enumerate().take(n - k) {
-                *t = *x.add(k + i);
-            }
-            let mut out = [0f32; 8];
-            run(tmp.as_ptr(), out.as_mut_ptr());
-            for (i, o) in out.iter().enumerate().take(n - k) {
-                *y.add(k + i) = *o;
-            }
-        }
+    unsafe fn load(p: *const f32) -> F {
+        [_mm_loadu_ps(p), _mm_loadu_ps(p.add(4))]
+    }
+    /// `LANES` values to `p` (unaligned).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn store(p: *mut f32, v: F) {
+        _mm_storeu_ps(p, v[0]);
+        _mm_storeu_ps(p.add(4), v[1]);
     }
 
     algorithms!("avx2");
@@ -835,32 +834,20 @@ pub mod neon {
         [vnegq_f32(a[0]), vnegq_f32(a[1])]
     }
 
-    /// `y[k] = f(x[k])` for `k < n`, eight at a time (the last group through a zero-padded
-    /// copy, only its first `n % 8` results stored).
+    /// f32 values per step.
+    const LANES: usize = 8;
+    /// `LANES` values from `p` (unaligned).
     #[inline]
     #[target_feature(enable = "neon")]
-    unsafe fn map(x: *const f32, y: *mut f32, n: usize, f: impl Fn(F) -> F) {
-        let run = |x: *const f32, y: *mut f32| {
-            let r = f([vld1q_f32(x), vld1q_f32(x.add(4))]);
-            vst1q_f32(y, r[0]);
-            vst1q_f32(y.add(4), r[1]);
-        };
-        let mut k = 0;
-        while k + 8 <= n {
-            run(x.add(k), y.add(k));
-            k += 8;
-        }
-        if k < n {
-            let mut tmp = [0f32; 8];
-            for (i, t) in tmp.iter_mut().enumerate().take(n - k) {
-                *t = *x.add(k + i);
-            }
-            let mut out = [0f32; 8];
-            run(tmp.as_ptr(), out.as_mut_ptr());
-            for (i, o) in out.iter().enumerate().take(n - k) {
-                *y.add(k + i) = *o;
-            }
-        }
+    unsafe fn load(p: *const f32) -> F {
+        [vld1q_f32(p), vld1q_f32(p.add(4))]
+    }
+    /// `LANES` values to `p` (unaligned).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn store(p: *mut f32, v: F) {
+        vst1q_f32(p, v[0]);
+        vst1q_f32(p.add(4), v[1]);
     }
 
     algorithms!("neon");
