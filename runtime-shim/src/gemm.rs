@@ -1117,6 +1117,9 @@ macro_rules! x86_variant {
                         }
                         let first = k0 == 0 && !t.accumulate;
                         let last = k0 + kc >= k;
+                        // Panels whose right edge `col_tail` has yet to compute: it takes
+                        // several at once (independent chains), from row `tail_i0`.
+                        let (mut tail_i0, mut tail_np) = (0usize, 0usize);
                         let mut i0 = 0usize;
                         while i0 < m {
                             let mut mr = if m - i0 < MR { m - i0 } else { MR };
@@ -1228,17 +1231,22 @@ macro_rules! x86_variant {
                                     (false, false) => by_rows!(false, false),
                                 }
                             }
+                            // Each row tile is one panel here (a_panel <= MR).
                             if tail.1 > 0 {
-                                let (bp, bstride, _) = bps[panels - 1];
-                                col_tail(
-                                    t,
-                                    (k0, kc),
-                                    (bp.wrapping_add(tail.0), bstride),
-                                    j0 + (panels - 1) * NR + tail.0,
-                                    tail.1,
-                                    i0,
-                                    (first, last),
-                                );
+                                tail_np += 1;
+                                if tail_np == col_tail_group(tail.1) || i0 + mr >= m {
+                                    let (bp, bstride, _) = bps[panels - 1];
+                                    col_tail(
+                                        t,
+                                        (k0, kc),
+                                        (bp.wrapping_add(tail.0), bstride),
+                                        j0 + (panels - 1) * NR + tail.0,
+                                        tail.1,
+                                        (tail_i0, tail_np),
+                                        (first, last),
+                                    );
+                                    (tail_i0, tail_np) = (i0 + mr, 0);
+                                }
                             }
                             i0 += mr;
                         }
@@ -1803,11 +1811,25 @@ macro_rules! x86_variant {
                 }
             }
 
-            /// Columns `j` (1 to `CT` of them) of C for the panel of rows from `i0` over one
-            /// k block, vectorised down the rows instead of across columns: A must be packed
-            /// in panels (`a_panel`) of at most `LANES` rows, whose rows of one k step are
-            /// contiguous, and each column's rows are one accumulator vector. Called right
-            /// after the tiles of the same rows, while their A is in L1. The narrow right
+            /// Panels `col_tail` takes at once for `cols` columns: at least 8 accumulator
+            /// chains (one per panel and column), so that the FMA latency is hidden. One
+            /// column over one panel is a single chain, an FMA every 4 cycles: that was 7%
+            /// of resnet18 (its 7 x 7 outputs, 49 = 32 + 16 + 1 columns, k = 4608).
+            #[inline(always)]
+            fn col_tail_group(cols: usize) -> usize {
+                match cols {
+                    1 => 8,
+                    2 => 4,
+                    _ => 2,
+                }
+            }
+
+            /// Columns `j` (1 to `CT` of them) of C for the `np` panels of rows from `i0`
+            /// over one k block, vectorised down the rows instead of across columns: A must
+            /// be packed in panels (`a_panel`) of at most `LANES` rows, whose rows of one k
+            /// step are contiguous, and each column's rows in a panel are one accumulator
+            /// vector. Called right after the tiles of the same rows (at most
+            /// `col_tail_group(cols)` panels), while their A is in L1 or L2. The narrow right
             /// edge of a convolution's output (7 x 7 = 49 = 32 + 16 + 1 columns, 14 x 14 =
             /// 196 = 6 x 32 + 4) otherwise costs a whole vector tile per row block. Each
             /// element is still the contract's chain: from C or +0, one FMA per k in order,
@@ -1820,14 +1842,31 @@ macro_rules! x86_variant {
                 b: (*const f32, isize),
                 j: usize,
                 cols: usize,
-                i0: usize,
+                (i0, np): (usize, usize),
                 fl: (bool, bool),
             ) {
-                match cols {
-                    1 => col_group::<1, 1>(t, kb, b, j, i0, fl),
-                    2 => col_group::<1, 2>(t, kb, b, j, i0, fl),
-                    3 => col_group::<1, 3>(t, kb, b, j, i0, fl),
-                    _ => col_group::<1, 4>(t, kb, b, j, i0, fl),
+                let (mut i, mut left) = (i0, np);
+                while left > 0 {
+                    // Groups of a power of two panels, the largest that fits.
+                    let n = [8usize, 4, 2, 1]
+                        .into_iter()
+                        .find(|&g| g <= left && g <= col_tail_group(cols))
+                        .unwrap_or(1);
+                    match (cols, n) {
+                        (1, 8) => col_group::<8, 1>(t, kb, b, j, i, fl),
+                        (1, 4) => col_group::<4, 1>(t, kb, b, j, i, fl),
+                        (1, 2) => col_group::<2, 1>(t, kb, b, j, i, fl),
+                        (1, _) => col_group::<1, 1>(t, kb, b, j, i, fl),
+                        (2, 4) => col_group::<4, 2>(t, kb, b, j, i, fl),
+                        (2, 2) => col_group::<2, 2>(t, kb, b, j, i, fl),
+                        (2, _) => col_group::<1, 2>(t, kb, b, j, i, fl),
+                        (3, 2) => col_group::<2, 3>(t, kb, b, j, i, fl),
+                        (3, _) => col_group::<1, 3>(t, kb, b, j, i, fl),
+                        (_, 2) => col_group::<2, 4>(t, kb, b, j, i, fl),
+                        _ => col_group::<1, 4>(t, kb, b, j, i, fl),
+                    }
+                    i += n * t.a_panel;
+                    left -= n;
                 }
             }
 
@@ -1866,17 +1905,19 @@ macro_rules! x86_variant {
                         }
                     }
                 }
-                let mut ap = [core::ptr::null::<f32>(); NPQ];
-                for (q, p) in ap.iter_mut().enumerate() {
-                    *p = t.a.wrapping_add((i0 / pn + q) * pn * t.k + k0 * pn);
+                // One pointer moves; the panels are at constant offsets from it.
+                let mut ap = t.a.wrapping_add((i0 / pn) * pn * t.k + k0 * pn);
+                let mut off = [0usize; NPQ];
+                for (q, o) in off.iter_mut().enumerate() {
+                    *o = q * pn * t.k;
                 }
                 let mut bp = b;
                 for _ in 0..kc {
                     let mut av = [$zero(); NPQ];
                     for q in 0..NPQ {
-                        av[q] = $mload(ap[q], 0, rows[q]);
-                        ap[q] = ap[q].wrapping_add(pn);
+                        av[q] = $mload(ap.wrapping_add(off[q]), 0, rows[q]);
                     }
+                    ap = ap.wrapping_add(pn);
                     for c in 0..C {
                         let bv = $set1(*bp.add(c));
                         for q in 0..NPQ {

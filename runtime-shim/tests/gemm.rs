@@ -617,7 +617,8 @@ fn depthwise_and_pooling_equal_contract_loops() {
 
 /// A packed in panels (`a_panel`, as Kiln packs convolution weights) with column counts whose
 /// right edge goes to the one-vector tile or down the rows (`col_tail`: 1 to 4 columns past
-/// a multiple of the vector width, e.g. 49 = 32 + 16 + 1 and 196 = 6 x 32 + 4), over
+/// a multiple of the vector width, e.g. 49 = 32 + 16 + 1 and 196 = 6 x 32 + 4, in groups of
+/// up to 8 panels: 200 rows in panels of 6 are 34 panels, 8 + 8 + 8 + 8 + 2), over
 /// several k blocks, with and without accumulation and every epilogue, from a C full of
 /// special values, bit for bit against the contract loops.
 #[test]
@@ -628,7 +629,7 @@ fn packed_a_right_edges_equal_contract_loops() {
     }
     let mut rng = Rng(11);
     let mut cases = 0;
-    for &m in &[1usize, 5, 12, 13, 30, 50, 64] {
+    for &m in &[1usize, 5, 12, 13, 30, 50, 64, 100, 200] {
         for &n in &[1usize, 3, 4, 5, 8, 9, 16, 17, 20, 21, 33, 36, 49, 52, 196] {
             for &k in &[1usize, 7, 130, 300] {
                 for pn in [12usize, 8, 6] {
@@ -675,7 +676,7 @@ fn packed_a_right_edges_equal_contract_loops() {
             }
         }
     }
-    assert_eq!(cases, 7 * 15 * 4 * 3 * 4);
+    assert_eq!(cases, 9 * 15 * 4 * 3 * 4);
 }
 
 /// Single rows of C over four full panels (`row_panels`: matrix-vector products such as an
