@@ -138,13 +138,24 @@ fn objects_have_the_triples_architecture_and_format() {
         }
         eprintln!("{t}: {}", said.trim());
         // The GEMM kernel for aarch64 is the shim's NEON one (every aarch64 target has NEON);
-        // other architectures' baseline triples run the fallback loops or an x86 kernel.
+        // x86_64 without AVX2 (all but x86_64-v3 here) calls the one that chooses at run
+        // time; riscv64 and s390x run the fallback loops.
         let obj = std::fs::read(out.join("tiny_mlp.o")).unwrap();
-        let neon = obj.windows(20).any(|w| w == b"kiln_shim_sgemm_neon");
+        let calls = |s: &[u8]| obj.windows(s.len()).any(|w| w == s);
         assert_eq!(
-            neon,
+            calls(b"kiln_shim_sgemm_neon"),
             t.starts_with("aarch64"),
             "{t}: calls kiln_shim_sgemm_neon"
+        );
+        assert_eq!(
+            calls(b"kiln_shim_sgemm_x86_any"),
+            t.starts_with("x86_64") && *t != "x86_64-v3",
+            "{t}: calls kiln_shim_sgemm_x86_any"
+        );
+        assert_eq!(
+            calls(b"kiln_shim_sgemm_avx2"),
+            *t == "x86_64-v3",
+            "{t}: calls kiln_shim_sgemm_avx2"
         );
     }
     if !have("llvm-objdump", "--version") {

@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define KILN_SHIM_ABI_VERSION 8u
+#define KILN_SHIM_ABI_VERSION 9u
 
 /* The caller's parallel-for (runtime-shim/src/parallel.rs): run(ctx, n, task, arg) calls
  * task(arg, i) exactly once for every i in [0, n), on any threads, and returns when all have
@@ -79,6 +79,9 @@ void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int
 void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
 /* The same with NEON code on aarch64 (since ABI 5). */
 void kiln_shim_sgemm_neon(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
+/* The same for any x86_64 CPU: the AVX-512F kernel, the AVX2 + FMA one or the plain loops,
+ * chosen at run time from CPUID and XGETBV (read once); plain loops elsewhere (since ABI 9). */
+void kiln_shim_sgemm_x86_any(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
 
 /* y[k] = kiln_shim_expf(x[k] - m) for k < n, bit for bit (x and y may be the same buffer):
  * AVX-512F code on x86_64 (call it only on CPUs with AVX-512F), the plain loop elsewhere. */

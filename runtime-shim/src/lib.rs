@@ -31,6 +31,8 @@
 #![no_std]
 
 mod coeffs;
+#[cfg(target_arch = "x86_64")]
+pub mod cpu;
 mod erf;
 mod exp_log;
 mod fma;
@@ -57,7 +59,7 @@ pub use math32::{
 pub use trig::{cos, sin, tan};
 
 /// Version of the C ABI below (bumped when a signature or a result changes).
-pub const KILN_SHIM_ABI_VERSION: u32 = 8;
+pub const KILN_SHIM_ABI_VERSION: u32 = 9;
 
 /// Panic handler for the standalone no_std staticlib build. Nothing in the crate panics;
 /// this only satisfies the linker. The rlib has none (the final binary provides it).
@@ -149,6 +151,29 @@ pub unsafe extern "C" fn kiln_shim_sgemm_neon(m: i64, n: i64, k: i64, a: *const 
     parallel::run(&t, par, gemm::sgemm_neon, 12, 8);
     #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
     parallel::run(&t, par, gemm::sgemm_portable, 12, 8);
+}
+
+/// `kiln_shim_sgemm_avx2` for any x86_64 CPU: the AVX-512F kernel, the AVX2 + FMA one or
+/// the plain loops, chosen at run time from what this CPU and OS support (`cpu` module:
+/// CPUID and XGETBV, read once); the plain loops on other architectures. The same bits
+/// whichever runs. The C and Rust output call it on x86_64 when their compiler targets
+/// neither AVX2 + FMA nor AVX-512F (a default `cc -O2`, a build.rs), the object backend for
+/// x86_64 targets without them. Since ABI 9.
+///
+/// # Safety
+/// As `gemm::sgemm_portable`; `par` as `parallel::run`.
+#[rustfmt::skip]
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_sgemm_x86_any(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64, par: *const parallel::Parallel) {
+    let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
+    #[cfg(target_arch = "x86_64")]
+    match cpu::x86_level() {
+        cpu::X86Level::Avx512 => parallel::run(&t, par, gemm::sgemm_avx512, 12, 32),
+        cpu::X86Level::Avx2 => parallel::run(&t, par, gemm::sgemm_avx2, 6, 16),
+        cpu::X86Level::Base => parallel::run(&t, par, gemm::sgemm_portable, 6, 16),
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    parallel::run(&t, par, gemm::sgemm_portable, 6, 16);
 }
 
 /// Returns `KILN_SHIM_ABI_VERSION`.

@@ -72,6 +72,8 @@ fn kernels() -> Vec<(&'static str, Kernel)> {
         if std::is_x86_feature_detected!("avx512f") {
             out.push(("avx512", kiln_shim_sgemm_avx512));
         }
+        // Whichever of the above (or the plain loops) CPUID selects at run time.
+        out.push(("x86_any", kiln_shim::kiln_shim_sgemm_x86_any));
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -81,6 +83,27 @@ fn kernels() -> Vec<(&'static str, Kernel)> {
     // NEON code on aarch64, the plain loops elsewhere.
     out.push(("neon", kiln_shim_sgemm_neon));
     out
+}
+
+/// `kiln_shim_sgemm_x86_any` selects the kernel std's feature detection would: AVX-512F,
+/// else AVX2 + FMA, else the plain loops (`kernels()` checks its results with the others).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn x86_any_selects_the_detected_kernel() {
+    use kiln_shim::cpu::{x86_level, X86Level};
+    let want = if std::is_x86_feature_detected!("avx512f") {
+        X86Level::Avx512
+    } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        X86Level::Avx2
+    } else {
+        X86Level::Base
+    };
+    assert_eq!(x86_level(), want);
+    // Cached: the same answer from any thread.
+    let others: Vec<_> = (0..4).map(|_| std::thread::spawn(x86_level)).collect();
+    for t in others {
+        assert_eq!(t.join().unwrap(), want);
+    }
 }
 
 /// Runs `t` through the portable loops and every kernel, starting from `c0`, and compares

@@ -385,12 +385,14 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
                 let args = args.join(", ");
                 let _ = writeln!(
                     out,
-                    "{ind}if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx512f\")) {{\n\
+                    "{ind}if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx512f\", not(kiln_no_sgemm_kernel))) {{\n\
                      {ind}    kiln_shim::kiln_shim_sgemm_avx512({args});\n\
-                     {ind}}} else if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx2\", target_feature = \"fma\")) {{\n\
+                     {ind}}} else if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx2\", target_feature = \"fma\", not(kiln_no_sgemm_kernel))) {{\n\
                      {ind}    kiln_shim::kiln_shim_sgemm_avx2({args});\n\
-                     {ind}}} else if cfg!(all(target_arch = \"aarch64\", target_feature = \"neon\")) {{\n\
-                     {ind}    kiln_shim::kiln_shim_sgemm_neon({args});\n{ind}}} else {{"
+                     {ind}}} else if cfg!(all(target_arch = \"aarch64\", target_feature = \"neon\", not(kiln_no_sgemm_kernel))) {{\n\
+                     {ind}    kiln_shim::kiln_shim_sgemm_neon({args});\n\
+                     {ind}}} else if cfg!(all(target_arch = \"x86_64\", not(kiln_no_sgemm_kernel))) {{\n\
+                     {ind}    kiln_shim::kiln_shim_sgemm_x86_any({args});\n{ind}}} else {{"
                 );
                 block(cx, out, fallback, depth + 1);
                 let _ = writeln!(out, "{ind}}}");
@@ -402,7 +404,7 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
 /// Lints generated code may trip, allowed on the module.
 const ALLOWS: &str = "#[allow(unused, dead_code, unreachable_code, unused_parens, unused_braces, \
                       unused_unsafe, unused_mut, unused_comparisons, non_snake_case, non_upper_case_globals, \
-                      non_camel_case_types, missing_docs, unsafe_op_in_unsafe_fn, \
+                      non_camel_case_types, missing_docs, unsafe_op_in_unsafe_fn, unexpected_cfgs, \
                       clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction, \
                       clippy::cargo)]";
 

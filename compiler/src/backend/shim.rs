@@ -23,6 +23,7 @@ pub fn shim_sources() -> Vec<(&'static str, &'static str)> {
             "coeffs.rs",
             include_str!("../../../runtime-shim/src/coeffs.rs"),
         ),
+        ("cpu.rs", include_str!("../../../runtime-shim/src/cpu.rs")),
         ("erf.rs", include_str!("../../../runtime-shim/src/erf.rs")),
         (
             "exp_log.rs",
@@ -319,6 +320,22 @@ pub fn cached_shim(target: Option<&str>) -> Result<ShimLibs> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The embedded sources are every file of `runtime-shim/src` (a file left out fails
+    /// only when `kiln shim` builds the library).
+    #[test]
+    fn shim_sources_are_the_whole_crate() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-shim/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".rs"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = shim_sources().iter().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk);
+    }
 
     /// `kiln_parallel` is defined (guarded by `KILN_PARALLEL_TYPE`) in the shim's header,
     /// every model header and `.c`, and the bench pool, so each stands alone: the copies must

@@ -36,6 +36,7 @@ typedef struct kiln_parallel {
 void kiln_shim_sgemm_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
 void kiln_shim_sgemm_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
 void kiln_shim_sgemm_neon(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
+void kiln_shim_sgemm_x86_any(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t, const int64_t *, float *, int64_t, int32_t, const float *, const float *, int64_t, float, float, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, const kiln_parallel *);
 
 static inline float kiln_from_bits_f32(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
 static inline float kiln_ld_f32(const uint8_t *p, int64_t i) { float v; memcpy(&v, p + i * (int64_t)sizeof v, sizeof v); return v; }
@@ -76,6 +77,8 @@ static int32_t linreg_k1(const int64_t *dims, const void *const *inputs, void *c
     kiln_shim_sgemm_avx2(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
 #elif defined(__aarch64__) && defined(__ARM_NEON) && !defined(KILN_NO_SGEMM_KERNEL)
     kiln_shim_sgemm_neon(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
+#elif defined(__x86_64__) && !defined(KILN_NO_SGEMM_KERNEL)
+    kiln_shim_sgemm_x86_any(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
 #else
     {
         for (int64_t v0 = INT64_C(0), v0_end = dims[0]; v0 < v0_end; v0++) {

@@ -3,7 +3,7 @@
 // `kiln_shim`; linreg.weights.bin (if any) must be in the same directory as this file.
 
 /// Model `linreg` compiled by Kiln: `run` computes it (`no_std`, no allocation).
-#[allow(unused, dead_code, unreachable_code, unused_parens, unused_braces, unused_unsafe, unused_mut, unused_comparisons, non_snake_case, non_upper_case_globals, non_camel_case_types, missing_docs, unsafe_op_in_unsafe_fn, clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction, clippy::cargo)]
+#[allow(unused, dead_code, unreachable_code, unused_parens, unused_braces, unused_unsafe, unused_mut, unused_comparisons, non_snake_case, non_upper_case_globals, non_camel_case_types, missing_docs, unsafe_op_in_unsafe_fn, unexpected_cfgs, clippy::all, clippy::pedantic, clippy::nursery, clippy::restriction, clippy::cargo)]
 pub mod linreg {
     #[cfg(target_endian = "big")]
     compile_error!("Kiln-generated Rust stores weights little-endian: big-endian targets are not supported");
@@ -207,12 +207,14 @@ pub mod linreg {
             let b0 = (*inputs.add(0)) as *const f32; // X
             let b1 = KILN_WEIGHTS.0.as_ptr().add(0) as *const f32; // w
             let b3 = scratch.add(0i64 as usize) as *mut f32; // xw
-            if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+            if cfg!(all(target_arch = "x86_64", target_feature = "avx512f", not(kiln_no_sgemm_kernel))) {
                 kiln_shim::kiln_shim_sgemm_avx512((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64, par);
-            } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")) {
+            } else if cfg!(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma", not(kiln_no_sgemm_kernel))) {
                 kiln_shim::kiln_shim_sgemm_avx2((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64, par);
-            } else if cfg!(all(target_arch = "aarch64", target_feature = "neon")) {
+            } else if cfg!(all(target_arch = "aarch64", target_feature = "neon", not(kiln_no_sgemm_kernel))) {
                 kiln_shim::kiln_shim_sgemm_neon((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64, par);
+            } else if cfg!(all(target_arch = "x86_64", not(kiln_no_sgemm_kernel))) {
+                kiln_shim::kiln_shim_sgemm_x86_any((*dims.add(0)), 1i64, 2i64, (b0 as *const f32).wrapping_offset((0i64) as isize), 2i64, 1i64, (b1 as *const f32).wrapping_offset((0i64) as isize), 1i64, 1i64, core::ptr::null(), (b3 as *mut f32).wrapping_offset((0i64) as isize), 1i64, 0i32, core::ptr::null(), core::ptr::null(), 1i64, f32::NEG_INFINITY, f32::INFINITY, 1i64, 0i64, 0i64, 0i64, 0i32, 0i64, par);
             } else {
                 for v0 in 0i64..(*dims.add(0)) {
                     let mut v2: i64 = v0;

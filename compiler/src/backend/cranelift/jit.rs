@@ -227,6 +227,10 @@ impl JitProgram {
             super::SGEMM_NEON,
             kiln_shim::kiln_shim_sgemm_neon as *const u8,
         );
+        jb.symbol(
+            super::SGEMM_X86_ANY,
+            kiln_shim::kiln_shim_sgemm_x86_any as *const u8,
+        );
         use kiln_shim as k;
         let vector: [(&super::VecFns, [*const u8; 4]); 3] = [
             (

@@ -189,11 +189,12 @@ pub(crate) fn has_simd(isa: &dyn cranelift_codegen::isa::TargetIsa) -> bool {
 pub const SGEMM_AVX512: &str = "kiln_shim_sgemm_avx512";
 pub const SGEMM_AVX2: &str = "kiln_shim_sgemm_avx2";
 pub const SGEMM_NEON: &str = "kiln_shim_sgemm_neon";
+pub const SGEMM_X86_ANY: &str = "kiln_shim_sgemm_x86_any";
 
 /// The shim kernel `Stmt::Gemm` calls for this ISA: the AVX-512 one on x86_64 with
-/// AVX-512F, the AVX2 one with AVX2 and FMA, the NEON one on aarch64 (NEON is part of the
-/// base ISA of every aarch64 target Cranelift supports); `None` (the fallback loops)
-/// otherwise.
+/// AVX-512F, the AVX2 one with AVX2 and FMA, on other x86_64 CPUs the one that chooses
+/// between them at run time, the NEON one on aarch64 (NEON is part of the base ISA of every
+/// aarch64 target Cranelift supports); `None` (the fallback loops) otherwise.
 pub(crate) fn sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Option<&'static str> {
     use target_lexicon::Architecture;
     match isa.triple().architecture {
@@ -212,7 +213,7 @@ pub(crate) fn sgemm_kernel(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Optio
     } else if on("has_avx2") && on("has_fma") {
         Some(SGEMM_AVX2)
     } else {
-        None
+        Some(SGEMM_X86_ANY)
     }
 }
 
