@@ -50,20 +50,21 @@ else
   echo "=== shared models: skipped: $KILN_MODELS is absent"
 fi
 step "conformance data (pinned onnx)" scripts/conformance-data.sh
-# C output built with default flags calls the shim's GEMM kernel chosen at run time
-# (kiln_shim_sgemm_x86_any); the Rust output here runs its fallback loops (--cfg
-# kiln_no_sgemm_kernel; its kernel calls share the C call's arguments and run in the shared
-# model and example steps).
-step "kiln conformance (all backends)" env KILN_EXEC_RUSTFLAGS="--cfg kiln_no_sgemm_kernel" \
+# C output built with default flags calls the shim's GEMM kernel and vector math chosen at
+# run time (kiln_shim_*_x86_any); the Rust output here runs its own loops (--cfg
+# kiln_no_sgemm_kernel / kiln_no_vector_math; its shim calls share the C calls' arguments
+# and run in the shared model and example steps).
+step "kiln conformance (all backends)" env \
+  KILN_EXEC_RUSTFLAGS="--cfg kiln_no_sgemm_kernel --cfg kiln_no_vector_math" \
   "$kiln" conformance target/conformance --backend all \
   --manifest tests/conformance/manifest.txt --report target/conformance-report.md
 # Every passing case again through the C backend under AddressSanitizer and UBSan: generated
 # code never reads or writes out of bounds and never hits undefined behaviour. With a scratch
 # guard, an overrun from one tensor into its neighbour inside the scratch area is caught too.
-# -DKILN_NO_SGEMM_KERNEL: the C output's own GEMM fallback loops, which the sanitizers
-# instrument (the step above calls the shim's kernel); -march=native: the vector math calls.
+# -DKILN_NO_SGEMM_KERNEL -DKILN_NO_VECTOR_MATH: the C output's own GEMM and math loops,
+# which the sanitizers instrument (the step above calls the shim).
 step "kiln conformance (C backend, ASan + UBSan, scratch guard)" env \
-  KILN_EXEC_CFLAGS="-march=native -DKILN_NO_SGEMM_KERNEL -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+  KILN_EXEC_CFLAGS="-march=native -DKILN_NO_SGEMM_KERNEL -DKILN_NO_VECTOR_MATH -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
   "$kiln" conformance target/conformance --backend c --manifest tests/conformance/manifest.txt \
   --scratch-guard 64
 # Kiln's own ai.onnx.ml models (pinned scikit-learn, skl2onnx, onnxmltools, xgboost, lightgbm,

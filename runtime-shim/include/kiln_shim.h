@@ -106,6 +106,12 @@ void kiln_shim_vexpf_sub_neon(const float *, float *, int64_t, float);
 void kiln_shim_vsigmoidf_neon(const float *, float *, int64_t);
 void kiln_shim_vtanhf_neon(const float *, float *, int64_t);
 void kiln_shim_verff_neon(const float *, float *, int64_t);
+/* The same four for any x86_64 CPU: AVX-512F, AVX2 or the plain loops, chosen at run time
+ * (CPUID, read once); the plain loops elsewhere (since ABI 9). */
+void kiln_shim_vexpf_sub_x86_any(const float *, float *, int64_t, float);
+void kiln_shim_vsigmoidf_x86_any(const float *, float *, int64_t);
+void kiln_shim_vtanhf_x86_any(const float *, float *, int64_t);
+void kiln_shim_verff_x86_any(const float *, float *, int64_t);
 
 #ifdef __cplusplus
 }

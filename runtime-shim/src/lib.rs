@@ -489,3 +489,59 @@ pub unsafe extern "C" fn kiln_shim_vtanhf_neon(x: *const f32, y: *mut f32, n: i6
 pub unsafe extern "C" fn kiln_shim_verff_neon(x: *const f32, y: *mut f32, n: i64) {
     vmath::neon::erff(x, y, count(n));
 }
+
+/// Calls `vmath::$isa::$f(args)` for the ISA this x86_64 CPU supports (`cpu::x86_level`),
+/// the portable loop elsewhere.
+macro_rules! x86_any {
+    ($f:ident($($a:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        match cpu::x86_level() {
+            cpu::X86Level::Avx512 => vmath::avx512::$f($($a),*),
+            cpu::X86Level::Avx2 => vmath::avx2::$f($($a),*),
+            cpu::X86Level::Base => vmath::portable::$f($($a),*),
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        vmath::portable::$f($($a),*)
+    }};
+}
+
+/// `kiln_shim_vexpf_sub_avx512` for any x86_64 CPU: AVX-512F, AVX2 or the plain loop,
+/// chosen at run time (`cpu` module); the plain loop elsewhere. For C and Rust output built
+/// without AVX flags and objects for baseline x86_64. Since ABI 9.
+///
+/// # Safety
+/// `x` and `y` hold `n` values.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vexpf_sub_x86_any(x: *const f32, y: *mut f32, n: i64, m: f32) {
+    x86_any!(expf_sub(x, y, count(n), m))
+}
+
+/// `kiln_shim_vsigmoidf_avx512` chosen at run time as `kiln_shim_vexpf_sub_x86_any`. Since
+/// ABI 9.
+///
+/// # Safety
+/// `x` and `y` hold `n` values.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vsigmoidf_x86_any(x: *const f32, y: *mut f32, n: i64) {
+    x86_any!(sigmoidf(x, y, count(n)))
+}
+
+/// `kiln_shim_vtanhf_avx512` chosen at run time as `kiln_shim_vexpf_sub_x86_any`. Since ABI
+/// 9.
+///
+/// # Safety
+/// `x` and `y` hold `n` values.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_vtanhf_x86_any(x: *const f32, y: *mut f32, n: i64) {
+    x86_any!(tanhf(x, y, count(n)))
+}
+
+/// `kiln_shim_verff_avx512` chosen at run time as `kiln_shim_vexpf_sub_x86_any`. Since ABI
+/// 9.
+///
+/// # Safety
+/// `x` and `y` hold `n` values.
+#[no_mangle]
+pub unsafe extern "C" fn kiln_shim_verff_x86_any(x: *const f32, y: *mut f32, n: i64) {
+    x86_any!(erff(x, y, count(n)))
+}

@@ -1,4 +1,4 @@
-//! The shim's vector functions (`kiln_shim_v*_avx512`, `_avx2`, `_neon`) against the
+//! The shim's vector functions (`kiln_shim_v*_avx512`, `_avx2`, `_neon`, `_x86_any`) against the
 //! scalar functions, bit for bit, for each ISA this CPU has: every 97th f32 bit pattern (44
 //! million values: both signs, NaNs, infinities, subnormals), dense runs where the
 //! functions branch, the reduction's rounding boundaries, the cut-offs, and run lengths
@@ -39,6 +39,14 @@ fn isas() -> Vec<(&'static str, Ve, Vf, Vf, Vf)> {
         if v.len() < 2 {
             eprintln!("this CPU lacks AVX-512F or AVX2: those kernels are not run here");
         }
+        // Whichever of the above (or the plain loops) CPUID selects at run time.
+        v.push((
+            "x86_any",
+            kiln_shim_vexpf_sub_x86_any,
+            kiln_shim_vsigmoidf_x86_any,
+            kiln_shim_vtanhf_x86_any,
+            kiln_shim_verff_x86_any,
+        ));
     }
     #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     v.push((

@@ -248,8 +248,9 @@ const SGEMM_C_X86_ANY: &str = "defined(__x86_64__) && !defined(KILN_NO_SGEMM_KER
 /// sigmoid, tanh, erf: the same bits as the loop, runtime-shim/src/vmath.rs) instead of
 /// the scalar function per value: the ISAs the Cranelift backend calls them for, from what
 /// the C compiler targets (NEON on every aarch64 target; `-mavx2` or `-mavx512f` on
-/// x86_64). `-DKILN_NO_VECTOR_MATH` keeps the loops.
-const VEC_C: [(&str, &crate::backend::cranelift::VecFns); 3] = [
+/// x86_64, else the functions that choose at run time from CPUID). `-DKILN_NO_VECTOR_MATH`
+/// keeps the loops.
+const VEC_C: [(&str, &crate::backend::cranelift::VecFns); 4] = [
     (
         "defined(__x86_64__) && defined(__AVX512F__) && !defined(KILN_NO_VECTOR_MATH)",
         &crate::backend::cranelift::VEC_AVX512,
@@ -261,6 +262,10 @@ const VEC_C: [(&str, &crate::backend::cranelift::VecFns); 3] = [
     (
         "defined(__aarch64__) && defined(__ARM_NEON) && !defined(KILN_NO_VECTOR_MATH)",
         &crate::backend::cranelift::VEC_NEON,
+    ),
+    (
+        "defined(__x86_64__) && !defined(KILN_NO_VECTOR_MATH)",
+        &crate::backend::cranelift::VEC_X86_ANY,
     ),
 ];
 
@@ -277,7 +282,11 @@ void kiln_shim_verff_avx2(const float *, float *, int64_t);\n\
 void kiln_shim_vexpf_sub_neon(const float *, float *, int64_t, float);\n\
 void kiln_shim_vsigmoidf_neon(const float *, float *, int64_t);\n\
 void kiln_shim_vtanhf_neon(const float *, float *, int64_t);\n\
-void kiln_shim_verff_neon(const float *, float *, int64_t);\n\n";
+void kiln_shim_verff_neon(const float *, float *, int64_t);\n\
+void kiln_shim_vexpf_sub_x86_any(const float *, float *, int64_t, float);\n\
+void kiln_shim_vsigmoidf_x86_any(const float *, float *, int64_t);\n\
+void kiln_shim_vtanhf_x86_any(const float *, float *, int64_t);\n\
+void kiln_shim_verff_x86_any(const float *, float *, int64_t);\n\n";
 
 /// `bytes` as the lines of a C string literal initializer (exactly `bytes.len()` chars, no
 /// terminating NUL is stored: legal C for an array of exactly that size). Printable ASCII is

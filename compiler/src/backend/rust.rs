@@ -268,18 +268,21 @@ fn block(cx: &mut RustCx, out: &mut String, body: &[Stmt], depth: usize) {
                          ({se}).wrapping_sub({ss}){m}",
                         l.x.0, l.y.0
                     );
-                    use crate::backend::cranelift::{VEC_AVX2, VEC_AVX512, VEC_NEON};
+                    use crate::backend::cranelift::{VEC_AVX2, VEC_AVX512, VEC_NEON, VEC_X86_ANY};
                     let _ = writeln!(
                         out,
-                        "{ind}if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx512f\")) {{\n\
+                        "{ind}if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx512f\", not(kiln_no_vector_math))) {{\n\
                          {ind}    kiln_shim::{}({args});\n\
-                         {ind}}} else if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx2\")) {{\n\
+                         {ind}}} else if cfg!(all(target_arch = \"x86_64\", target_feature = \"avx2\", not(kiln_no_vector_math))) {{\n\
                          {ind}    kiln_shim::{}({args});\n\
-                         {ind}}} else if cfg!(all(target_arch = \"aarch64\", target_feature = \"neon\")) {{\n\
+                         {ind}}} else if cfg!(all(target_arch = \"aarch64\", target_feature = \"neon\", not(kiln_no_vector_math))) {{\n\
+                         {ind}    kiln_shim::{}({args});\n\
+                         {ind}}} else if cfg!(all(target_arch = \"x86_64\", not(kiln_no_vector_math))) {{\n\
                          {ind}    kiln_shim::{}({args});\n{ind}}} else {{",
                         VEC_AVX512.symbol(&l.f),
                         VEC_AVX2.symbol(&l.f),
                         VEC_NEON.symbol(&l.f),
+                        VEC_X86_ANY.symbol(&l.f),
                     );
                     ind_loop.push_str("    ");
                 }

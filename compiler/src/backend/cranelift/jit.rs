@@ -232,7 +232,7 @@ impl JitProgram {
             kiln_shim::kiln_shim_sgemm_x86_any as *const u8,
         );
         use kiln_shim as k;
-        let vector: [(&super::VecFns, [*const u8; 4]); 3] = [
+        let vector: [(&super::VecFns, [*const u8; 4]); 4] = [
             (
                 &super::VEC_AVX512,
                 [
@@ -258,6 +258,15 @@ impl JitProgram {
                     k::kiln_shim_vsigmoidf_neon as *const u8,
                     k::kiln_shim_vtanhf_neon as *const u8,
                     k::kiln_shim_verff_neon as *const u8,
+                ],
+            ),
+            (
+                &super::VEC_X86_ANY,
+                [
+                    k::kiln_shim_vexpf_sub_x86_any as *const u8,
+                    k::kiln_shim_vsigmoidf_x86_any as *const u8,
+                    k::kiln_shim_vtanhf_x86_any as *const u8,
+                    k::kiln_shim_verff_x86_any as *const u8,
                 ],
             ),
         ];

@@ -153,6 +153,14 @@ pub const VEC_AVX2: VecFns = VecFns {
     erf: "kiln_shim_verff_avx2",
 };
 
+/// The four chosen at run time from CPUID (x86_64 targets without AVX2).
+pub const VEC_X86_ANY: VecFns = VecFns {
+    exp_sub: "kiln_shim_vexpf_sub_x86_any",
+    sigmoid: "kiln_shim_vsigmoidf_x86_any",
+    tanh: "kiln_shim_vtanhf_x86_any",
+    erf: "kiln_shim_verff_x86_any",
+};
+
 pub const VEC_NEON: VecFns = VecFns {
     exp_sub: "kiln_shim_vexpf_sub_neon",
     sigmoid: "kiln_shim_vsigmoidf_neon",
@@ -160,13 +168,15 @@ pub const VEC_NEON: VecFns = VecFns {
     erf: "kiln_shim_verff_neon",
 };
 
-/// The vector functions for the target: x86_64 with AVX-512F, or with AVX2 and FMA, and
-/// aarch64 (the targets of the three GEMM kernels); none elsewhere.
+/// The vector functions for the target: x86_64 with AVX-512F, or with AVX2 and FMA, other
+/// x86_64 (chosen at run time) and aarch64 (the targets of the GEMM kernels); none
+/// elsewhere.
 pub(crate) fn vector_fns(isa: &dyn cranelift_codegen::isa::TargetIsa) -> Option<&'static VecFns> {
     match sgemm_kernel(isa) {
         Some(SGEMM_AVX512) => Some(&VEC_AVX512),
         Some(SGEMM_AVX2) => Some(&VEC_AVX2),
         Some(SGEMM_NEON) => Some(&VEC_NEON),
+        Some(SGEMM_X86_ANY) => Some(&VEC_X86_ANY),
         _ => None,
     }
 }

@@ -895,7 +895,8 @@ fn shim_loops_equal_interp(
     let lens = vec![vals.len(); 4];
     check(&p, &[], &[f32s(&vals)], &lens, 0, name);
     // The pattern is recognised: the host object calls the AVX-512 function when it has
-    // AVX-512F, an x86_64-v3 object calls the AVX2 one, and an x86_64-v2 object neither.
+    // AVX-512F, an x86_64-v3 object calls the AVX2 one, and an x86_64-v2 object neither but
+    // the one that chooses at run time.
     let (v512, v2) = (symbol(&super::VEC_AVX512), symbol(&super::VEC_AVX2));
     let host = Target::host();
     assert_eq!(
@@ -911,7 +912,9 @@ fn shim_loops_equal_interp(
     );
     let old = emit_object(&p, &Target::parse("x86_64-v2").unwrap()).unwrap();
     assert!(
-        !contains(&old, v2.as_bytes()) && !contains(&old, v512.as_bytes()),
+        !contains(&old, v2.as_bytes())
+            && !contains(&old, v512.as_bytes())
+            && contains(&old, symbol(&super::VEC_X86_ANY).as_bytes()),
         "{name}"
     );
     // aarch64 objects call the NEON one (run under qemu by scripts/cross.sh), riscv64 none.
@@ -925,8 +928,9 @@ fn shim_loops_equal_interp(
     );
     // The C and Rust backends call them too for shim loops (not strips), where their
     // compiler targets the ISA (NEON on aarch64: scripts/cross.sh): built here for
-    // AVX-512F and for AVX2 when this CPU has them, the same bits as the interpreter (the
-    // default build runs the loops).
+    // AVX-512F and for AVX2 when this CPU has them, by default (the run-time choice on
+    // x86_64) and with `-DKILN_NO_VECTOR_MATH` / `--cfg kiln_no_vector_math` (the loops):
+    // each the same bits as the interpreter.
     let shim_loops = p.kernels.iter().flat_map(|k| &k.body).any(|st| {
         matches!(st, Stmt::Loop { var, body, .. }
             if super::kernel::shim_loop(*var, body, &p.buffers).is_some())
@@ -936,7 +940,12 @@ fn shim_loops_equal_interp(
     }
     let c = crate::backend::c::emit_c(&p);
     let rs = crate::backend::rust::emit_rust(&p).0;
-    for v in [&super::VEC_AVX512, &super::VEC_AVX2, &super::VEC_NEON] {
+    for v in [
+        &super::VEC_AVX512,
+        &super::VEC_AVX2,
+        &super::VEC_NEON,
+        &super::VEC_X86_ANY,
+    ] {
         assert!(
             c.contains(symbol(v)) && rs.contains(symbol(v)),
             "{name}: C/Rust"
@@ -944,6 +953,19 @@ fn shim_loops_equal_interp(
     }
     use crate::backend::exec::{tests as exec_tests, ExecOptions, NativeBackend};
     let req = exec_tests::request(&p, &[], vec![f32s(&vals)]);
+    for no_vector in [false, true] {
+        let mut opts = ExecOptions::from_env();
+        if no_vector {
+            opts.cflags.push("-DKILN_NO_VECTOR_MATH".into());
+            opts.rustflags
+                .extend(["--cfg".into(), "kiln_no_vector_math".into()]);
+        }
+        exec_tests::check_cases(
+            &[(p.clone(), vec![req.clone()])],
+            &[NativeBackend::C, NativeBackend::Rust],
+            &opts,
+        );
+    }
     for (feat, cflag) in [("avx512f", "-mavx512f"), ("avx2", "-mavx2")] {
         if !host.has_feature(feat) {
             continue;
