@@ -240,7 +240,7 @@ pub fn run_case(
     scratch_guard: u64,
 ) -> Vec<CaseResult> {
     let options = || {
-        let mut o = Options::new("model");
+        let mut o = Options::new("model").for_target(&exec_layout_target());
         o.scratch_guard = scratch_guard;
         o
     };
@@ -425,4 +425,10 @@ pub fn summary(results: &[CaseResult]) -> String {
     } else {
         format!("{p} passed, {f} failed")
     }
+}
+
+/// The target whose layout choices checked programs are compiled with: the one they run
+/// on (`KILN_EXEC_TARGET`, else the host).
+pub(crate) fn exec_layout_target() -> kiln_targets::Target {
+    crate::backend::exec::exec_target().unwrap_or_else(|_| kiln_targets::Target::host())
 }

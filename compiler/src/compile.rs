@@ -59,9 +59,18 @@ pub struct Options {
     /// poisoned for AddressSanitizer (when compiled with it), so an overrun from one tensor
     /// into its neighbour inside the scratch area is reported. For testing, not production.
     pub scratch_guard: u64,
+    /// Channels per block of the NCHWc layout convolutions compute on (`passes::layout`),
+    /// or 0 for NCHW everywhere. `Options::new` gives 0; `for_target` the target's choice.
+    pub nchwc_block: i64,
 }
 
 impl Options {
+    /// The layout choices for `target`'s kernels (`passes::layout::block_for`).
+    pub fn for_target(mut self, target: &Target) -> Options {
+        self.nchwc_block = passes::layout::block_for(target);
+        self
+    }
+
     pub fn new(name: &str) -> Options {
         Options {
             name: name.to_string(),
@@ -71,6 +80,7 @@ impl Options {
             keep_default_inputs: false,
             limits: Limits::default(),
             scratch_guard: 0,
+            nchwc_block: 0,
         }
     }
 }
@@ -231,6 +241,9 @@ pub fn compile_graph(mut g: Graph, opts: &Options) -> Result<Compiled> {
     if !opts.disabled.iter().any(|d| d == passes::FUSE_ELEMENTWISE) {
         passes::eltwise::fuse(&mut model);
     }
+    if !opts.disabled.iter().any(|d| d == passes::LAYOUT) {
+        passes::layout::select(&mut model, opts.nchwc_block);
+    }
     let plan = passes::plan::plan(&mut model.graph, &model.ops, opts.scratch_guard)?;
     let program = crate::lower::lower(&opts.name, &model.graph, &model.ops, &plan)?;
     Ok(Compiled {
@@ -381,7 +394,7 @@ impl Builder {
             None => Target::host(),
         };
         println!("cargo:rerun-if-changed={}", self.model.display());
-        let c = compile_file(&self.model, &self.opts)?;
+        let c = compile_file(&self.model, &self.opts.clone().for_target(&target))?;
         let files = emit(&c.program, self.emit, &target)?;
         write_files(&out, &files)
     }

@@ -167,7 +167,7 @@ fn case_op(case: &Case) -> String {
 
 fn load_case(case: &Case, tags: &Tags, auto_bind: bool, scratch_guard: u64) -> Result<Loaded> {
     let options = || {
-        let mut o = Options::new("model");
+        let mut o = Options::new("model").for_target(&crate::check::exec_layout_target());
         o.scratch_guard = scratch_guard;
         o
     };

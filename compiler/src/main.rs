@@ -286,7 +286,7 @@ fn real_main(cli: Cli) -> Result<i32> {
                 )));
             }
             let name = name.unwrap_or_else(|| default_name(&model));
-            let opts = options(&name, &spec)?;
+            let opts = options(&name, &spec)?.for_target(&target);
             let c = compile::compile_file(&model, &opts)?;
             let files = compile::emit(&c.program, emit, &target)?;
             for p in compile::write_files(&out, &files)? {
@@ -421,7 +421,8 @@ fn real_main(cli: Cli) -> Result<i32> {
             let [b] = backends.as_slice() else {
                 return Err(Error::Usage("kiln run takes one --backend".into()));
             };
-            let opts = options("model", &spec)?;
+            let exec = kiln::backend::exec::exec_target()?;
+            let opts = options("model", &spec)?.for_target(&exec);
             let c = compile::compile_file(&model, &opts)?;
             let p = &c.program;
             let mut tensors = vec![None; p.inputs.len()];
@@ -484,7 +485,8 @@ fn real_main(cli: Cli) -> Result<i32> {
             kir,
             spec,
         } => {
-            let opts = options(&default_name(&model), &spec)?;
+            let opts =
+                options(&default_name(&model), &spec)?.for_target(&kiln_targets::Target::host());
             let c = compile::compile_file(&model, &opts)?;
             print!("{}", kiln::inspect::report(&c));
             if kir {

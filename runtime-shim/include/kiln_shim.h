@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define KILN_SHIM_ABI_VERSION 9u
+#define KILN_SHIM_ABI_VERSION 10u
 
 /* The caller's parallel-for (runtime-shim/src/parallel.rs): run(ctx, n, task, arg) calls
  * task(arg, i) exactly once for every i in [0, n), on any threads, and returns when all have

@@ -15,6 +15,13 @@
 //!   `iw = oj * sw - pw + tj * dw`, and `B[p, j] = b[(ci * h + ih) * w + iw]` when
 //!   `0 <= ih < h` and `0 <= iw < w`, else `+0.0` (the padding is never read).
 //!
+//! With a geometry whose `blocked` is L > 0 the image, C and R are in the blocked NCHWc
+//! layout of L channels (`gemm_nchwc.rs`): `p = ((cb * kh + ti) * kw + tj) * L + l` with
+//! channel `ci = cb * L + l`, `B[p, j] = b[((cb * h + ih) * w + iw) * L + l]` (+0 outside),
+//! `C[i, j] = c[(i / L) * c_rs + j * L + i % L]` and
+//! `R[i, j] = res[(i / L) * res_rs + j * L + i % L]` (`c_rs`, `res_rs`: the stride of one
+//! block of L rows). `m` and the channels are multiples of L.
+//!
 //! With `a_panel` = P > 0, A is stored packed in panels of P rows (the weights of a
 //! convolution, packed at compile time so the kernel reads each k step's P values
 //! contiguously): `A[i, p] = a[(i / P) * P * k + p * P + i % P]` (`a_rs`, `a_cs` unused).
@@ -91,13 +98,15 @@ pub struct Conv2d {
     pub dh: isize,
     pub dw: isize,
     pub ow: isize,
+    /// Channels per block of the blocked NCHWc layout (see the module), or 0 (NCHW).
+    pub blocked: isize,
 }
 
 /// Number of i64 values of a `Conv2d` as the C ABI passes it (`Conv2d::from_abi`).
-pub const CONV2D_ABI_LEN: usize = 11;
+pub const CONV2D_ABI_LEN: usize = 12;
 
 impl Conv2d {
-    /// From the C ABI's array `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow]`.
+    /// From the C ABI's array `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, blocked]`.
     ///
     /// # Safety
     /// `g` points to `CONV2D_ABI_LEN` readable values.
@@ -115,6 +124,7 @@ impl Conv2d {
             dh: v(8),
             dw: v(9),
             ow: v(10),
+            blocked: v(11),
         }
     }
 }
@@ -245,19 +255,42 @@ impl Call {
             ),
             Some(g) => {
                 let taps = g.kh * g.kw;
-                let (ci, t) = (p / taps, p % taps);
+                let lb = g.blocked.max(1);
+                // Channel (block when blocked), tap, lane in the block.
+                let (q, l) = (p / lb, p % lb);
+                let (ci, t) = (q / taps, q % taps);
                 let (ti, tj) = (t / g.kw, t % g.kw);
                 let (oh, oj) = (j / g.ow, j % g.ow);
                 let ih = oh * g.sh - g.ph + ti * g.dh;
                 let iw = oj * g.sw - g.pw + tj * g.dw;
                 if ih >= 0 && ih < g.h && iw >= 0 && iw < g.w {
-                    *self.b.wrapping_offset((ci * g.h + ih) * g.w + iw)
+                    *self
+                        .b
+                        .wrapping_offset(((ci * g.h + ih) * g.w + iw) * lb + l)
                 } else if self.max {
                     f32::NEG_INFINITY
                 } else {
                     0.0
                 }
             }
+        }
+    }
+
+    /// Channels per block of a blocked call (0: not blocked).
+    #[inline]
+    pub fn blocked(&self) -> usize {
+        self.conv.map_or(0, |g| g.blocked.max(0) as usize)
+    }
+
+    /// The offset of element `(i, j)` of C (or of R, with `rs` = `res_rs`).
+    #[inline]
+    pub fn at(&self, i: usize, j: usize, rs: isize) -> isize {
+        let lb = self.blocked();
+        match i.checked_div(lb) {
+            Some(blk) => (blk as isize)
+                .wrapping_mul(rs)
+                .wrapping_add((j * lb + i % lb) as isize),
+            None => (i as isize).wrapping_mul(rs).wrapping_add(j as isize),
         }
     }
 
@@ -271,11 +304,7 @@ impl Call {
             acc += *self.bias.add(i);
         }
         if !self.res.is_null() {
-            acc += *self.res.wrapping_offset(
-                (i as isize)
-                    .wrapping_mul(self.res_rs)
-                    .wrapping_add(j as isize),
-            );
+            acc += *self.res.wrapping_offset(self.at(i, j, self.res_rs));
         }
         if self.lo > acc {
             acc = self.lo;
@@ -298,11 +327,10 @@ pub unsafe fn sgemm_portable(t: &Call) {
     }
 }
 
-unsafe fn portable_one(t: &Call) {
+pub(crate) unsafe fn portable_one(t: &Call) {
     for i in 0..t.m {
         for j in 0..t.n {
-            let cp =
-                t.c.wrapping_offset((i as isize).wrapping_mul(t.c_rs).wrapping_add(j as isize));
+            let cp = t.c.wrapping_offset(t.at(i, j, t.c_rs));
             let mut acc = if t.accumulate {
                 *cp
             } else if t.max {
@@ -489,6 +517,10 @@ mod neon;
 pub use neon::sgemm as sgemm_neon;
 
 #[cfg(target_arch = "x86_64")]
+#[path = "gemm_nchwc.rs"]
+mod nchwc;
+
+#[cfg(target_arch = "x86_64")]
 pub use avx2::sgemm as sgemm_avx2;
 #[cfg(target_arch = "x86_64")]
 pub use avx512::sgemm as sgemm_avx512;
@@ -546,6 +578,13 @@ macro_rules! x86_variant {
             /// As `sgemm_portable`, and the CPU must have the variant's features.
             #[target_feature(enable = $feature)]
             pub unsafe fn sgemm(t: &Call) {
+                if t.blocked() > 0 {
+                    // The blocked layout: the direct NCHWc16 kernel, else the loops.
+                    if LANES == 16 && t.blocked() == 16 && !t.max {
+                        return super::nchwc::conv16(t);
+                    }
+                    return super::sgemm_portable(t);
+                }
                 let dw = match &t.conv {
                     // One row of A read with unit stride (a packed A's one row is strided by
                     // its panel height).

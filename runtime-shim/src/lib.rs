@@ -59,7 +59,7 @@ pub use math32::{
 pub use trig::{cos, sin, tan};
 
 /// Version of the C ABI below (bumped when a signature or a result changes).
-pub const KILN_SHIM_ABI_VERSION: u32 = 9;
+pub const KILN_SHIM_ABI_VERSION: u32 = 10;
 
 /// Panic handler for the standalone no_std staticlib build. Nothing in the crate panics;
 /// this only satisfies the linker. The rlib has none (the final binary provides it).
@@ -101,7 +101,8 @@ unsafe fn gemm_call(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64,
 /// convolution-patch B, then bias, residual and clamp epilogue): AVX2 + FMA code on x86_64
 /// (Kiln calls it only for targets with both), the plain loops elsewhere, with the same bits
 /// either way. `conv` is null (B is the strided matrix) or points to
-/// `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow]`; `bias` and `res` may be null, `res_rs` is the
+/// `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, blocked]` (`blocked`: channels per block of
+/// the NCHWc layout, or 0); `bias` and `res` may be null, `res_rs` is the
 /// residual's row stride (0: one row vector added to every row of C); `lo`/`hi` are
 /// -inf/+inf for no clamp; `groups` products are computed, group `g` with the operands
 /// advanced by `g` times the group strides; `max` (0 or 1) asks for the max-reduction

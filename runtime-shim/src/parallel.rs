@@ -96,12 +96,14 @@ pub fn split_with(t: &Call, threads: usize, mr: usize, nr: usize, min_work: usiz
         None => nr,
     };
     if col_unit > 0 && t.n >= p * 4 * nr && t.n / col_unit >= p {
+        // A blocked layout's column j is at j * L.
+        let lb = t.blocked().max(1);
         return by_units(t, p, (col_unit, t.n), |j0, j1, u0| {
             let mut q = *t;
             q.n = j1 - j0;
-            q.c = t.c.wrapping_add(j0);
+            q.c = t.c.wrapping_add(j0 * lb);
             if !t.res.is_null() {
-                q.res = t.res.wrapping_add(j0);
+                q.res = t.res.wrapping_add(j0 * lb);
             }
             match &mut q.conv {
                 Some(g) => g.ph -= u0 as isize * g.sh,
@@ -110,8 +112,13 @@ pub fn split_with(t: &Call, threads: usize, mr: usize, nr: usize, min_work: usiz
             q
         });
     }
-    // Rows, at multiples of the packed panel (or the register tile).
-    let unit = if t.a_panel > 0 { t.a_panel } else { mr };
+    // Rows, at multiples of the packed panel (or the register tile), and of a blocked
+    // layout's block.
+    let mut unit = if t.a_panel > 0 { t.a_panel } else { mr };
+    let lb = t.blocked();
+    if lb > 0 && !unit.is_multiple_of(lb) {
+        unit *= lb;
+    }
     if t.m.div_ceil(unit) < p {
         return s;
     }
@@ -123,12 +130,12 @@ pub fn split_with(t: &Call, threads: usize, mr: usize, nr: usize, min_work: usiz
         } else {
             t.a.wrapping_offset((i0 as isize).wrapping_mul(t.a_rs))
         };
-        q.c = t.c.wrapping_offset((i0 as isize).wrapping_mul(t.c_rs));
+        q.c = t.c.wrapping_offset(t.at(i0, 0, t.c_rs));
         if !t.bias.is_null() {
             q.bias = t.bias.wrapping_add(i0);
         }
         if !t.res.is_null() {
-            q.res = t.res.wrapping_offset((i0 as isize).wrapping_mul(t.res_rs));
+            q.res = t.res.wrapping_offset(t.at(i0, 0, t.res_rs));
         }
         q
     })

@@ -117,7 +117,7 @@ fn check(t: &Call, c0: &[f32], what: &str) {
         .conv
         .map(|g| {
             vec![
-                g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow,
+                g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow, g.blocked,
             ]
             .into_iter()
             .map(|v| v as i64)
@@ -392,6 +392,7 @@ fn convolution_patches_equal_contract_loops_and_direct_convolution() {
             dh,
             dw,
             ow: ow as isize,
+            blocked: 0,
         };
         let call = |c_ptr: *mut f32| {
             let mut t = Call::plain(
@@ -591,6 +592,7 @@ fn depthwise_and_pooling_equal_contract_loops() {
                         dh: dil,
                         dw: dil,
                         ow,
+                        blocked: 0,
                     };
                     for max in [false, true] {
                         for epi in 0..3 {
@@ -847,6 +849,7 @@ fn threaded_calls_equal_serial() {
         dh: 1,
         dw: 1,
         ow: (w + 2 - 3) / s + 1,
+        blocked: 0,
     };
     let g1 = conv(30, 30, 1);
     let g2 = conv(31, 29, 2);
@@ -866,6 +869,15 @@ fn threaded_calls_equal_serial() {
         ("wide matrix", 24, 1000, 96, None, 1, 0),
         ("tall packed", 600, 20, 256, None, 1, 12),
         ("depthwise", 1, 784, 9, Some(dw), 64, 0),
+        (
+            "blocked conv 3x3 s1",
+            64,
+            900,
+            32 * 9,
+            Some(Conv2d { blocked: 16, ..g1 }),
+            1,
+            32,
+        ),
     ];
     for (what, m, n, k, geo, groups, a_panel) in cases {
         let (h, w) = geo.map_or((0, 0), |g| (g.h as usize, g.w as usize));
@@ -886,13 +898,18 @@ fn threaded_calls_equal_serial() {
         let geo_abi: Vec<i64> = geo
             .map(|g| {
                 [
-                    g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow,
+                    g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ow, g.blocked,
                 ]
                 .iter()
                 .map(|&v| v as i64)
                 .collect()
             })
             .unwrap_or_default();
+        // A blocked C's row stride is that of a block of 16 rows.
+        let crs = match geo {
+            Some(g) if g.blocked > 0 => n * g.blocked as usize,
+            _ => n,
+        } as i64;
         let run = |kernel: Kernel, par: *const Parallel| {
             let mut c = vec![0.0f32; m * n * groups];
             unsafe {
@@ -912,11 +929,11 @@ fn threaded_calls_equal_serial() {
                         std::ptr::null()
                     },
                     c.as_mut_ptr(),
-                    n as i64,
+                    crs,
                     0,
                     bias.as_ptr(),
                     res.as_ptr(),
-                    n as i64,
+                    crs,
                     0.0,
                     f32::INFINITY,
                     groups as i64,
@@ -955,5 +972,143 @@ fn threaded_calls_equal_serial() {
                 }
             }
         }
+    }
+}
+
+/// Convolutions on the blocked NCHWc16 layout (`blocked` = 16, A packed in panels of 32):
+/// every kernel (the AVX-512 direct convolution, the others' loops) against the contract's
+/// loops bit for bit, plain and with each epilogue, accumulation and special values; and
+/// the blocked loops against the NCHW loops on the same convolution (the layouts' index
+/// maps: equal up to the rounding of a different summation order).
+#[test]
+fn blocked_convolutions_equal_contract_loops_and_nchw() {
+    // (channels, h, w, output channels, kh, kw, stride, pad, dilation)
+    type Blocked = (
+        usize,
+        isize,
+        isize,
+        usize,
+        isize,
+        isize,
+        isize,
+        isize,
+        isize,
+    );
+    const CASES: &[Blocked] = &[
+        (16, 9, 9, 16, 3, 3, 1, 1, 1),
+        (32, 14, 14, 48, 3, 3, 1, 1, 1),
+        (16, 30, 29, 32, 3, 3, 1, 1, 1),
+        (32, 15, 15, 32, 3, 3, 2, 1, 1),
+        (16, 7, 7, 64, 1, 1, 1, 0, 1),
+        (16, 8, 8, 32, 1, 1, 2, 0, 1),
+        (16, 10, 12, 16, 5, 5, 1, 2, 1),
+        (16, 9, 9, 32, 3, 3, 1, 2, 2),
+        (48, 5, 5, 32, 3, 3, 1, 1, 1),
+        (16, 3, 40, 32, 3, 3, 1, 0, 1),
+        (32, 2, 2, 16, 3, 3, 1, 3, 1),
+    ];
+    const L: usize = 16;
+    let mut rng = Rng(53);
+    for (case, &(c, h, w, m, kh, kw, s, pad, d)) in CASES.iter().enumerate() {
+        let oh = ((h + 2 * pad - d * (kh - 1) - 1) / s + 1) as usize;
+        let ow = ((w + 2 * pad - d * (kw - 1) - 1) / s + 1) as usize;
+        let (taps, plane) = ((kh * kw) as usize, (h * w) as usize);
+        let k = c * taps;
+        let n = oh * ow;
+        let wt: Vec<f32> = (0..m * k).map(|_| rng.plain()).collect();
+        let x: Vec<f32> = (0..c * plane).map(|_| rng.plain()).collect();
+        // The blocked image and the weights in panels of 32 rows, k in (block, tap, lane).
+        let mut xb = vec![0f32; c * plane];
+        for ci in 0..c {
+            for q in 0..plane {
+                xb[((ci / L) * plane + q) * L + ci % L] = x[ci * plane + q];
+            }
+        }
+        let mut ab = vec![0f32; m.div_ceil(32) * 32 * k];
+        for i in 0..m {
+            for ci in 0..c {
+                for tap in 0..taps {
+                    let p = ((ci / L) * taps + tap) * L + ci % L;
+                    ab[(i / 32) * 32 * k + p * 32 + i % 32] = wt[(i * c + ci) * taps + tap];
+                }
+            }
+        }
+        let g = Conv2d {
+            h,
+            w,
+            kh,
+            kw,
+            sh: s,
+            sw: s,
+            ph: pad,
+            pw: pad,
+            dh: d,
+            dw: d,
+            ow: ow as isize,
+            blocked: 0,
+        };
+        let crs = (n * L) as isize;
+        let blocked = |a: &[f32], xb: &[f32]| {
+            let mut t = Call::plain(
+                (m, n, k),
+                (a.as_ptr(), 0, 0),
+                (xb.as_ptr(), 0, 0),
+                (std::ptr::null_mut(), crs),
+                false,
+            );
+            t.conv = Some(Conv2d {
+                blocked: L as isize,
+                ..g
+            });
+            t.a_panel = 32;
+            t.res_rs = crs;
+            t
+        };
+        // The index maps: blocked against NCHW through the loops.
+        let mut nchw = vec![0f32; m * n];
+        let mut t = Call::plain(
+            (m, n, k),
+            (wt.as_ptr(), k as isize, 1),
+            (x.as_ptr(), 0, 0),
+            (nchw.as_mut_ptr(), n as isize),
+            false,
+        );
+        t.conv = Some(g);
+        unsafe { sgemm_portable(&t) };
+        let mut got = vec![0f32; m * n];
+        let mut t = blocked(&ab, &xb);
+        t.c = got.as_mut_ptr();
+        unsafe { sgemm_portable(&t) };
+        for i in 0..m {
+            for j in 0..n {
+                // Products are at most 16 in magnitude: the orders' rounding differs by far
+                // less than k * 16 * 2^-20; a wrong index is off by whole products.
+                let (want, v) = (nchw[i * n + j], got[(i / L) * n * L + j * L + i % L]);
+                assert!(
+                    (want - v).abs() <= k as f32 * 16.0 / (1 << 20) as f32,
+                    "blocked case {case} ({i}, {j}): {v} vs NCHW {want}"
+                );
+            }
+        }
+        // Every kernel against the loops.
+        let what = format!("blocked case {case}");
+        let c0 = vec![f32::NAN; m * n];
+        let bias: Vec<f32> = (0..m).map(|_| rng.plain()).collect();
+        let res: Vec<f32> = (0..m * n).map(|_| rng.plain()).collect();
+        let mut t = blocked(&ab, &xb);
+        check(&t, &c0, &what);
+        t.bias = bias.as_ptr();
+        t.res = res.as_ptr();
+        t.lo = 0.0;
+        t.hi = 6.0;
+        check(&t, &c0, &format!("{what} with epilogue"));
+        let start: Vec<f32> = (0..m * n).map(|_| rng.plain()).collect();
+        let mut t = blocked(&ab, &xb);
+        t.accumulate = true;
+        t.lo = -1.0;
+        check(&t, &start, &format!("{what} accumulating"));
+        let ax: Vec<f32> = ab.iter().map(|_| rng.f()).collect();
+        let xx: Vec<f32> = xb.iter().map(|_| rng.f()).collect();
+        check(&blocked(&ax, &xx), &c0, &format!("{what} special values"));
     }
 }

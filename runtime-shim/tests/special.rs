@@ -371,8 +371,8 @@ fn fmod_special() {
 
 #[test]
 fn c_exports_match_rust_functions() {
-    assert_eq!(shim::kiln_shim_abi_version(), 9);
-    assert_eq!(shim::KILN_SHIM_ABI_VERSION, 9);
+    assert_eq!(shim::kiln_shim_abi_version(), 10);
+    assert_eq!(shim::KILN_SHIM_ABI_VERSION, 10);
     type F32 = fn(f32) -> f32;
     type F64 = fn(f64) -> f64;
     type C32 = extern "C" fn(f32) -> f32;

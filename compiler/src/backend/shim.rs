@@ -34,6 +34,10 @@ pub fn shim_sources() -> Vec<(&'static str, &'static str)> {
         ("fp.rs", include_str!("../../../runtime-shim/src/fp.rs")),
         ("gemm.rs", include_str!("../../../runtime-shim/src/gemm.rs")),
         (
+            "gemm_nchwc.rs",
+            include_str!("../../../runtime-shim/src/gemm_nchwc.rs"),
+        ),
+        (
             "gemm_neon.rs",
             include_str!("../../../runtime-shim/src/gemm_neon.rs"),
         ),

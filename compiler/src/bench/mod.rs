@@ -238,7 +238,7 @@ pub fn bench_model(dir: &Path, o: &BenchOptions, py: &Path, tmp: &Path) -> Resul
 
     // Compile as a user would: model file to object file.
     let t0 = Instant::now();
-    let mut opts = Options::new(&name);
+    let mut opts = Options::new(&name).for_target(&target);
     opts.disabled = o.disabled.clone();
     let c = compile::compile_file(&case.model, &opts)?;
     let files = compile::emit(&c.program, Emit::Object, &target)?;

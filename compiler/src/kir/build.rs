@@ -305,11 +305,20 @@ impl KernelBuilder {
     fn gemm_group(&mut self, g: &GemmCall) {
         self.loop_(Expr::i64(0), g.m.clone(), |kb, i| {
             kb.loop_(Expr::i64(0), g.n.clone(), |kb, j| {
-                let ci = add(
-                    g.c_off.clone(),
-                    add(mul(i.clone(), g.c_rs.clone()), j.clone()),
-                );
-                let ci = kb.let_(Scalar::I64, ci);
+                // C's (and R's) element (i, j) at `off`, row stride `rs`: blocked by L rows
+                // at `(i / L) * rs + j * L + i % L`.
+                let lb = g.conv.map_or(0, |cv| cv.blocked);
+                let elem = |off: &Expr, rs: &Expr| {
+                    if lb > 0 {
+                        let l = Expr::i64(lb);
+                        let blk = mul(div(i.clone(), l.clone()), rs.clone());
+                        let inner = add(mul(j.clone(), l.clone()), rem(i.clone(), l));
+                        add(off.clone(), add(blk, inner))
+                    } else {
+                        add(off.clone(), add(mul(i.clone(), rs.clone()), j.clone()))
+                    }
+                };
+                let ci = kb.let_(Scalar::I64, elem(&g.c_off, &g.c_rs));
                 // Products start from +0 and pad with +0; max pooling uses -inf for both.
                 let none = Expr::imm(Scalar::F32, if g.max { f64::NEG_INFINITY } else { 0.0 });
                 let step = |a: Expr, b: Expr, acc: Expr| {
@@ -365,50 +374,69 @@ impl KernelBuilder {
                                 Expr::i64(cv.pw),
                             ),
                         );
-                        kb.loop_(Expr::i64(0), Expr::i64(cv.c), |kb, c| {
+                        // One k step: channel (block) `c`, tap (`ti`, `tj`), lane `l` of the
+                        // block when blocked.
+                        let lb = cv.blocked.max(1);
+                        let tap = |kb: &mut KernelBuilder,
+                                   c: Expr,
+                                   ti: Expr,
+                                   tj: Expr,
+                                   l: Option<Expr>| {
+                            let ih = kb.let_(
+                                Scalar::I64,
+                                add(ih0.clone(), mul(ti.clone(), Expr::i64(cv.dh))),
+                            );
+                            let iw = kb.let_(
+                                Scalar::I64,
+                                add(iw0.clone(), mul(tj.clone(), Expr::i64(cv.dw))),
+                            );
+                            let inside = and(
+                                and(
+                                    cmp(CmpOp::Ge, ih.clone(), Expr::i64(0)),
+                                    cmp(CmpOp::Lt, ih.clone(), Expr::i64(cv.h)),
+                                ),
+                                and(
+                                    cmp(CmpOp::Ge, iw.clone(), Expr::i64(0)),
+                                    cmp(CmpOp::Lt, iw.clone(), Expr::i64(cv.w)),
+                                ),
+                            );
+                            let bv = kb.let_mut(Scalar::F32, none.clone());
+                            kb.if_(
+                                inside,
+                                |kb| {
+                                    let px = add(
+                                        mul(
+                                            add(mul(c.clone(), Expr::i64(cv.h)), ih),
+                                            Expr::i64(cv.w),
+                                        ),
+                                        iw,
+                                    );
+                                    let px = match &l {
+                                        Some(l) => add(mul(px, Expr::i64(lb)), l.clone()),
+                                        None => px,
+                                    };
+                                    kb.set(bv, load(g.b, add(g.b_off.clone(), px)));
+                                },
+                                |_| {},
+                            );
+                            let p =
+                                add(mul(add(mul(c, Expr::i64(cv.kh)), ti), Expr::i64(cv.kw)), tj);
+                            let p = match l {
+                                Some(l) => add(mul(p, Expr::i64(lb)), l),
+                                None => p,
+                            };
+                            kb.set(acc, step(a_at(p), Expr::Var(bv), Expr::Var(acc)));
+                        };
+                        kb.loop_(Expr::i64(0), Expr::i64(cv.c / lb), |kb, c| {
                             kb.loop_(Expr::i64(0), Expr::i64(cv.kh), |kb, ti| {
                                 kb.loop_(Expr::i64(0), Expr::i64(cv.kw), |kb, tj| {
-                                    let ih = kb.let_(
-                                        Scalar::I64,
-                                        add(ih0.clone(), mul(ti.clone(), Expr::i64(cv.dh))),
-                                    );
-                                    let iw = kb.let_(
-                                        Scalar::I64,
-                                        add(iw0.clone(), mul(tj.clone(), Expr::i64(cv.dw))),
-                                    );
-                                    let inside = and(
-                                        and(
-                                            cmp(CmpOp::Ge, ih.clone(), Expr::i64(0)),
-                                            cmp(CmpOp::Lt, ih.clone(), Expr::i64(cv.h)),
-                                        ),
-                                        and(
-                                            cmp(CmpOp::Ge, iw.clone(), Expr::i64(0)),
-                                            cmp(CmpOp::Lt, iw.clone(), Expr::i64(cv.w)),
-                                        ),
-                                    );
-                                    let bv = kb.let_mut(Scalar::F32, none.clone());
-                                    kb.if_(
-                                        inside,
-                                        |kb| {
-                                            let at = add(
-                                                g.b_off.clone(),
-                                                add(
-                                                    mul(
-                                                        add(mul(c.clone(), Expr::i64(cv.h)), ih),
-                                                        Expr::i64(cv.w),
-                                                    ),
-                                                    iw,
-                                                ),
-                                            );
-                                            kb.set(bv, load(g.b, at));
-                                        },
-                                        |_| {},
-                                    );
-                                    let p = add(
-                                        mul(add(mul(c, Expr::i64(cv.kh)), ti), Expr::i64(cv.kw)),
-                                        tj,
-                                    );
-                                    kb.set(acc, step(a_at(p), Expr::Var(bv), Expr::Var(acc)));
+                                    if lb > 1 {
+                                        kb.loop_(Expr::i64(0), Expr::i64(lb), |kb, l| {
+                                            tap(kb, c.clone(), ti.clone(), tj.clone(), Some(l))
+                                        });
+                                    } else {
+                                        tap(kb, c.clone(), ti.clone(), tj.clone(), None);
+                                    }
                                 });
                             });
                         });
@@ -419,8 +447,7 @@ impl KernelBuilder {
                     v = add(v, load(*b, add(off.clone(), i.clone())));
                 }
                 if let Some((r, off, rs)) = &g.res {
-                    let at = add(off.clone(), add(mul(i.clone(), rs.clone()), j.clone()));
-                    v = add(v, load(*r, at));
+                    v = add(v, load(*r, elem(off, rs)));
                 }
                 if g.lo != f32::NEG_INFINITY {
                     let v1 = kb.let_(Scalar::F32, v);

@@ -390,7 +390,11 @@ pub struct GemmCall {
 /// A 2-D convolution's patch matrix as `GemmCall`'s B ("implicit im2col"): the image is
 /// `c` planes of `h` x `w` at `b_off`; row `p = (ci * kh + ti) * kw + tj`, column
 /// `j = oh * ow + oj` holds `x[ci, oh * sh - ph + ti * dh, oj * sw - pw + tj * dw]`, or +0
-/// outside the image. Passed to the shim as `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow]`.
+/// outside the image. With `blocked` = L > 0 the image, C and the residual are in the
+/// blocked NCHWc layout of L channels: row `p = ((cb * kh + ti) * kw + tj) * L + l` holds
+/// channel `ci = cb * L + l`, read at `((cb * h + ih) * w + iw) * L + l`, and `C[i, j]` is
+/// at `c_off + (i / L) * c_rs + j * L + i % L` (the residual likewise with `res_rs`). Passed
+/// to the shim as `[h, w, kh, kw, sh, sw, ph, pw, dh, dw, ow, blocked]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeom {
     pub c: i64,
@@ -406,14 +410,26 @@ pub struct ConvGeom {
     pub dw: i64,
     pub oh: i64,
     pub ow: i64,
+    /// Channels per block of the blocked NCHWc layout, or 0 (NCHW).
+    pub blocked: i64,
 }
 
 impl ConvGeom {
     /// The shim's geometry array.
-    pub fn abi(&self) -> [i64; 11] {
+    pub fn abi(&self) -> [i64; 12] {
         [
-            self.h, self.w, self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw,
+            self.h,
+            self.w,
+            self.kh,
+            self.kw,
+            self.sh,
+            self.sw,
+            self.ph,
+            self.pw,
+            self.dh,
+            self.dw,
             self.ow,
+            self.blocked,
         ]
     }
 }

@@ -72,6 +72,12 @@ pub trait Op: std::fmt::Debug {
     fn with_epilogue(&self, _e: &Epilogue) -> Option<Box<dyn Op>> {
         None
     }
+    /// The op computing on the blocked NCHWc layout of `block` channels (`passes::layout`):
+    /// its image inputs and outputs `[N, C / block, H, W, block]` instead of `[N, C, H, W]`;
+    /// None when it has no such form.
+    fn with_layout(&self, _block: i64) -> Option<Box<dyn Op>> {
+        None
+    }
     /// Floating-point (or integer) operations per run; by default one per output element.
     fn flops(&self, _inputs: &[Option<&TensorType>], outputs: &[&TensorType]) -> Dim {
         outputs

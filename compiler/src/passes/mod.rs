@@ -13,6 +13,8 @@
 //!   Gemm a row-vector bias) and Relu/Clip into its GEMM's epilogue (`fuse.rs`).
 //! - `fuse-elementwise`: a chain of element-wise nodes, each value read only by the next,
 //!   becomes one node computing the chain per element (`eltwise.rs`).
+//! - `layout`: convolution regions compute on the blocked NCHWc layout where the target's
+//!   kernel works on it (`layout.rs`; `Options::nchwc_block`).
 //! - `plan`: the static memory plan (always on).
 
 pub mod bn;
@@ -20,6 +22,7 @@ pub mod control;
 pub mod eltwise;
 pub mod fuse;
 pub mod half;
+pub mod layout;
 pub mod plan;
 pub mod views;
 
@@ -61,6 +64,7 @@ pub const FOLD_BN: &str = bn::NAME;
 pub const FUSE: &str = fuse::NAME;
 pub const FUSE_ELEMENTWISE: &str = eltwise::NAME;
 pub const TRANSPOSE_VIEWS: &str = views::NAME;
+pub const LAYOUT: &str = layout::NAME;
 pub const PASSES: &[&str] = &[
     CONST_FOLD,
     DCE,
@@ -68,6 +72,7 @@ pub const PASSES: &[&str] = &[
     FUSE,
     FUSE_ELEMENTWISE,
     TRANSPOSE_VIEWS,
+    LAYOUT,
 ];
 
 /// Import ops, infer types and fold constants. Nodes computing on float16/bfloat16 are

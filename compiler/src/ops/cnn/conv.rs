@@ -28,6 +28,9 @@ pub struct Conv {
     pub group: i64,
     /// Fused residual and clamp (`passes::fuse`); the residual is input 3.
     pub epi: Epilogue,
+    /// Channels per block when X, Y and the residual are in the blocked NCHWc layout
+    /// (`passes::layout`; `[N, C / L, H, W, L]`), else 0.
+    pub blocked: i64,
 }
 
 pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
@@ -40,6 +43,7 @@ pub fn import(a: &Attrs) -> Result<Box<dyn Op>> {
         win,
         group,
         epi: Epilogue::default(),
+        blocked: 0,
     }))
 }
 
@@ -49,15 +53,60 @@ pub fn known_dims(s: &[Dim]) -> Option<Vec<i64>> {
 }
 
 impl Conv {
-    /// (W's shape, spatial axes) from the input shapes.
+    /// (W's shape, spatial axes) from the input shapes (X blocked when `blocked`).
     fn geometry(
         &self,
         x: &[Dim],
         w: &[Dim],
         syms: &[String],
     ) -> std::result::Result<(Vec<i64>, Vec<Axis>), String> {
-        geometry(&self.win, self.group, x, w, syms)
+        let x = self.unblocked(x)?;
+        let (wk, axes) = geometry(&self.win, self.group, &x, w, syms)?;
+        let l = self.blocked;
+        if l > 0 && (wk[0] % l != 0 || axes.len() != 2 || self.group != 1) {
+            return Err(format!(
+                "the blocked layout of {l} channels needs a 2-D convolution of one group \
+                 whose output channels ({}) are a multiple of {l}",
+                wk[0]
+            ));
+        }
+        Ok((wk, axes))
     }
+
+    /// X's NCHW shape: `[N, C / L, H, W, L]` as `[N, C, H, W]` when blocked.
+    fn unblocked(&self, x: &[Dim]) -> std::result::Result<Vec<Dim>, String> {
+        let l = self.blocked;
+        if l == 0 {
+            return Ok(x.to_vec());
+        }
+        match x {
+            [n, cb, h, w, lane] if *lane == Dim::known(l) && cb.as_known().is_some() => Ok(vec![
+                n.clone(),
+                Dim::known(cb.as_known().unwrap_or(0) * l),
+                h.clone(),
+                w.clone(),
+            ]),
+            _ => Err(format!(
+                "X must be blocked [N, C/{l}, H, W, {l}] with C known, got rank {}",
+                x.len()
+            )),
+        }
+    }
+}
+
+/// `[N, C, H, W]` as its blocked layout `[N, C / L, H, W, L]` (C a multiple of L).
+pub(crate) fn blocked_shape(s: &[Dim], l: i64) -> Option<Vec<Dim>> {
+    let c = s.get(1)?.as_known()?;
+    if s.len() != 4 || c % l != 0 {
+        return None;
+    }
+    Some(vec![
+        s[0].clone(),
+        Dim::known(c / l),
+        s[2].clone(),
+        s[3].clone(),
+        Dim::known(l),
+    ])
 }
 
 /// Shared by Conv and the integer convolutions: W's known shape and the spatial axes, from
@@ -119,6 +168,10 @@ impl Op for Conv {
         }
         let mut out = vec![x[0].clone(), Dim::known(wk[0])];
         out.extend(axes.iter().map(|a| a.out.clone()));
+        if self.blocked > 0 {
+            out = blocked_shape(&out, self.blocked)
+                .ok_or_else(|| cx.err(format!("the output is not blocked by {}", self.blocked)))?;
+        }
         let out = tt(d, out);
         self.epi.check_residual(cx, 3, &out, false)?;
         Ok(vec![out])
@@ -130,6 +183,15 @@ impl Op for Conv {
         }
         let mut c = self.clone();
         c.epi = *e;
+        Some(Box::new(c))
+    }
+
+    fn with_layout(&self, block: i64) -> Option<Box<dyn Op>> {
+        if self.group != 1 || self.blocked != 0 {
+            return None;
+        }
+        let mut c = self.clone();
+        c.blocked = block;
         Some(Box::new(c))
     }
 
@@ -157,9 +219,13 @@ impl Op for Conv {
             None
         };
         if t == Scalar::F32 {
-            if let Some(geo) = Conv2d::of(&wk, &axes, self.group) {
+            if let Some(mut geo) = Conv2d::of(&wk, &axes, self.group) {
+                geo.geom.blocked = self.blocked;
                 return lower_gemm(cx, geo, &epi);
             }
+        }
+        if self.blocked > 0 {
+            return Err(cx.err("the blocked layout needs an f32 convolution of known sizes"));
         }
         let g = self.group;
         let (m, cg) = (wk[0], wk[1]);
@@ -233,6 +299,10 @@ impl Op for Conv {
 /// (12 for AVX-512, 6 for AVX2).
 const A_PANEL: usize = 12;
 
+/// Output channels per panel of a blocked convolution's packed weights: the AVX-512 direct
+/// kernel's two vectors of 16 (`runtime-shim/src/gemm_nchwc.rs`).
+const BLOCKED_PANEL: usize = 32;
+
 /// The epilogue of a fused convolution on one output value (f32) at `at` of Y.
 fn epilogue(
     kb: &mut KernelBuilder,
@@ -295,6 +365,7 @@ impl Conv2d {
                 dw: aw.d,
                 oh: vert(|a| a.out.as_known(), 1)?,
                 ow: aw.out.as_known()?,
+                blocked: 0,
             },
         })
     }
@@ -330,7 +401,38 @@ fn lower_gemm(cx: &mut LowerCx, g: Conv2d, e: &Epilogue) -> Result<()> {
     // one k step read consecutive values; the original W is dropped from the blob.
     let mut a_buf = w.buf;
     let mut a_panel = 0;
-    if let (1, Some(wt)) = (g.group, cx.konst(1)) {
+    let lb = cv.blocked;
+    if lb > 0 {
+        // Blocked: panels of `BLOCKED_PANEL` output channels, k in (channel block, tap,
+        // lane) order (`kir::ConvGeom`), zero rows past m.
+        let wt = cx
+            .konst(1)
+            .ok_or_else(|| cx.err("the blocked layout needs constant weights"))?;
+        let (m, kk, taps, l) = (
+            g.m as usize,
+            k as usize,
+            (cv.kh * cv.kw) as usize,
+            lb as usize,
+        );
+        let src = wt.bytes();
+        if src.len() != m * kk * 4 {
+            return Err(cx.err("the blocked layout needs f32 weights"));
+        }
+        let pn = BLOCKED_PANEL;
+        let mut packed = vec![0u8; m.div_ceil(pn) * pn * kk * 4];
+        for i in 0..m {
+            for ci in 0..cv.c as usize {
+                for tap in 0..taps {
+                    let p = ((ci / l) * taps + tap) * l + ci % l;
+                    let d = ((i / pn) * pn * kk + p * pn + i % pn) * 4;
+                    let s = ((i * cv.c as usize + ci) * taps + tap) * 4;
+                    packed[d..d + 4].copy_from_slice(&src[s..s + 4]);
+                }
+            }
+        }
+        a_buf = cx.weight("w_blocked", Scalar::F32, packed);
+        a_panel = pn as i64;
+    } else if let (1, Some(wt)) = (g.group, cx.konst(1)) {
         let (m, kk) = (g.m as usize, k as usize);
         let src = wt.bytes();
         if src.len() == m * kk * 4 && m > 1 {
@@ -363,12 +465,15 @@ fn lower_gemm(cx: &mut LowerCx, g: Conv2d, e: &Epilogue) -> Result<()> {
             (y.buf, y_off.clone(), Expr::i64(plane_out)),
             false,
         );
-        if !whole {
+        // A blocked C's row stride is that of a block of L rows.
+        let c_rs = Expr::i64(plane_out * lb.max(1));
+        call.c_rs = c_rs.clone();
+        if !whole || lb > 0 {
             call.conv = Some(cv);
         }
         call.bias = b.as_ref().map(|b| (b.buf, Expr::i64(0)));
         // The residual is laid out as Y (row stride `c_rs`).
-        call.res = r.as_ref().map(|r| (r.buf, y_off, Expr::i64(plane_out)));
+        call.res = r.as_ref().map(|r| (r.buf, y_off, c_rs));
         (call.lo, call.hi) = (e.lo, e.hi);
         call.a_panel = a_panel;
         call.groups = Expr::i64(g.group);

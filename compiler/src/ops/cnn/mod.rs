@@ -8,6 +8,7 @@ pub mod global_pool;
 pub mod maxunpool;
 pub mod norm;
 pub mod pool;
+pub mod reorder;
 pub mod window;
 
 #[cfg(test)]

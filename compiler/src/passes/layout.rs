@@ -1,0 +1,298 @@
+//! `layout`: layout selection. On targets whose convolution kernel works on the blocked
+//! NCHWc layout (AVX-512: 16 channels, `runtime-shim/src/gemm_nchwc.rs`), the f32
+//! convolutions that can take it compute on `[N, C / L, H, W, L]` images, read in place
+//! with no packing at run time, and pass them on in that layout to the next such
+//! convolution (directly, or as a fused residual). `Reorder`
+//! nodes (`ops::cnn::reorder`) convert at the edges of these regions: into the layout
+//! before the first convolution, back to NCHW before any other reader (pooling, a
+//! flatten, a graph output).
+//!
+//! A convolution is a candidate when it is 2-D, of one group, f32, with constant weights,
+//! known channels that are multiples of L, known spatial sizes, and its output is not a
+//! graph output. Candidates joined by blocked values form regions; a region is converted
+//! only when one of its convolutions has a window (a kernel larger than 1x1, a stride or
+//! padding): a 1x1 convolution of stride 1 already reads its image in place as a plain
+//! matrix, so a region of those alone would only add the reorders. Results differ from
+//! the NCHW computation in rounding only (a blocked convolution sums its products in
+//! (channel block, tap, lane) order, `kir::ConvGeom`); every backend computes the same bits.
+
+use super::Model;
+use crate::ir::{AttrValue, Dim, Node, TensorType, ValueId};
+use crate::ops::cnn::conv::blocked_shape;
+use crate::ops::cnn::reorder::{self, Reorder};
+use crate::ops::Op;
+use crate::tensor::DType;
+use std::collections::HashMap;
+
+pub const NAME: &str = "layout";
+
+/// Channels per block of the layout the target's kernels compute on, or 0 for NCHW
+/// everywhere: 16 on x86_64 with AVX-512F (the only blocked kernel so far).
+pub fn block_for(t: &kiln_targets::Target) -> i64 {
+    let x86 = matches!(
+        t.triple.architecture,
+        target_lexicon::Architecture::X86_64 | target_lexicon::Architecture::X86_64h
+    );
+    if x86 && t.has_feature("avx512f") {
+        16
+    } else {
+        0
+    }
+}
+
+/// Multiply-adds a region needs per element its reorders copy to be converted. The blocked
+/// kernel saves the packing, about a tenth of a convolution's time at some 0.01 ns per
+/// multiply-add, against about 1 ns per element for a reorder's scalar copy loop: about
+/// 1000 multiply-adds per element (resnet18's one region has 7700 and ran 3% faster;
+/// squeezenet1_1's fire modules between the poolings, with Concats, 1x1 convolutions of 16
+/// outputs and no region above 150, ran 12% slower converted).
+const MACS_PER_MOVED: f64 = 1000.0;
+
+thread_local! {
+    static MIN_RATIO: std::cell::Cell<f64> = const { std::cell::Cell::new(MACS_PER_MOVED) };
+}
+
+/// Runs `f` with `ratio` instead of `MACS_PER_MOVED` on this thread (tests convert small
+/// regions with 0).
+pub fn with_min_ratio<T>(ratio: f64, f: impl FnOnce() -> T) -> T {
+    let old = MIN_RATIO.with(|c| c.replace(ratio));
+    let r = f();
+    MIN_RATIO.with(|c| c.set(old));
+    r
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Select the layout of every convolution region (see the module) for blocks of `l`.
+pub fn select(m: &mut Model, l: i64) {
+    if l <= 0 {
+        return;
+    }
+    let g = &m.graph;
+    // A subgraph may read any outer value by name: leave such graphs in NCHW.
+    let nested = g.nodes.iter().any(|node| {
+        node.attrs
+            .iter()
+            .any(|(_, a)| matches!(a, AttrValue::Graph(_) | AttrValue::Graphs(_)))
+    });
+    if nested {
+        return;
+    }
+    let n = g.nodes.len();
+    let ty = |v: ValueId| g.value(v).ty.clone();
+    let f32_4d = |v: ValueId| {
+        ty(v).filter(|t| {
+            t.dtype == DType::F32
+                && t.shape.len() == 4
+                && t.shape[1..].iter().all(|d| d.as_known().is_some())
+        })
+    };
+    // Candidates, and whether each has a window.
+    let mut cand = vec![false; n];
+    let mut window = vec![false; n];
+    for (i, node) in g.nodes.iter().enumerate() {
+        if node.op_type != "Conv" || !node.domain.is_empty() {
+            continue;
+        }
+        let (Some(Some(x)), Some(Some(w)), Some(Some(y))) = (
+            node.inputs.first(),
+            node.inputs.get(1),
+            node.outputs.first(),
+        ) else {
+            continue;
+        };
+        let (Some(xt), Some(yt)) = (f32_4d(*x), f32_4d(*y)) else {
+            continue;
+        };
+        let Some(wk) = g.value(*w).konst.as_ref() else {
+            continue;
+        };
+        let c = xt.shape[1].as_known().unwrap_or(0);
+        let mo = yt.shape[1].as_known().unwrap_or(0);
+        let ok = wk.dtype == DType::F32
+            && wk.shape.len() == 4
+            && wk.shape[1] as i64 == c
+            && c % l == 0
+            && mo % l == 0
+            && !g.outputs.contains(y)
+            && m.ops[i].with_layout(l).is_some();
+        if ok {
+            cand[i] = true;
+            window[i] = !(wk.shape[2] == 1 && wk.shape[3] == 1 && xt.shape[2..] == yt.shape[2..]);
+        }
+    }
+    // Regions: candidates joined through their image input and residual.
+    let producers = g.producers();
+    let from_cand = |v: ValueId| -> Option<usize> {
+        let p = producers[v.0 as usize]?.0 as usize;
+        cand[p].then_some(p)
+    };
+    let mut parent: Vec<usize> = (0..n).collect();
+    for (i, node) in g.nodes.iter().enumerate() {
+        if !cand[i] {
+            continue;
+        }
+        for k in [0usize, 3] {
+            if let Some(p) = node.inputs.get(k).copied().flatten().and_then(from_cand) {
+                let (a, b) = (find(&mut parent, i), find(&mut parent, p));
+                parent[a] = b;
+            }
+        }
+    }
+    // Per region: whether a convolution has a window, its multiply-adds, and the elements
+    // the reorders at its edges copy.
+    // Per image (the batch may be symbolic; it scales both sides alike).
+    let numel = |v: ValueId| {
+        ty(v).map_or(0.0, |t| {
+            t.shape[1..]
+                .iter()
+                .map(|d| d.as_known().unwrap_or(0) as f64)
+                .product()
+        })
+    };
+    let roots: Vec<usize> = (0..n).map(|i| find(&mut parent, i)).collect();
+    let (mut win, mut macs, mut moved) = (vec![false; n], vec![0f64; n], vec![0f64; n]);
+    let uses = g.use_counts();
+    for (i, node) in g.nodes.iter().enumerate() {
+        if !cand[i] {
+            continue;
+        }
+        let r = roots[i];
+        win[r] |= window[i];
+        let y = node.outputs[0].unwrap_or(ValueId(0));
+        let k = g
+            .value(node.inputs[1].unwrap_or(ValueId(0)))
+            .konst
+            .as_ref()
+            .map_or(0, |w| w.shape[1..].iter().product::<u64>()) as f64;
+        macs[r] += numel(y) * k;
+        for kk in [0usize, 3] {
+            if let Some(v) = node.inputs.get(kk).copied().flatten() {
+                if from_cand(v).is_none() {
+                    moved[r] += numel(v);
+                }
+            }
+        }
+        // Read by anything but candidates: reordered back.
+        let inside = g
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(j, m)| {
+                cand[*j]
+                    && (m.inputs.first() == Some(&Some(y)) || m.inputs.get(3) == Some(&Some(y)))
+            })
+            .count();
+        if (uses[y.0 as usize] as usize) > inside {
+            moved[r] += numel(y);
+        }
+    }
+    let ratio = MIN_RATIO.with(|c| c.get());
+    let blocked_node: Vec<bool> = (0..n)
+        .map(|i| {
+            let r = roots[i];
+            cand[i] && win[r] && macs[r] >= ratio * moved[r]
+        })
+        .collect();
+    if !blocked_node.iter().any(|b| *b) {
+        return;
+    }
+    rewrite(m, l, &blocked_node);
+}
+
+/// Converts the nodes marked in `blocked` and inserts the reorders.
+fn rewrite(m: &mut Model, l: i64, blocked: &[bool]) {
+    let nodes = std::mem::take(&mut m.graph.nodes);
+    let ops = std::mem::take(&mut m.ops);
+    let mut is_blocked: HashMap<ValueId, bool> = HashMap::new();
+    // Memoised reorders: value -> its other layout.
+    let mut to_blk: HashMap<ValueId, ValueId> = HashMap::new();
+    let mut to_flat: HashMap<ValueId, ValueId> = HashMap::new();
+    let mut out_nodes = vec![];
+    let mut out_ops: Vec<Box<dyn Op>> = vec![];
+    for (i, (mut node, op)) in nodes.into_iter().zip(ops).enumerate() {
+        let want_blocked = |k: usize| blocked[i] && (k == 0 || k == 3);
+        for k in 0..node.inputs.len() {
+            let Some(v) = node.inputs[k] else { continue };
+            let have = is_blocked.get(&v).copied().unwrap_or(false);
+            let want = want_blocked(k);
+            if have == want {
+                continue;
+            }
+            let memo = if want { &mut to_blk } else { &mut to_flat };
+            let nv = match memo.get(&v) {
+                Some(nv) => *nv,
+                None => {
+                    let g = &mut m.graph;
+                    let old = g.value(v).clone();
+                    let suffix = if want {
+                        format!("nchwc{l}")
+                    } else {
+                        "nchw".into()
+                    };
+                    let nv = g.add_value(format!("{}.{suffix}", old.name));
+                    let r = Reorder {
+                        block: l,
+                        to_blocked: want,
+                    };
+                    let shape = old.ty.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
+                    let shape = if want {
+                        blocked_shape(&shape, l).unwrap_or(shape)
+                    } else {
+                        unblock(&shape, l)
+                    };
+                    g.value_mut(nv).ty = Some(TensorType {
+                        dtype: DType::F32,
+                        shape,
+                    });
+                    out_nodes.push(Node {
+                        name: format!("{}.{suffix}", old.name),
+                        op_type: reorder::OP_TYPE.into(),
+                        domain: reorder::DOMAIN.into(),
+                        opset: 1,
+                        inputs: vec![Some(v)],
+                        outputs: vec![Some(nv)],
+                        attrs: vec![],
+                    });
+                    out_ops.push(Box::new(r));
+                    is_blocked.insert(nv, want);
+                    memo.insert(v, nv);
+                    nv
+                }
+            };
+            node.inputs[k] = Some(nv);
+        }
+        let op: Box<dyn Op> = if blocked[i] {
+            if let Some(y) = node.outputs.first().copied().flatten() {
+                let g = &mut m.graph;
+                if let Some(t) = g.value_mut(y).ty.as_mut() {
+                    if let Some(s) = blocked_shape(&t.shape, l) {
+                        t.shape = s;
+                    }
+                }
+                is_blocked.insert(y, true);
+            }
+            op.with_layout(l).unwrap_or(op)
+        } else {
+            op
+        };
+        out_nodes.push(node);
+        out_ops.push(op);
+    }
+    m.graph.nodes = out_nodes;
+    m.ops = out_ops;
+}
+
+/// `[N, C / L, H, W, L]` as `[N, C, H, W]`.
+fn unblock(s: &[Dim], l: i64) -> Vec<Dim> {
+    match s {
+        [n, cb, h, w, _] => vec![n.clone(), cb.scale(l), h.clone(), w.clone()],
+        _ => s.to_vec(),
+    }
+}
