@@ -2,7 +2,8 @@
 //! NCHWc layout (AVX-512: 16 channels, `runtime-shim/src/gemm_nchwc.rs`), the f32
 //! convolutions that can take it compute on `[N, C / L, H, W, L]` images, read in place
 //! with no packing at run time, and pass them on in that layout to the next such
-//! convolution (directly, or as a fused residual). `Reorder`
+//! convolution (directly, as a fused residual, or through a Concat of channels: the blocked
+//! images joined along their channel blocks are the blocked image of the join). `Reorder`
 //! nodes (`ops::cnn::reorder`) convert at the edges of these regions: into the layout
 //! before the first convolution, back to NCHW before any other reader (pooling, a
 //! flatten, a graph output).
@@ -20,6 +21,7 @@ use super::Model;
 use crate::ir::{AttrValue, Dim, Node, TensorType, ValueId};
 use crate::ops::cnn::conv::blocked_shape;
 use crate::ops::cnn::reorder::{self, Reorder};
+use crate::ops::concat::Concat;
 use crate::ops::Op;
 use crate::tensor::DType;
 use std::collections::HashMap;
@@ -127,27 +129,64 @@ pub fn select(m: &mut Model, l: i64) {
             window[i] = !(wk.shape[2] == 1 && wk.shape[3] == 1 && xt.shape[2..] == yt.shape[2..]);
         }
     }
-    // Regions: candidates joined through their image input and residual.
+    // Members: candidates, and Concats along the channels (multiples of L) of members'
+    // outputs. A member's blocked inputs: a convolution's image and residual, a Concat's
+    // every input.
     let producers = g.producers();
-    let from_cand = |v: ValueId| -> Option<usize> {
-        let p = producers[v.0 as usize]?.0 as usize;
-        cand[p].then_some(p)
+    let mut member = cand.clone();
+    let mut concat = vec![false; n];
+    for (i, node) in g.nodes.iter().enumerate() {
+        let ok = node.op_type == "Concat"
+            && node.domain.is_empty()
+            && m.ops[i].concat_axis(4) == Some(1)
+            && node
+                .outputs
+                .first()
+                .copied()
+                .flatten()
+                .is_some_and(|y| f32_4d(y).is_some() && !g.outputs.contains(&y))
+            && !node.inputs.is_empty()
+            && node.inputs.iter().all(|v| {
+                v.is_some_and(|v| {
+                    producers[v.0 as usize].is_some_and(|p| member[p.0 as usize])
+                        && f32_4d(v).is_some_and(|t| t.shape[1].as_known().unwrap_or(1) % l == 0)
+                })
+            });
+        if ok {
+            member[i] = true;
+            concat[i] = true;
+        }
+    }
+    let blocked_inputs = |i: usize, node: &Node| -> Vec<ValueId> {
+        if concat[i] {
+            node.inputs.iter().flatten().copied().collect()
+        } else {
+            [0usize, 3]
+                .iter()
+                .filter_map(|&k| node.inputs.get(k).copied().flatten())
+                .collect()
+        }
     };
+    let from_member = |v: ValueId| -> Option<usize> {
+        let p = producers[v.0 as usize]?.0 as usize;
+        member[p].then_some(p)
+    };
+    // Regions: members joined through their blocked inputs.
     let mut parent: Vec<usize> = (0..n).collect();
     for (i, node) in g.nodes.iter().enumerate() {
-        if !cand[i] {
+        if !member[i] {
             continue;
         }
-        for k in [0usize, 3] {
-            if let Some(p) = node.inputs.get(k).copied().flatten().and_then(from_cand) {
+        for v in blocked_inputs(i, node) {
+            if let Some(p) = from_member(v) {
                 let (a, b) = (find(&mut parent, i), find(&mut parent, p));
                 parent[a] = b;
             }
         }
     }
     // Per region: whether a convolution has a window, its multiply-adds, and the elements
-    // the reorders at its edges copy.
-    // Per image (the batch may be symbolic; it scales both sides alike).
+    // the reorders at its edges copy, per image (the batch may be symbolic; it scales both
+    // sides alike).
     let numel = |v: ValueId| {
         ty(v).map_or(0.0, |t| {
             t.shape[1..]
@@ -158,38 +197,38 @@ pub fn select(m: &mut Model, l: i64) {
     };
     let roots: Vec<usize> = (0..n).map(|i| find(&mut parent, i)).collect();
     let (mut win, mut macs, mut moved) = (vec![false; n], vec![0f64; n], vec![0f64; n]);
+    // How many times members read each value as a blocked input.
+    let mut inside = vec![0u32; g.values.len()];
+    for (i, node) in g.nodes.iter().enumerate() {
+        if member[i] {
+            for v in blocked_inputs(i, node) {
+                inside[v.0 as usize] += 1;
+            }
+        }
+    }
     let uses = g.use_counts();
     for (i, node) in g.nodes.iter().enumerate() {
-        if !cand[i] {
+        if !member[i] {
             continue;
         }
         let r = roots[i];
         win[r] |= window[i];
         let y = node.outputs[0].unwrap_or(ValueId(0));
-        let k = g
-            .value(node.inputs[1].unwrap_or(ValueId(0)))
-            .konst
-            .as_ref()
-            .map_or(0, |w| w.shape[1..].iter().product::<u64>()) as f64;
-        macs[r] += numel(y) * k;
-        for kk in [0usize, 3] {
-            if let Some(v) = node.inputs.get(kk).copied().flatten() {
-                if from_cand(v).is_none() {
-                    moved[r] += numel(v);
-                }
+        if cand[i] {
+            let k = g
+                .value(node.inputs[1].unwrap_or(ValueId(0)))
+                .konst
+                .as_ref()
+                .map_or(0, |w| w.shape[1..].iter().product::<u64>()) as f64;
+            macs[r] += numel(y) * k;
+        }
+        for v in blocked_inputs(i, node) {
+            if from_member(v).is_none() {
+                moved[r] += numel(v);
             }
         }
-        // Read by anything but candidates: reordered back.
-        let inside = g
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(j, m)| {
-                cand[*j]
-                    && (m.inputs.first() == Some(&Some(y)) || m.inputs.get(3) == Some(&Some(y)))
-            })
-            .count();
-        if (uses[y.0 as usize] as usize) > inside {
+        // Read by anything but members: reordered back.
+        if uses[y.0 as usize] > inside[y.0 as usize] {
             moved[r] += numel(y);
         }
     }
@@ -197,17 +236,17 @@ pub fn select(m: &mut Model, l: i64) {
     let blocked_node: Vec<bool> = (0..n)
         .map(|i| {
             let r = roots[i];
-            cand[i] && win[r] && macs[r] >= ratio * moved[r]
+            member[i] && win[r] && macs[r] >= ratio * moved[r]
         })
         .collect();
     if !blocked_node.iter().any(|b| *b) {
         return;
     }
-    rewrite(m, l, &blocked_node);
+    rewrite(m, l, &blocked_node, &concat);
 }
 
 /// Converts the nodes marked in `blocked` and inserts the reorders.
-fn rewrite(m: &mut Model, l: i64, blocked: &[bool]) {
+fn rewrite(m: &mut Model, l: i64, blocked: &[bool], concat: &[bool]) {
     let nodes = std::mem::take(&mut m.graph.nodes);
     let ops = std::mem::take(&mut m.ops);
     let mut is_blocked: HashMap<ValueId, bool> = HashMap::new();
@@ -217,7 +256,7 @@ fn rewrite(m: &mut Model, l: i64, blocked: &[bool]) {
     let mut out_nodes = vec![];
     let mut out_ops: Vec<Box<dyn Op>> = vec![];
     for (i, (mut node, op)) in nodes.into_iter().zip(ops).enumerate() {
-        let want_blocked = |k: usize| blocked[i] && (k == 0 || k == 3);
+        let want_blocked = |k: usize| blocked[i] && (concat[i] || k == 0 || k == 3);
         for k in 0..node.inputs.len() {
             let Some(v) = node.inputs[k] else { continue };
             let have = is_blocked.get(&v).copied().unwrap_or(false);
@@ -278,7 +317,12 @@ fn rewrite(m: &mut Model, l: i64, blocked: &[bool]) {
                 }
                 is_blocked.insert(y, true);
             }
-            op.with_layout(l).unwrap_or(op)
+            if concat[i] {
+                // The blocked images joined along their channel blocks.
+                Box::new(Concat { axis: 1 })
+            } else {
+                op.with_layout(l).unwrap_or(op)
+            }
         } else {
             op
         };

@@ -1,7 +1,7 @@
 //! Reorder (Kiln's own, inserted by `passes::layout`): an f32 image between NCHW
 //! `[N, C, H, W]` and the blocked NCHWc layout `[N, C / L, H, W, L]` of L channels, where
 //! channel `c` of pixel `(h, w)` is at `[n, c / L, h, w, c % L]`. C must be a multiple of L.
-//! One copy loop nest in the order that reads the source's contiguous runs of one plane.
+//! One copy loop nest in the blocked side's order.
 
 use super::conv::blocked_shape;
 use crate::error::Result;
@@ -52,17 +52,14 @@ impl Op for Reorder {
         let y = cx.output(0)?;
         let (flat, blk) = if self.to_blocked { (&x, &y) } else { (&y, &x) };
         let l = self.block;
-        let dims = [
-            flat.dim(0),
-            blk.dim(1),
-            Expr::i64(l),
-            build::mul(flat.dim(2), flat.dim(3)),
-        ];
-        let plane = dims[3].clone();
+        // Pixel outside, lane inside: the blocked side is walked in order, the NCHW side as
+        // L streams one plane apart, each advancing one element per pixel (both stay in L1).
+        let plane = build::mul(flat.dim(2), flat.dim(3));
+        let dims = [flat.dim(0), blk.dim(1), plane.clone(), Expr::i64(l)];
         let to_blocked = self.to_blocked;
         let (fs, bs) = (flat.strides(), blk.strides());
         cx.kb.loops(&dims, |kb, i| {
-            let (n, cb, lane, q) = (&i[0], &i[1], &i[2], &i[3]);
+            let (n, cb, q, lane) = (&i[0], &i[1], &i[2], &i[3]);
             let c = build::add(build::mul(cb.clone(), Expr::i64(l)), lane.clone());
             // The plane offset q is h * W + w in both layouts (scaled by L when blocked).
             let f = build::add(
