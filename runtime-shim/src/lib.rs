@@ -97,6 +97,11 @@ unsafe fn gemm_call(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64,
     }
 }
 
+/// (register tile rows, panel columns) of the AVX2 and AVX-512 GEMM kernels: the units
+/// `parallel::run` splits their calls at (the plain loops in their place split alike).
+const AVX2_TILE: (usize, usize) = (6, 16);
+const AVX512_TILE: (usize, usize) = (12, 32);
+
 /// The f32 GEMM of generated code (`gemm` module for the contract: a strided or
 /// convolution-patch B, then bias, residual and clamp epilogue): AVX2 + FMA code on x86_64
 /// (Kiln calls it only for targets with both), the plain loops elsewhere, with the same bits
@@ -119,9 +124,9 @@ unsafe fn gemm_call(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64,
 pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64, par: *const parallel::Parallel) {
     let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
     #[cfg(target_arch = "x86_64")]
-    parallel::run(&t, par, gemm::sgemm_avx2, 6, 16);
+    parallel::run(&t, par, gemm::sgemm_avx2, AVX2_TILE.0, AVX2_TILE.1);
     #[cfg(not(target_arch = "x86_64"))]
-    parallel::run(&t, par, gemm::sgemm_portable, 6, 16);
+    parallel::run(&t, par, gemm::sgemm_portable, AVX2_TILE.0, AVX2_TILE.1);
 }
 
 /// `kiln_shim_sgemm_avx2` with AVX-512F code on x86_64 (Kiln calls it only for targets with
@@ -134,9 +139,9 @@ pub unsafe extern "C" fn kiln_shim_sgemm_avx2(m: i64, n: i64, k: i64, a: *const 
 pub unsafe extern "C" fn kiln_shim_sgemm_avx512(m: i64, n: i64, k: i64, a: *const f32, a_rs: i64, a_cs: i64, b: *const f32, b_rs: i64, b_cs: i64, conv: *const i64, c: *mut f32, c_rs: i64, accumulate: i32, bias: *const f32, res: *const f32, res_rs: i64, lo: f32, hi: f32, groups: i64, a_gs: i64, b_gs: i64, c_gs: i64, max: i32, a_panel: i64, par: *const parallel::Parallel) {
     let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
     #[cfg(target_arch = "x86_64")]
-    parallel::run(&t, par, gemm::sgemm_avx512, 12, 32);
+    parallel::run(&t, par, gemm::sgemm_avx512, AVX512_TILE.0, AVX512_TILE.1);
     #[cfg(not(target_arch = "x86_64"))]
-    parallel::run(&t, par, gemm::sgemm_portable, 12, 32);
+    parallel::run(&t, par, gemm::sgemm_portable, AVX512_TILE.0, AVX512_TILE.1);
 }
 
 /// `kiln_shim_sgemm_avx2` with NEON code on aarch64 (`gemm_neon.rs`; Kiln calls it for
@@ -169,12 +174,12 @@ pub unsafe extern "C" fn kiln_shim_sgemm_x86_any(m: i64, n: i64, k: i64, a: *con
     let t = gemm_call(m, n, k, a, a_rs, a_cs, b, b_rs, b_cs, conv, c, c_rs, accumulate, bias, res, res_rs, lo, hi, groups, a_gs, b_gs, c_gs, max, a_panel);
     #[cfg(target_arch = "x86_64")]
     match cpu::x86_level() {
-        cpu::X86Level::Avx512 => parallel::run(&t, par, gemm::sgemm_avx512, 12, 32),
-        cpu::X86Level::Avx2 => parallel::run(&t, par, gemm::sgemm_avx2, 6, 16),
-        cpu::X86Level::Base => parallel::run(&t, par, gemm::sgemm_portable, 6, 16),
+        cpu::X86Level::Avx512 => parallel::run(&t, par, gemm::sgemm_avx512, AVX512_TILE.0, AVX512_TILE.1),
+        cpu::X86Level::Avx2 => parallel::run(&t, par, gemm::sgemm_avx2, AVX2_TILE.0, AVX2_TILE.1),
+        cpu::X86Level::Base => parallel::run(&t, par, gemm::sgemm_portable, AVX2_TILE.0, AVX2_TILE.1),
     }
     #[cfg(not(target_arch = "x86_64"))]
-    parallel::run(&t, par, gemm::sgemm_portable, 6, 16);
+    parallel::run(&t, par, gemm::sgemm_portable, AVX2_TILE.0, AVX2_TILE.1);
 }
 
 /// Returns `KILN_SHIM_ABI_VERSION`.
