@@ -18,8 +18,8 @@
 //! (channel block, tap, lane) order, `kir::ConvGeom`); every backend computes the same bits.
 
 use super::Model;
-use crate::ir::{AttrValue, Dim, Node, TensorType, ValueId};
-use crate::ops::cnn::conv::blocked_shape;
+use crate::ir::{AttrValue, Node, TensorType, ValueId};
+use crate::ops::cnn::conv::{blocked_shape, unblocked_shape};
 use crate::ops::cnn::reorder::{self, Reorder};
 use crate::ops::concat::Concat;
 use crate::ops::Op;
@@ -281,11 +281,12 @@ fn rewrite(m: &mut Model, l: i64, blocked: &[bool], concat: &[bool]) {
                         to_blocked: want,
                     };
                     let shape = old.ty.as_ref().map(|t| t.shape.clone()).unwrap_or_default();
-                    let shape = if want {
-                        blocked_shape(&shape, l).unwrap_or(shape)
+                    let other = if want {
+                        blocked_shape(&shape, l)
                     } else {
-                        unblock(&shape, l)
+                        unblocked_shape(&shape, l)
                     };
+                    let shape = other.unwrap_or(shape);
                     g.value_mut(nv).ty = Some(TensorType {
                         dtype: DType::F32,
                         shape,
@@ -331,12 +332,4 @@ fn rewrite(m: &mut Model, l: i64, blocked: &[bool], concat: &[bool]) {
     }
     m.graph.nodes = out_nodes;
     m.ops = out_ops;
-}
-
-/// `[N, C / L, H, W, L]` as `[N, C, H, W]`.
-fn unblock(s: &[Dim], l: i64) -> Vec<Dim> {
-    match s {
-        [n, cb, h, w, _] => vec![n.clone(), cb.scale(l), h.clone(), w.clone()],
-        _ => s.to_vec(),
-    }
 }

@@ -79,18 +79,25 @@ impl Conv {
         if l == 0 {
             return Ok(x.to_vec());
         }
-        match x {
-            [n, cb, h, w, lane] if *lane == Dim::known(l) && cb.as_known().is_some() => Ok(vec![
-                n.clone(),
-                Dim::known(cb.as_known().unwrap_or(0) * l),
-                h.clone(),
-                w.clone(),
-            ]),
-            _ => Err(format!(
+        unblocked_shape(x, l).ok_or_else(|| {
+            format!(
                 "X must be blocked [N, C/{l}, H, W, {l}] with C known, got rank {}",
                 x.len()
-            )),
-        }
+            )
+        })
+    }
+}
+
+/// The blocked layout `[N, C / L, H, W, L]` (C / L known) as `[N, C, H, W]`.
+pub(crate) fn unblocked_shape(s: &[Dim], l: i64) -> Option<Vec<Dim>> {
+    match s {
+        [n, cb, h, w, lane] if *lane == Dim::known(l) => Some(vec![
+            n.clone(),
+            Dim::known(cb.as_known()? * l),
+            h.clone(),
+            w.clone(),
+        ]),
+        _ => None,
     }
 }
 

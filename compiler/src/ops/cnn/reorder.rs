@@ -3,9 +3,9 @@
 //! channel `c` of pixel `(h, w)` is at `[n, c / L, h, w, c % L]`. C must be a multiple of L.
 //! One copy loop nest in the blocked side's order.
 
-use super::conv::blocked_shape;
+use super::conv::{blocked_shape, unblocked_shape};
 use crate::error::Result;
-use crate::ir::{Dim, TensorType};
+use crate::ir::TensorType;
 use crate::kir::{build, Expr};
 use crate::lower::LowerCx;
 use crate::ops::{tt, InferCx, Op};
@@ -30,12 +30,7 @@ impl Op for Reorder {
         let out = if self.to_blocked {
             blocked_shape(&t.shape, l)
         } else {
-            match t.shape.as_slice() {
-                [n, cb, h, w, lane] if *lane == Dim::known(l) => cb
-                    .as_known()
-                    .map(|cb| vec![n.clone(), Dim::known(cb * l), h.clone(), w.clone()]),
-                _ => None,
-            }
+            unblocked_shape(&t.shape, l)
         };
         let out = out.ok_or_else(|| {
             cx.err(format!(
