@@ -247,7 +247,7 @@ fn judge(
         if let Some(ib) = interp {
             if let Some(ref_outs) = ib.get(k) {
                 for (i, (g, w)) in r.outputs.iter().zip(ref_outs).enumerate() {
-                    if g != w && !same_up_to_nan(p.outputs[i].elem, g, w) {
+                    if g != w && !p.outputs[i].elem.same_up_to_nan(g, w) {
                         return Verdict::Fail(format!("output {i} is not bit-identical to interp"));
                     }
                 }
@@ -271,30 +271,6 @@ fn judge(
         }
     }
     Verdict::Pass
-}
-
-fn same_up_to_nan(elem: crate::kir::Scalar, a: &[u8], b: &[u8]) -> bool {
-    use crate::kir::Scalar;
-    if a.len() != b.len() {
-        return false;
-    }
-    match elem {
-        Scalar::F32 => a.chunks(4).zip(b.chunks(4)).all(|(x, y)| {
-            let (x, y) = (
-                f32::from_le_bytes(x.try_into().unwrap()),
-                f32::from_le_bytes(y.try_into().unwrap()),
-            );
-            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
-        }),
-        Scalar::F64 => a.chunks(8).zip(b.chunks(8)).all(|(x, y)| {
-            let (x, y) = (
-                f64::from_le_bytes(x.try_into().unwrap()),
-                f64::from_le_bytes(y.try_into().unwrap()),
-            );
-            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
-        }),
-        _ => false,
-    }
 }
 
 fn run_direct(unit: &Unit, b: Backend) -> Result<Vec<exec::RunResult>> {

@@ -75,6 +75,24 @@ impl Scalar {
     pub fn is_int(self) -> bool {
         !self.is_float() && self != Scalar::Bool
     }
+    /// Whether two little-endian arrays of this type are equal as kir defines results: bit
+    /// for bit, except that any NaN equals any NaN (docs/kir.md leaves NaN payloads and sign
+    /// open: which operand's NaN an `Add` of two NaNs returns depends on the operand order a
+    /// code generator picks). `-0` and `+0` stay different.
+    pub fn same_up_to_nan(self, a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let n = self.size();
+        let nan = |x: &[u8]| match self {
+            Scalar::F32 => f32::from_le_bytes(x.try_into().unwrap()).is_nan(),
+            Scalar::F64 => f64::from_le_bytes(x.try_into().unwrap()).is_nan(),
+            _ => false,
+        };
+        a.chunks(n)
+            .zip(b.chunks(n))
+            .all(|(x, y)| x == y || (nan(x) && nan(y)))
+    }
     pub fn is_signed(self) -> bool {
         matches!(
             self,

@@ -195,17 +195,27 @@ pub(super) fn run_jit_on(
 }
 
 /// Describe the first difference between two outcomes (element-wise, with types).
+/// Equal status and scratch, outputs equal up to NaN payloads (`Scalar::same_up_to_nan`).
+fn same(p: &Program, a: &Outcome, b: &Outcome) -> bool {
+    a.status == b.status
+        && a.scratch == b.scratch
+        && a.outputs.len() == b.outputs.len()
+        && (a.outputs.iter().zip(&b.outputs))
+            .zip(&p.outputs)
+            .all(|((x, y), o)| o.elem.same_up_to_nan(x, y))
+}
+
 fn diff(p: &Program, a: &Outcome, b: &Outcome, what: &str) -> String {
     if a.status != b.status {
         return format!("{what}: status interp={} jit={}", a.status, b.status);
     }
     for (i, (x, y)) in a.outputs.iter().zip(&b.outputs).enumerate() {
-        if x != y {
-            let t = p.outputs[i].elem;
+        let t = p.outputs[i].elem;
+        if !t.same_up_to_nan(x, y) {
             let n = t.size();
             for e in 0..x.len() / n {
                 let (vx, vy) = (&x[e * n..(e + 1) * n], &y[e * n..(e + 1) * n]);
-                if vx != vy {
+                if !t.same_up_to_nan(vx, vy) {
                     return format!(
                         "{what}: output {i} ({t}) element {e}: interp={:?} jit={:?}",
                         interp::read(t, vx),
@@ -248,7 +258,7 @@ pub(super) fn check(
         let what = format!("{what} [jit {}]", t.name);
         let j = JitProgram::with_target(p, &t).unwrap_or_else(|e| panic!("{what}: {e}"));
         let b = run_jit_on(&j, dims, inputs, out_elems, scratch);
-        assert!(a == b, "{}", diff(p, &a, &b, &what));
+        assert!(same(p, &a, &b), "{}", diff(p, &a, &b, &what));
     }
     a
 }

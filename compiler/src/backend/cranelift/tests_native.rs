@@ -135,11 +135,13 @@ fn objects_run_natively_like_the_interpreter() {
             assert_eq!(got.len(), 1, "{what}");
             assert_eq!(got[0].status, want.status, "{what}: status");
             for (k, (g, w)) in got[0].outputs.iter().zip(&want.outputs).enumerate() {
-                if g != w {
-                    let ty = c.p.outputs[k].elem;
+                let ty = c.p.outputs[k].elem;
+                if !ty.same_up_to_nan(g, w) {
                     let n = ty.size();
                     let e = (0..g.len() / n)
-                        .find(|e| g[e * n..(e + 1) * n] != w[e * n..(e + 1) * n])
+                        .find(|e| {
+                            !ty.same_up_to_nan(&g[e * n..(e + 1) * n], &w[e * n..(e + 1) * n])
+                        })
                         .unwrap_or(0);
                     panic!(
                         "{what}: output {k} ({ty}) element {e}: native={:?} interp={:?}",
