@@ -61,3 +61,56 @@ fn tiny_mlp_kir_and_inspect() {
     check("tiny_mlp.kir", &kiln::kir::print::program(&c.program));
     check("tiny_mlp.inspect", &kiln::inspect::report(&c));
 }
+
+/// Which shim GEMM kernel the C output calls under gcc/clang's and MSVC's target macros
+/// (MSVC itself is not on the test machines: `cc -E` stands in for its preprocessor, with
+/// gcc's own ISA macros removed and MSVC's defined).
+#[test]
+fn c_output_chooses_the_kernel_from_gcc_and_msvc_macros() {
+    let c = compiled("linreg", "linreg");
+    let src: String = kiln::backend::c::emit_c(&c.program)
+        .lines()
+        .filter(|l| !l.starts_with("#include"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("kiln-cguard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("linreg.c");
+    std::fs::write(&file, src).unwrap();
+    let msvc = ["-U__x86_64__", "-U__AVX2__", "-U__AVX512F__", "-U__FMA__"];
+    let cases: [(&[&str], &str); 7] = [
+        (&[], "x86_any"),
+        (&["-mavx2", "-mfma"], "avx2"),
+        (&["-mavx512f"], "avx512"),
+        (&["-D_M_X64"], "x86_any"),
+        (&["-D_M_X64", "-D__AVX512F__"], "avx512"),
+        (&["-D_M_ARM64"], "neon"),
+        (&["-D_M_X64", "-D_M_ARM64EC"], "loops"),
+    ];
+    for (flags, want) in cases {
+        let mut cmd = std::process::Command::new("cc");
+        cmd.args(["-E", "-P"]);
+        if flags.first().is_some_and(|f| f.starts_with("-D_M_")) {
+            cmd.args(msvc);
+        }
+        let out = cmd.args(flags).arg(&file).output().expect("cc -E");
+        assert!(
+            out.status.success(),
+            "cc -E {flags:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let called: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("void"))
+            .flat_map(|l| l.split("kiln_shim_sgemm_").skip(1))
+            .map(|rest| rest.split('(').next().unwrap())
+            .collect();
+        let got = called.first().copied().unwrap_or("loops");
+        assert!(
+            called.iter().all(|c| *c == got) && got == want,
+            "{flags:?}: calls {called:?}, want {want}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

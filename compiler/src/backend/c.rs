@@ -132,6 +132,13 @@ pub fn emit_c(p: &Program) -> String {
          #elif defined(_MSC_VER)\n\
          #pragma fp_contract (off)\n\
          #endif\n\
+         /* The ISA the shim's kernels are chosen for: gcc/clang or MSVC (not ARM64EC) names */\n\
+         #if defined(__x86_64__) || (defined(_M_X64) && !defined(_M_ARM64EC))\n\
+         #define KILN_X86_64 1\n\
+         #endif\n\
+         #if (defined(__aarch64__) && defined(__ARM_NEON)) || defined(_M_ARM64)\n\
+         #define KILN_NEON 1\n\
+         #endif\n\
          _Static_assert(sizeof(int) == 4 && sizeof(float) == 4 && sizeof(double) == 8, \
          \"Kiln-generated C assumes 32-bit int and IEEE-754 float and double\");\n\n",
     );
@@ -232,17 +239,19 @@ pub fn emit_c(p: &Program) -> String {
 }
 
 /// When the C output calls the shim's GEMM kernels instead of their fallback loops: as the
-/// Cranelift backend chooses, from what the C compiler targets (`-mavx512f`, `-march=...`).
+/// Cranelift backend chooses, from what the C compiler targets (`-mavx512f`, `-march=...`;
+/// MSVC's `/arch:AVX512` defines `__AVX512F__`, and an MSVC x86_64 build without it, which
+/// defines no `__FMA__`, takes the run-time choice). `KILN_X86_64` and `KILN_NEON` are set
+/// at the top of the file from gcc/clang's and MSVC's target macros.
 /// `-DKILN_NO_SGEMM_KERNEL` keeps the loops.
 const SGEMM_C_AVX512: &str =
-    "defined(__x86_64__) && defined(__AVX512F__) && !defined(KILN_NO_SGEMM_KERNEL)";
+    "defined(KILN_X86_64) && defined(__AVX512F__) && !defined(KILN_NO_SGEMM_KERNEL)";
 const SGEMM_C_AVX2: &str =
-    "defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)";
-const SGEMM_C_NEON: &str =
-    "defined(__aarch64__) && defined(__ARM_NEON) && !defined(KILN_NO_SGEMM_KERNEL)";
+    "defined(KILN_X86_64) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)";
+const SGEMM_C_NEON: &str = "defined(KILN_NEON) && !defined(KILN_NO_SGEMM_KERNEL)";
 /// x86_64 built for neither (a default `cc -O2`): the shim chooses the kernel at run time
 /// from CPUID. The loops are 100-200 times slower on a CNN (squeezenet1_1: 849.6 ms vs 4.2).
-const SGEMM_C_X86_ANY: &str = "defined(__x86_64__) && !defined(KILN_NO_SGEMM_KERNEL)";
+const SGEMM_C_X86_ANY: &str = "defined(KILN_X86_64) && !defined(KILN_NO_SGEMM_KERNEL)";
 
 /// When a loop `y[b + k] = f(x[a + k])` calls the shim's vector function for `f` (exp,
 /// sigmoid, tanh, erf: the same bits as the loop, runtime-shim/src/vmath.rs) instead of
@@ -252,19 +261,19 @@ const SGEMM_C_X86_ANY: &str = "defined(__x86_64__) && !defined(KILN_NO_SGEMM_KER
 /// keeps the loops.
 const VEC_C: [(&str, &crate::backend::cranelift::VecFns); 4] = [
     (
-        "defined(__x86_64__) && defined(__AVX512F__) && !defined(KILN_NO_VECTOR_MATH)",
+        "defined(KILN_X86_64) && defined(__AVX512F__) && !defined(KILN_NO_VECTOR_MATH)",
         &crate::backend::cranelift::VEC_AVX512,
     ),
     (
-        "defined(__x86_64__) && defined(__AVX2__) && !defined(KILN_NO_VECTOR_MATH)",
+        "defined(KILN_X86_64) && defined(__AVX2__) && !defined(KILN_NO_VECTOR_MATH)",
         &crate::backend::cranelift::VEC_AVX2,
     ),
     (
-        "defined(__aarch64__) && defined(__ARM_NEON) && !defined(KILN_NO_VECTOR_MATH)",
+        "defined(KILN_NEON) && !defined(KILN_NO_VECTOR_MATH)",
         &crate::backend::cranelift::VEC_NEON,
     ),
     (
-        "defined(__x86_64__) && !defined(KILN_NO_VECTOR_MATH)",
+        "defined(KILN_X86_64) && !defined(KILN_NO_VECTOR_MATH)",
         &crate::backend::cranelift::VEC_X86_ANY,
     ),
 ];

@@ -21,6 +21,13 @@
 #elif defined(_MSC_VER)
 #pragma fp_contract (off)
 #endif
+/* The ISA the shim's kernels are chosen for: gcc/clang or MSVC (not ARM64EC) names */
+#if defined(__x86_64__) || (defined(_M_X64) && !defined(_M_ARM64EC))
+#define KILN_X86_64 1
+#endif
+#if (defined(__aarch64__) && defined(__ARM_NEON)) || defined(_M_ARM64)
+#define KILN_NEON 1
+#endif
 _Static_assert(sizeof(int) == 4 && sizeof(float) == 4 && sizeof(double) == 8, "Kiln-generated C assumes 32-bit int and IEEE-754 float and double");
 
 #ifndef KILN_PARALLEL_TYPE
@@ -71,13 +78,13 @@ static int32_t linreg_k1(const int64_t *dims, const void *const *inputs, void *c
     const float *b0 = (const float *)inputs[0]; /* X: f32 */
     const uint8_t *b1 = linreg_weights + 0; /* w: f32 */
     uint8_t *b3 = scratch + INT64_C(0); /* xw: f32 */
-#if defined(__x86_64__) && defined(__AVX512F__) && !defined(KILN_NO_SGEMM_KERNEL)
+#if defined(KILN_X86_64) && defined(__AVX512F__) && !defined(KILN_NO_SGEMM_KERNEL)
     kiln_shim_sgemm_avx512(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
-#elif defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)
+#elif defined(KILN_X86_64) && defined(__AVX2__) && defined(__FMA__) && !defined(KILN_NO_SGEMM_KERNEL)
     kiln_shim_sgemm_avx2(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
-#elif defined(__aarch64__) && defined(__ARM_NEON) && !defined(KILN_NO_SGEMM_KERNEL)
+#elif defined(KILN_NEON) && !defined(KILN_NO_SGEMM_KERNEL)
     kiln_shim_sgemm_neon(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
-#elif defined(__x86_64__) && !defined(KILN_NO_SGEMM_KERNEL)
+#elif defined(KILN_X86_64) && !defined(KILN_NO_SGEMM_KERNEL)
     kiln_shim_sgemm_x86_any(dims[0], INT64_C(1), INT64_C(2), (const float *)(const void *)b0 + (INT64_C(0)), INT64_C(2), INT64_C(1), (const float *)(const void *)b1 + (INT64_C(0)), INT64_C(1), INT64_C(1), (const int64_t *)0, (float *)(void *)b3 + (INT64_C(0)), INT64_C(1), 0, (const float *)0, (const float *)0, INT64_C(1), kiln_from_bits_f32(0xff800000u), kiln_from_bits_f32(0x7f800000u), INT64_C(1), INT64_C(0), INT64_C(0), INT64_C(0), 0, INT64_C(0), par);
 #else
     {
