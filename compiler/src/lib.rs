@@ -1,7 +1,7 @@
 //! Kiln: an ahead-of-time compiler from ONNX models to native code.
 //!
 //! Pipeline: `onnx` (load + import) → `ir::Graph` → `ops` (import, infer) → `passes`
-//! (const-fold, dce, fold-bn, transpose-views, fuse, fuse-elementwise, memory plan) → `lower` → `kir::Program` → `backend::{cranelift, c,
+//! (const-fold, dce, fold-bn, transpose-views, fuse, fuse-elementwise, layout, memory plan) → `lower` → `kir::Program` → `backend::{cranelift, c,
 //! rust}`; `kir::interp` runs the same program and is the oracle.
 
 pub mod backend;

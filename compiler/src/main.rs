@@ -27,7 +27,8 @@ struct Spec {
     /// Fix a graph input's value at compile time: NAME=FILE.npy (repeatable).
     #[arg(long = "bind", value_name = "NAME=FILE.npy")]
     binds: Vec<String>,
-    /// Turn a graph pass off (const-fold, dce, fold-bn, fuse, fuse-elementwise, transpose-views).
+    /// Turn a graph pass off (const-fold, dce, fold-bn, fuse, fuse-elementwise, transpose-views,
+    /// layout).
     #[arg(long = "disable-pass", value_name = "PASS")]
     disabled: Vec<String>,
     /// Keep inputs that have an initializer (a default value) as inputs; by default the
