@@ -1006,6 +1006,9 @@ fn blocked_convolutions_equal_contract_loops_and_nchw() {
         (48, 5, 5, 32, 3, 3, 1, 1, 1),
         (16, 3, 40, 32, 3, 3, 1, 0, 1),
         (32, 2, 2, 16, 3, 3, 1, 3, 1),
+        // 1x1 over more channel blocks than one pass of the AVX-512 kernel takes (8).
+        (160, 4, 5, 32, 1, 1, 1, 0, 1),
+        (272, 3, 3, 48, 1, 1, 2, 0, 1),
     ];
     const L: usize = 16;
     let mut rng = Rng(53);
