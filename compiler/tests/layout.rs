@@ -8,7 +8,7 @@
 
 mod common;
 use common::*;
-use kiln::passes::layout::with_min_ratio;
+use kiln::passes::layout::with_limits;
 use kiln::tensor::DType;
 
 fn conv(
@@ -100,11 +100,13 @@ fn chain() -> kiln::onnx::proto::ModelProto {
     )
 }
 
-fn compiled(block: i64, ratio: f64) -> kiln::compile::Compiled {
+fn compiled(block: i64, ratio: f64, width: i64) -> kiln::compile::Compiled {
     let g = kiln::onnx::import(&chain(), std::path::Path::new(".")).unwrap();
     let mut o = kiln::Options::new("t");
     o.nchwc_block = block;
-    with_min_ratio(ratio, || kiln::compile::compile_graph(g, &o).unwrap())
+    with_limits(ratio, width, || {
+        kiln::compile::compile_graph(g, &o).unwrap()
+    })
 }
 
 fn ops(c: &kiln::compile::Compiled) -> Vec<String> {
@@ -118,8 +120,8 @@ fn ops(c: &kiln::compile::Compiled) -> Vec<String> {
 
 #[test]
 fn blocked_regions_match_nchw_on_every_backend() {
-    let blocked = compiled(16, 0.0);
-    let plain = compiled(0, 0.0);
+    let blocked = compiled(16, 0.0, 0);
+    let plain = compiled(0, 0.0, 0);
     // a, b, c (with its residual and Relu fused), k, the Concat of c's and k's outputs
     // (axis -3) and g form one region, f another (d is a graph output; e is grouped);
     // reorders at their edges.
@@ -173,14 +175,21 @@ fn blocked_regions_match_nchw_on_every_backend() {
 #[test]
 fn small_regions_and_other_targets_stay_nchw() {
     // The default cost rule: these regions copy more than they save.
-    let c = compiled(16, 1000.0);
+    let c = compiled(16, 1000.0, 0);
+    assert!(
+        !ops(&c).iter().any(|o| o.starts_with("Reorder")),
+        "{:?}",
+        ops(&c)
+    );
+    // The default width rule: outputs 9 and 5 pixels wide stay NCHW.
+    let c = compiled(16, 0.0, 16);
     assert!(
         !ops(&c).iter().any(|o| o.starts_with("Reorder")),
         "{:?}",
         ops(&c)
     );
     // No blocked kernel for the target: nothing changes.
-    let c = compiled(0, 0.0);
+    let c = compiled(0, 0.0, 0);
     assert!(!ops(&c).iter().any(|o| o.starts_with("Reorder")));
     let t = |s: &str| kiln_targets::Target::parse(s).unwrap();
     assert_eq!(
