@@ -1071,10 +1071,17 @@ macro_rules! x86_variant {
                             }
                         }
                     }
+                    // One row of C from NP panels of B read in place (a matrix-vector
+                    // product with the weights as B: a batch-1 Linear layer): nothing is
+                    // packed, so nothing needs k blocks, and one pass over the whole k
+                    // (`row_panels`) saves the work around each block (mlp_mnist at batch
+                    // 1: 7.16 -> 6.7 us).
+                    let whole_k =
+                        m == 1 && t.conv.is_none() && t.b_cs == 1 && np == NP && nb == NR * NP;
                     let mut k0 = 0usize;
                     // At least once, so that k == 0 still writes C (zeros, or C itself).
                     loop {
-                        let kc = if k - k0 < KC { k - k0 } else { KC };
+                        let kc = if k - k0 < KC || whole_k { k - k0 } else { KC };
                         // Each panel's B: (pointer, row stride, columns).
                         let mut bps = [(core::ptr::null::<f32>(), 0isize, 0usize); NPX];
                         for (q, bq) in bps.iter_mut().enumerate().take(panels) {
