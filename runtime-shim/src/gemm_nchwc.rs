@@ -241,17 +241,9 @@ unsafe fn tile<const R: usize, const W2: bool>(t: &Tile) {
             }
         }
     }
-    if t.cb1 < t.cb {
-        // A partial sum: the next pass continues it.
-        for r in 0..R {
-            _mm512_storeu_ps(t.c.wrapping_offset(at(r, 0)), lo[r]);
-            if W2 {
-                _mm512_storeu_ps(t.c.wrapping_offset(at(r, 1)), hi[r]);
-            }
-        }
-        return;
-    }
-    if !t.bias.is_null() {
+    // The epilogue on the last pass; earlier passes store partial sums the next continues.
+    let last = t.cb1 >= t.cb;
+    if last && !t.bias.is_null() {
         let b0 = _mm512_loadu_ps(t.bias);
         let b1 = if W2 {
             _mm512_loadu_ps(t.bias.add(L))
@@ -265,7 +257,7 @@ unsafe fn tile<const R: usize, const W2: bool>(t: &Tile) {
             }
         }
     }
-    if !t.res.is_null() {
+    if last && !t.res.is_null() {
         let rat = |r: usize, h: usize| ((h as isize) * t.res_rs) + ((t.j0 + r) * L) as isize;
         for r in 0..R {
             lo[r] = _mm512_add_ps(lo[r], _mm512_loadu_ps(t.res.wrapping_offset(rat(r, 0))));
@@ -275,14 +267,14 @@ unsafe fn tile<const R: usize, const W2: bool>(t: &Tile) {
         }
     }
     // `lo > v ? lo : v` and `hi < v ? hi : v` are maxps(lo, v) and minps(hi, v).
-    if t.lo != f32::NEG_INFINITY {
+    if last && t.lo != f32::NEG_INFINITY {
         let v = _mm512_set1_ps(t.lo);
         for r in 0..R {
             lo[r] = _mm512_max_ps(v, lo[r]);
             hi[r] = _mm512_max_ps(v, hi[r]);
         }
     }
-    if t.hi != f32::INFINITY {
+    if last && t.hi != f32::INFINITY {
         let v = _mm512_set1_ps(t.hi);
         for r in 0..R {
             lo[r] = _mm512_min_ps(v, lo[r]);

@@ -10,10 +10,11 @@
 //!
 //! A convolution is a candidate when it is 2-D, of one group, f32, with constant weights,
 //! known channels that are multiples of L, known spatial sizes, an output at least
-//! `MIN_WIDTH` pixels wide, and its output is not a graph output. Candidates joined by blocked values form regions; a region is converted
-//! only when one of its convolutions has a window (a kernel larger than 1x1, a stride or
-//! padding): a 1x1 convolution of stride 1 already reads its image in place as a plain
-//! matrix, so a region of those alone would only add the reorders. Results differ from
+//! `MIN_WIDTH` pixels wide, and its output is not a graph output. Candidates joined by
+//! blocked values form regions; a region is converted only when one of its convolutions
+//! has a window (a kernel larger than 1x1, a stride or padding): a 1x1 convolution of
+//! stride 1 already reads its image in place as a plain matrix, so a region of those alone
+//! would only add the reorders. Results differ from
 //! the NCHW computation in rounding only (a blocked convolution sums its products in
 //! (channel block, tap, lane) order, `kir::ConvGeom`); every backend computes the same bits.
 
